@@ -1,0 +1,1 @@
+"""qkan: quantum-inspired Kolmogorov-Arnold Networks."""

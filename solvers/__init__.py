@@ -1,0 +1,11 @@
+"""qkan.solvers: backends that compile a circuit IR into a differentiable layer Program."""
+from .base import LayerGeometry, LayerParams, Program, Solver, UnsupportedCircuit
+from .exact import ExactSolver
+from .registry import compile, get_solver, register_solver, resolve, solver_names, supported_solvers
+
+register_solver(ExactSolver())
+
+__all__ = [
+    "LayerGeometry", "LayerParams", "Program", "Solver", "UnsupportedCircuit", "compile", "get_solver",
+    "register_solver", "resolve", "solver_names", "supported_solvers",
+]

@@ -1,0 +1,100 @@
+"""The exact solver: a plain torch statevector simulation, the trusted reference for any circuit."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch.utils.checkpoint import checkpoint as torch_checkpoint
+
+from qkan.circuits import Circuit, FusedBlock, Op, fuse_parameter_gates
+
+from .base import LayerGeometry, LayerParams, Program, Solver
+from .layer_math import DataAngles, check_arccos_domain, edge_contributions, evaluate_angle, expand_edges, layer_sum
+from .statevector import (apply_fixed, apply_single, apply_single_diagonal, fixed_matrix, readout_signs,
+                          rotation_matrix, rz_phases)
+
+MAX_EXACT_QUBITS = 12
+COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+
+
+class ExactProgram(Program):
+    """Simulates all edges at once on a (B, O, I, 2^n) state; parameter-only blocks become one
+    (O, I, 2, 2) matrix per call, data gates are applied per sample."""
+
+    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
+                 checkpoint: bool = False):
+        super().__init__(circuit, geometry, dtype, device)
+        self.cdtype = COMPLEX_OF[dtype]
+        self.segments = fuse_parameter_gates(circuit)
+        self.checkpoint = checkpoint
+        self.signs = readout_signs(circuit.n_qubits, circuit.readout.qubit, dtype, device)
+        self.arccos_reps = sorted({s.rep for op in circuit.ops if op.angle for s in op.angle.data
+                                   if s.encoding == "arccos"})
+
+    # ----- one gate or block --------------------------------------------------------
+    def _op_matrix(self, op: Op, theta: torch.Tensor, data: Optional[DataAngles]) -> torch.Tensor:
+        spec = op.spec
+        if not spec.parametric:
+            return fixed_matrix(spec, self.cdtype, self.device).reshape(1, 1, 1, 2, 2)
+        return rotation_matrix(spec, evaluate_angle(op.angle, theta, data), self.cdtype)
+
+    def _block_matrix(self, block: FusedBlock, theta: torch.Tensor) -> torch.Tensor:
+        matrix = None
+        for op in block.ops:
+            m = self._op_matrix(op, theta, None)
+            matrix = m if matrix is None else m @ matrix
+        return matrix
+
+    def _apply(self, state: torch.Tensor, item, theta: torch.Tensor, data: DataAngles) -> torch.Tensor:
+        n = self.circuit.n_qubits
+        if isinstance(item, FusedBlock):
+            return apply_single(state, self._block_matrix(item, theta), item.qubit, n)
+        spec = item.spec
+        if spec.n_qubits > 1:
+            return apply_fixed(state, fixed_matrix(spec, self.cdtype, self.device), item.qubits, n)
+        if spec.name == "rz":
+            return apply_single_diagonal(state, rz_phases(evaluate_angle(item.angle, theta, data), self.cdtype),
+                                         item.qubits[0], n)
+        return apply_single(state, self._op_matrix(item, theta, data), item.qubits[0], n)
+
+    # ----- the simulation -----------------------------------------------------------
+    def _simulate(self, x: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
+        params = LayerParams(*tensors)
+        theta = expand_edges(params.theta, self.geometry)[None]  # (1, O, I, *theta_shape)
+        data = DataAngles(x, params, self.geometry)
+        state = torch.zeros(1, 1, 1, 2 ** self.circuit.n_qubits, dtype=self.cdtype, device=self.device)
+        state[..., 0] = 1
+        for item in self.segments:
+            state = self._apply(state, item, theta, data)
+        weights = state.abs() if self.circuit.readout.kind == "amp" else state.abs().square()
+        f = weights @ self.signs
+        return f.expand(x.shape[0], self.geometry.out_dim, self.geometry.in_dim)
+
+    def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        if self.arccos_reps:
+            check_arccos_domain(x, params, self.geometry, self.arccos_reps)
+        if self.checkpoint:
+            return torch_checkpoint(self._simulate, x, *params, use_reentrant=False)
+        return self._simulate(x, *params)
+
+    def edge_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        return edge_contributions(self.circuit_values(x, params), x, params, self.geometry)
+
+    def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        return layer_sum(self.circuit_values(x, params), x, params, self.geometry)
+
+
+class ExactSolver(Solver):
+    """Reference statevector backend: any circuit up to MAX_EXACT_QUBITS, CPU or GPU, fp32/fp64."""
+
+    name = "exact"
+
+    def unsupported_reason(self, circuit, geometry, dtype, device) -> Optional[str]:
+        if circuit.n_qubits > MAX_EXACT_QUBITS:
+            return f"exact simulates at most {MAX_EXACT_QUBITS} qubits, the circuit has {circuit.n_qubits}; use cutn"
+        if dtype not in COMPLEX_OF:
+            return f"exact computes in float32 or float64, got {dtype}"
+        return None
+
+    def build(self, circuit, geometry, dtype, device, checkpoint: bool = False) -> ExactProgram:
+        return ExactProgram(circuit, geometry, dtype, device, checkpoint=checkpoint)

@@ -1,0 +1,109 @@
+"""Torch pieces every solver shares: group expansion, data angles, angle evaluation and the
+layer sum of spec §4."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from qkan.circuits import Angle, Data, Theta
+
+from .base import BaseActivation, LayerGeometry, LayerParams
+
+ACTIVATIONS = {
+    "silu": F.silu,
+    "identity": lambda x: x,
+    "tanh": torch.tanh,
+    "relu": F.relu,
+    "gelu": F.gelu,
+    "sigmoid": torch.sigmoid,
+}
+
+
+def base_activation_fn(activation: BaseActivation):
+    """The callable for a base activation given by name, callable, or None (identity)."""
+    if activation is None:
+        return ACTIVATIONS["identity"]
+    if callable(activation):
+        return activation
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown base activation {activation!r}; expected a callable or one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[activation]
+
+
+def expand_edges(t: torch.Tensor, geometry: LayerGeometry) -> torch.Tensor:
+    """(g, ...) grouped tensor -> (O, I, ...) with edge (o, i) using group i mod g; (O, I, ...) passes."""
+    if geometry.groups is None:
+        return t
+    g = geometry.groups
+    idx = torch.arange(geometry.in_dim, device=t.device) % g
+    return t[idx].unsqueeze(0).expand(geometry.out_dim, *([-1] * t.dim()))
+
+
+class DataAngles:
+    """Lazily computed data-slot values for one batch, shaped to broadcast against (B, O, I)."""
+
+    def __init__(self, x: torch.Tensor, params: LayerParams, geometry: LayerGeometry):
+        self.x = x
+        self.geometry = geometry
+        self.weight = expand_edges(params.preacts_weight, geometry)  # (O, I, R)
+        self.bias = expand_edges(params.preacts_bias, geometry)
+        self._cache: dict[tuple[int, str], torch.Tensor] = {}
+
+    def __call__(self, slot: Data) -> torch.Tensor:
+        encoding = slot.encoding
+        if encoding == "auto":
+            encoding = "affine" if self.geometry.preacts else "raw"
+        key = (slot.rep, encoding)
+        if key not in self._cache:
+            if encoding == "raw":
+                value = self.x[:, None, :]
+            else:
+                value = self.weight[None, :, :, slot.rep] * self.x[:, None, :] + self.bias[None, :, :, slot.rep]
+                if encoding == "arccos":
+                    value = torch.arccos(value)
+            self._cache[key] = value
+        return self._cache[key]
+
+
+def evaluate_angle(angle: Angle, theta: torch.Tensor, data: DataAngles | None) -> torch.Tensor:
+    """``const + sum(coef * slot)`` as a tensor broadcasting against (B, O, I); theta is
+    (1, O, I, *theta_shape), expanded per edge."""
+    total = None
+    for slot, coef in angle.terms:
+        value = theta[(..., *slot.index)] if isinstance(slot, Theta) else data(slot)
+        term = value * coef if coef != 1.0 else value
+        total = term if total is None else total + term
+    if total is None:
+        return theta.new_full(theta.shape[:3], angle.const)
+    return total + angle.const if angle.const != 0.0 else total
+
+
+def check_arccos_domain(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry, reps: list[int]) -> None:
+    """Raise if an arccos data slot of re-upload ``reps`` would see w*x+c outside [-1, 1] (NaN)."""
+    weight = expand_edges(params.preacts_weight, geometry)[..., reps]  # (O, I, r)
+    bias = expand_edges(params.preacts_bias, geometry)[..., reps]
+    with torch.no_grad():
+        at_min = weight * x.amin(0)[None, :, None] + bias
+        at_max = weight * x.amax(0)[None, :, None] + bias
+        lo, hi = torch.minimum(at_min, at_max).min().item(), torch.maximum(at_min, at_max).max().item()
+    if lo < -1.0 or hi > 1.0:
+        raise ValueError(
+            "arccos-encoded data (px ansatz) needs preacts_weight*x + preacts_bias in [-1, 1]; "
+            f"got values in [{lo:.4g}, {hi:.4g}]. Scale the input (e.g. tanh, or min-max to [-1, 1]) "
+            "or the pre-activation weights."
+        )
+
+
+def edge_contributions(f: torch.Tensor, x: torch.Tensor, params: LayerParams, geometry: LayerGeometry) -> torch.Tensor:
+    """(B, O, I): mask * (pw * (f + pb) + bw * sigma(x)), the terms of spec §4's sum."""
+    sigma = base_activation_fn(geometry.base_activation)(x)
+    return params.mask * (params.postact_weights * (f + params.postact_bias) + params.base_weight * sigma[:, None, :])
+
+
+def layer_sum(f: torch.Tensor, x: torch.Tensor, params: LayerParams, geometry: LayerGeometry) -> torch.Tensor:
+    """y (B, O) from circuit values f (B, O, I), without materialising the base branch per edge."""
+    sigma = base_activation_fn(geometry.base_activation)(x)
+    quantum = torch.einsum("boi,oi->bo", f, params.mask * params.postact_weights)
+    bias = (params.mask * params.postact_weights * params.postact_bias).sum(1)
+    base = sigma @ (params.mask * params.base_weight).T
+    return quantum + bias + base
