@@ -1,0 +1,1 @@
+"""Hybrid models: HQKAN bottlenecks, the HQKAN classifier and a GPT with a selectable MLP."""
