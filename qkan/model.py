@@ -1,0 +1,170 @@
+"""QKAN: a stack of QKANLayers with the published model API (forward, save_act, refine, pruning,
+plotting and training entry points)."""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layer import Activation, Ansatz, QKANLayer
+
+
+class QKAN(nn.Module):
+    """Quantum-inspired KAN over ``width`` = [n_in, hidden..., n_out]; every edge a DARUAN circuit."""
+
+    def __init__(
+        self,
+        width: Sequence[int],
+        reps: Optional[int] = None,
+        group: int = -1,
+        solver: str = "exact",
+        ansatz: Ansatz = "pz",
+        preact_trainable: bool = False,
+        postact_weight_trainable: bool = False,
+        postact_bias_trainable: bool = False,
+        base_activation: Activation = "silu",
+        ba_trainable: bool = False,
+        fast_measure: Optional[bool] = None,
+        save_act: bool = False,
+        norm_out: int = 0,
+        seed: Optional[int] = None,
+        device: Union[str, torch.device, None] = None,
+        dtype: Optional[torch.dtype] = None,
+        solver_kwargs: Optional[dict[str, Any]] = None,
+        preact_init: bool = False,
+    ):
+        super().__init__()
+        width = list(width)
+        if len(width) < 2 or not all(isinstance(w, int) and w > 0 for w in width):
+            raise ValueError(f"width must list at least two positive layer sizes, got {width!r}")
+        self.width = width
+        self.save_act = save_act
+        self.norm_out = norm_out
+        settings = dict(reps=reps, group=group, solver=solver, ansatz=ansatz, preact_trainable=preact_trainable,
+                        postact_weight_trainable=postact_weight_trainable,
+                        postact_bias_trainable=postact_bias_trainable, base_activation=base_activation,
+                        ba_trainable=ba_trainable, fast_measure=fast_measure, device=device, dtype=dtype,
+                        solver_kwargs=solver_kwargs, preact_init=preact_init)
+        self.layers = nn.ModuleList(
+            QKANLayer(width[l], width[l + 1], seed=None if seed is None else seed + l, **settings)
+            for l in range(len(width) - 1)
+        )
+        self.seed = seed
+        self.acts: list[torch.Tensor] = []
+        self.edge_acts: list[torch.Tensor] = []
+
+    @classmethod
+    def from_layers(cls, layers: Sequence[QKANLayer], save_act: bool = False, norm_out: int = 0) -> "QKAN":
+        """A model over existing layers (used by refine and pruning; keeps every layer setting)."""
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model.width = [layers[0].in_dim] + [layer.out_dim for layer in layers]
+        model.save_act, model.norm_out, model.seed = save_act, norm_out, layers[0].seed
+        model.layers = nn.ModuleList(layers)
+        model.acts, model.edge_acts = [], []
+        return model
+
+    # ----- settings shared by every layer ---------------------------------------------
+    @property
+    def reps(self) -> int:
+        return self.layers[0].reps
+
+    @property
+    def solver(self) -> str:
+        return self.layers[0].solver
+
+    @solver.setter
+    def solver(self, name: str) -> None:
+        for layer in self.layers:
+            layer.solver = name
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers[0].theta.device
+
+    # ----- forward ----------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, n_in) or (B, C, n_in) (flattened over C like the published model) -> (..., n_out)."""
+        if not isinstance(x, torch.Tensor) or x.dim() not in (2, 3):
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"QKAN expects input of shape (batch, {self.width[0]}) or (batch, C, {self.width[0]}), "
+                             f"got {shape}")
+        lead = x.shape[:-1]
+        h = x.reshape(-1, x.shape[-1])
+        if self.save_act:
+            self.acts, self.edge_acts = [h.detach()], []
+        for layer in self.layers:
+            if self.save_act:
+                with torch.no_grad():
+                    self.edge_acts.append(layer.edge_values(h).detach())
+            h = layer(h)
+            if self.save_act:
+                self.acts.append(h.detach())
+        if self.norm_out:
+            h = F.normalize(h, p=self.norm_out, dim=1)
+        return h.reshape(*lead, h.shape[-1])
+
+    # ----- structure changes ------------------------------------------------------------
+    def refine(self, new_reps: int) -> "QKAN":
+        """A model with ``new_reps`` re-uploads per edge; exactly function-preserving for pz and rpz."""
+        return QKAN.from_layers([layer.refine(new_reps) for layer in self.layers], self.save_act, self.norm_out)
+
+    layer_extension = refine
+
+    def edge_scores(self, x: Optional[torch.Tensor] = None) -> list[torch.Tensor]:
+        """Per layer (O, I): the standard deviation over the batch of each edge's contribution,
+        from ``x`` or from the activations saved by the last forward with ``save_act=True``."""
+        if x is not None:
+            saved, self.save_act = self.save_act, True
+            try:
+                with torch.no_grad():
+                    self(x)
+            finally:
+                self.save_act = saved
+        if not self.edge_acts:
+            raise ValueError("no saved activations: pass x, or run a forward with save_act=True first")
+        return [acts.std(dim=0) if acts.shape[0] > 1 else acts.abs()[0] for acts in self.edge_acts]
+
+    def prune_edge(self, threshold: float = 3e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
+        """Mask (in place) every edge whose score is below ``threshold``; returns self."""
+        with torch.no_grad():
+            for layer, score in zip(self.layers, self.edge_scores(x)):
+                layer.mask.mul_((score >= threshold).to(layer.mask.dtype))
+        return self
+
+    def prune_node(self, threshold: float = 1e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
+        """A smaller model without hidden nodes whose strongest incoming and outgoing edges both
+        score below ``threshold`` (KAN convention); keeps every layer setting."""
+        scores = self.edge_scores(x)
+        keep = [list(range(self.width[0]))]
+        for l in range(1, len(self.width) - 1):
+            incoming = scores[l - 1].max(dim=1).values
+            outgoing = scores[l].max(dim=0).values
+            keep.append(torch.nonzero((incoming > threshold) & (outgoing > threshold)).flatten().tolist() or [0])
+        keep.append(list(range(self.width[-1])))
+        layers = [layer.subset(keep[l], keep[l + 1]) for l, layer in enumerate(self.layers)]
+        return QKAN.from_layers(layers, self.save_act, self.norm_out)
+
+    def prune(self, node_th: float = 1e-2, edge_th: float = 3e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
+        """Node pruning, then edge pruning on the smaller model."""
+        return self.prune_node(node_th, x).prune_edge(edge_th, x)
+
+    # ----- training and plots (implemented in their own modules) ------------------------
+    def fit(self, dataset: dict[str, torch.Tensor], **kwargs: Any) -> dict[str, list[float]]:
+        """Train on a ``create_dataset`` dict; see :func:`qkan.fit.fit`."""
+        from .fit import fit
+
+        return fit(self, dataset, **kwargs)
+
+    train_ = fit
+
+    def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, **kwargs: Any):
+        """Per-edge activation curves, one panel grid per layer; see :func:`qkan.plotting.plot_model`."""
+        from .plotting import plot_model
+
+        return plot_model(self, path=path, x=x, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"width={self.width}"
