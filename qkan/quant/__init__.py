@@ -1,0 +1,1 @@
+"""Quantisation of QKAN, HQKAN models and the classical baselines: branch-aware PTQ and QAT."""
