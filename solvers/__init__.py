@@ -1,4 +1,5 @@
 """qkan.solvers: backends that compile a circuit IR into a differentiable layer Program."""
+from .auto import explain
 from .base import LayerGeometry, LayerParams, Program, Solver, UnsupportedCircuit
 from .exact import ExactSolver
 from .registry import compile, get_solver, register_solver, resolve, solver_names, supported_solvers
@@ -6,6 +7,6 @@ from .registry import compile, get_solver, register_solver, resolve, solver_name
 register_solver(ExactSolver())
 
 __all__ = [
-    "LayerGeometry", "LayerParams", "Program", "Solver", "UnsupportedCircuit", "compile", "get_solver",
+    "LayerGeometry", "explain", "LayerParams", "Program", "Solver", "UnsupportedCircuit", "compile", "get_solver",
     "register_solver", "resolve", "solver_names", "supported_solvers",
 ]

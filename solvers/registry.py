@@ -40,12 +40,7 @@ def supported_solvers(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dt
 
 def resolve(name: Union[str, Solver], circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
             device: torch.device) -> Solver:
-    """The solver that will run: ``auto`` picks one; a named one is checked and raises
-    :class:`UnsupportedCircuit` naming the alternatives."""
-    if name == "auto":
-        from .auto import choose
-
-        return get_solver(choose(circuit, geometry, dtype, device))
+    """A named solver, checked: raises :class:`UnsupportedCircuit` naming the alternatives."""
     solver = get_solver(name)
     reason = solver.unsupported_reason(circuit, geometry, dtype, device)
     if reason is not None:
@@ -60,8 +55,14 @@ def compile(name: Union[str, Solver], circuit: Circuit, geometry: LayerGeometry,
     """A Program for (circuit, geometry, dtype, device, options), built once and reused."""
     device = torch.device(device)
     circuit.validate()
-    solver = resolve(name, circuit, geometry, dtype, device)
-    key = (solver.name, circuit, geometry, dtype, str(device), tuple(sorted(options.items())))
+    key = (name if isinstance(name, str) else name.name, circuit, geometry, dtype, str(device),
+           tuple(sorted(options.items())))
     if key not in _PROGRAMS:
-        _PROGRAMS[key] = solver.build(circuit, geometry, dtype, device, **options)
+        if name == "auto":
+            from .auto import AutoProgram
+
+            _PROGRAMS[key] = AutoProgram(circuit, geometry, dtype, device, **options)
+        else:
+            _PROGRAMS[key] = resolve(name, circuit, geometry, dtype, device).build(circuit, geometry, dtype, device,
+                                                                                   **options)
     return _PROGRAMS[key]
