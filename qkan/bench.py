@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from qkan.circuits import Circuit
+from qkan.solvers import get_solver
 
 from .layer import Ansatz
 from .model import QKAN
@@ -43,9 +44,14 @@ class Case:
     width: Optional[list[int]] = None
 
 
+def _reps_for(ansatz: Ansatz) -> Optional[int]:
+    """Built-ins run with the published reps=3; a Circuit brings its own re-uploads."""
+    return 3 if isinstance(ansatz, str) else None
+
+
 def _regression_case(name: str, width: list[int], batch: int, description: str) -> Case:
     def build(solver: str, ansatz: Ansatz, device: torch.device) -> nn.Module:
-        return QKAN(width, reps=3, solver=solver, ansatz=ansatz, seed=0, device=device)
+        return QKAN(width, reps=_reps_for(ansatz), solver=solver, ansatz=ansatz, seed=0, device=device)
 
     def make_batch(device: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         gen = torch.Generator().manual_seed(seed)
@@ -55,7 +61,7 @@ def _regression_case(name: str, width: list[int], batch: int, description: str) 
     return Case(name, description, build, make_batch, width=width)
 
 
-def _hqkan_case() -> Case:
+def _hqkan_case(batch: int) -> Case:
     def build(solver: str, ansatz: Ansatz, device: torch.device) -> nn.Module:
         from .models import HQKANClassifier
 
@@ -65,27 +71,27 @@ def _hqkan_case() -> Case:
         from .training.tasks import digits_tensors
 
         x, y = digits_tensors("train")
-        return x[:256].to(device), y[:256].to(device)
+        return x[:batch].to(device), y[:batch].to(device)
 
-    return Case("hqkan", "HQKAN digits classifier, batch 256", build, make_batch, loss=nn.functional.cross_entropy,
-                loss_steps=20)
+    return Case("hqkan", f"HQKAN digits classifier, batch {batch}", build, make_batch,
+                loss=nn.functional.cross_entropy, loss_steps=20)
 
 
-def _gpt_case() -> Case:
-    vocab, block = 96, 64
+def _gpt_case(n_layer: int, n_embd: int, block: int, batch: int) -> Case:
+    vocab = 96
 
     def build(solver: str, ansatz: Ansatz, device: torch.device) -> nn.Module:
         from .models import GPT
 
-        return _LMWrapper(GPT(vocab, block, n_layer=2, n_head=4, n_embd=128, mlp="hqkan", solver=solver,
+        return _LMWrapper(GPT(vocab, block, n_layer=n_layer, n_head=4, n_embd=n_embd, mlp="hqkan", solver=solver,
                               ansatz=ansatz)).to(device)
 
     def make_batch(device: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         gen = torch.Generator().manual_seed(seed)
-        idx = torch.randint(vocab, (8, block + 1), generator=gen)
+        idx = torch.randint(vocab, (batch, block + 1), generator=gen)
         return idx[:, :-1].to(device), idx[:, 1:].to(device)
 
-    return Case("gpt", "HQKANsformer (2 layers, 128 wide, block 64), batch 8", build, make_batch,
+    return Case("gpt", f"HQKANsformer ({n_layer} layers, {n_embd} wide, block {block}), batch {batch}", build, make_batch,
                 loss=lambda logits, y: nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()), loss_steps=10)
 
 
@@ -101,13 +107,20 @@ class _LMWrapper(nn.Module):
         return out[0] if isinstance(out, tuple) else out
 
 
-CASES: dict[str, Case] = {
-    "fit1d": _regression_case("fit1d", [1, 1], 1000, "QKAN([1,1]), batch 1000"),
-    "wide": _regression_case("wide", [100, 100], 1000, "QKAN([100,100]), batch 1000"),
-    "huge": _regression_case("huge", [256, 256], 4096, "QKAN([256,256]), batch 4096"),
-    "hqkan": _hqkan_case(),
-    "gpt": _gpt_case(),
-}
+def make_cases(tiny: bool = False) -> dict[str, Case]:
+    """The named cases at the published sizes, or at tiny sizes (smoke tests, quick looks)."""
+    if tiny:
+        return {"fit1d": _regression_case("fit1d", [1, 1], 16, "QKAN([1,1]), batch 16"),
+                "wide": _regression_case("wide", [4, 4], 16, "QKAN([4,4]), batch 16"),
+                "huge": _regression_case("huge", [6, 6], 32, "QKAN([6,6]), batch 32"),
+                "hqkan": _hqkan_case(16), "gpt": _gpt_case(1, 32, 16, 2)}
+    return {"fit1d": _regression_case("fit1d", [1, 1], 1000, "QKAN([1,1]), batch 1000"),
+            "wide": _regression_case("wide", [100, 100], 1000, "QKAN([100,100]), batch 1000"),
+            "huge": _regression_case("huge", [256, 256], 4096, "QKAN([256,256]), batch 4096"),
+            "hqkan": _hqkan_case(256), "gpt": _gpt_case(2, 128, 64, 8)}
+
+
+CASE_NAMES = ("fit1d", "wide", "huge", "hqkan", "gpt")
 DEVIATION_ROWS = 256
 CPU_LOSS_STEPS = 5
 DEFAULT_CASES = {"cpu": ["fit1d", "wide", "hqkan"], "cuda": ["fit1d", "wide", "huge", "hqkan", "gpt"]}
@@ -248,23 +261,26 @@ def run_one(case: Case, solver: str, ansatz: Ansatz, device: torch.device, repea
 def run_bench(cases: Optional[Sequence[str]] = None, solvers: Sequence[str] = ("exact", "flash", "cutn"),
               ansatzes: Sequence[Union[str, Circuit]] = ("pz",), baselines: Sequence[str] = (),
               device: Union[str, torch.device, None] = None, repeats: int = 5, progress: bool = True,
-              loss_steps: Optional[int] = None) -> list[Record]:
+              loss_steps: Optional[int] = None, tiny: bool = False) -> list[Record]:
     """Run every (case, solver, ansatz) and (case, baseline); solvers that cannot run are reported
     as skipped with the reason; speed-ups are relative to exact in the same run. ``loss_steps``
     overrides each case's number of training steps for the loss column (on CPU it defaults to
     at most CPU_LOSS_STEPS so that the default run stays short)."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cases = list(cases or DEFAULT_CASES[device.type])
-    unknown = [c for c in cases if c not in CASES]
+    unknown = [c for c in cases if c not in CASE_NAMES]
     if unknown:
-        raise ValueError(f"unknown bench case(s) {unknown}; expected some of {sorted(CASES)}")
+        raise ValueError(f"unknown bench case(s) {unknown}; expected some of {list(CASE_NAMES)}")
+    all_cases = make_cases(tiny)
     jobs = [(c, s, load_ansatz(a), None) for c in cases for a in ansatzes for s in solvers]
-    jobs += [(c, "-", "-", b) for c in cases for b in baselines if CASES[c].width]
+    jobs += [(c, "-", "-", b) for c in cases for b in baselines if all_cases[c].width]
     records: list[Record] = []
     for case_name, solver, ansatz, baseline in tqdm(jobs, desc="bench", disable=not progress):
-        case = CASES[case_name]
+        case = all_cases[case_name]
         try:
             reference = None
+            if not baseline and solver != "auto":
+                get_solver(solver)  # an unknown name is reported before any model is built
             if not baseline and solver != "exact":
                 reference = case.build("exact", ansatz, device).double()
             steps = loss_steps or (min(case.loss_steps, CPU_LOSS_STEPS) if device.type == "cpu" else None)
@@ -333,3 +349,56 @@ def write_outputs(records: Sequence[Record], out_dir: Union[str, Path], device: 
     (out / "bench.json").write_text(json.dumps({"machine": machine, "records": [asdict(r) for r in records]}, indent=1))
     plot_records(records, out / "bench.png")
     return {"markdown": str(out / "bench.md"), "json": str(out / "bench.json"), "plot": str(out / "bench.png")}
+
+
+def sweep(ansatz: Union[str, Circuit] = "pz", solvers: Sequence[str] = ("exact",), batches: Sequence[int] = (64, 256),
+          widths: Sequence[int] = (4, 16), device: Union[str, torch.device, None] = None, repeats: int = 3,
+          progress: bool = True) -> list[dict[str, Any]]:
+    """Forward and train-step time of QKAN([w, w]) for every (solver, batch, width), with peak extra
+    memory measured on CUDA and the solver's own estimate everywhere (``qkan.solvers.auto``)."""
+    from qkan.solvers.auto import estimate_bytes
+
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    ansatz = load_ansatz(ansatz)
+    rows = []
+    grid = [(s, b, w) for s in solvers for b in batches for w in widths]
+    for solver, batch, width in tqdm(grid, desc="sweep", disable=not progress):
+        case = _regression_case(f"{width}x{width}", [width, width], batch, "")
+        try:
+            rec = run_one(case, solver, ansatz, device, repeats, loss_steps=1)
+        except (ValueError, ImportError, RuntimeError) as err:
+            rows.append({"solver": solver, "batch": batch, "width": width, "note": f"skipped: {err}"})
+            continue
+        layer = _sweep_layer(ansatz, width, solver, device)
+        estimate = estimate_bytes(solver, layer.circuit, layer.geometry, layer.theta.dtype, batch)
+        rows.append({"solver": solver, "batch": batch, "width": width, "forward_ms": rec.forward_ms,
+                     "step_ms": rec.step_ms, "peak_mib": rec.peak_mib, "estimated_mib": estimate / 2 ** 20})
+    return rows
+
+
+def _sweep_layer(ansatz: Ansatz, width: int, solver: str, device: torch.device):
+    """The first layer of the sweep's model, for its circuit and geometry."""
+    return QKAN([width, width], reps=_reps_for(ansatz), solver=solver, ansatz=ansatz, device=device).layers[0]
+
+
+def plot_sweep(rows: Sequence[dict[str, Any]], path: Optional[Union[str, Path]] = None):
+    """Train-step time and memory (measured, else estimated) against batch, one line per (solver, width)."""
+    from .plotting import plt
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
+    done = [r for r in rows if "step_ms" in r]
+    for solver, width in sorted({(r["solver"], r["width"]) for r in done}):
+        sel = sorted((r for r in done if r["solver"] == solver and r["width"] == width), key=lambda r: r["batch"])
+        batches = [r["batch"] for r in sel]
+        ax_t.loglog(batches, [r["step_ms"] for r in sel], marker="o", label=f"{solver}, {width}x{width}")
+        memory = [r["peak_mib"] if r["peak_mib"] is not None else r["estimated_mib"] for r in sel]
+        ax_m.loglog(batches, memory, marker="o", label=f"{solver}, {width}x{width}")
+    ax_t.set_xlabel("batch")
+    ax_t.set_ylabel("train step (ms, median)")
+    ax_m.set_xlabel("batch")
+    ax_m.set_ylabel("peak extra memory (MiB; estimated on CPU)")
+    ax_t.legend(fontsize=7)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
