@@ -1,7 +1,7 @@
 """The exact solver: a plain torch statevector simulation, the trusted reference for any circuit."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch.utils.checkpoint import checkpoint as torch_checkpoint
@@ -18,7 +18,7 @@ COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
 class ExactProgram(Program):
-    """Simulates all edges at once on a (B, O, I, 2^n) state; parameter-only blocks become one
+    """Simulates all edges at once on an (O, I, 2^n, B) state; parameter-only blocks become one
     (O, I, 2, 2) matrix per call, data gates are applied per sample."""
 
     def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
@@ -32,7 +32,7 @@ class ExactProgram(Program):
                                    if s.encoding == "arccos"})
 
     # ----- one gate or block --------------------------------------------------------
-    def _op_matrix(self, op: Op, theta: torch.Tensor, data: Optional[DataAngles]) -> torch.Tensor:
+    def _op_matrix(self, op: Op, theta: torch.Tensor, data: Optional[Callable]) -> torch.Tensor:
         spec = op.spec
         if not spec.parametric:
             return fixed_matrix(spec, self.cdtype, self.device).reshape(1, 1, 1, 2, 2)
@@ -45,7 +45,7 @@ class ExactProgram(Program):
             matrix = m if matrix is None else m @ matrix
         return matrix
 
-    def _apply(self, state: torch.Tensor, item, theta: torch.Tensor, data: DataAngles) -> torch.Tensor:
+    def _apply(self, state: torch.Tensor, item, theta: torch.Tensor, data: Callable) -> torch.Tensor:
         n = self.circuit.n_qubits
         if isinstance(item, FusedBlock):
             return apply_single(state, self._block_matrix(item, theta), item.qubit, n)
@@ -60,14 +60,18 @@ class ExactProgram(Program):
     # ----- the simulation -----------------------------------------------------------
     def _simulate(self, x: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
         params = LayerParams(*tensors)
-        theta = expand_edges(params.theta, self.geometry)[None]  # (1, O, I, *theta_shape)
-        data = DataAngles(x, params, self.geometry)
-        state = torch.zeros(1, 1, 1, 2 ** self.circuit.n_qubits, dtype=self.cdtype, device=self.device)
-        state[..., 0] = 1
+        theta = expand_edges(params.theta, self.geometry).unsqueeze(2)  # (O, I, 1, *theta_shape)
+        batch_first = DataAngles(x, params, self.geometry)
+
+        def data(slot) -> torch.Tensor:  # (B, O|1, I) -> (O|1, I, B)
+            return batch_first(slot).permute(1, 2, 0)
+
+        state = torch.zeros(1, 1, 2 ** self.circuit.n_qubits, 1, dtype=self.cdtype, device=self.device)
+        state[:, :, 0] = 1
         for item in self.segments:
             state = self._apply(state, item, theta, data)
         weights = state.abs() if self.circuit.readout.kind == "amp" else state.abs().square()
-        f = weights @ self.signs
+        f = torch.einsum("oidb,d->boi", weights, self.signs)
         return f.expand(x.shape[0], self.geometry.out_dim, self.geometry.in_dim)
 
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:

@@ -2,6 +2,8 @@
 layer sum of spec §4."""
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import torch
 import torch.nn.functional as F
 
@@ -65,9 +67,10 @@ class DataAngles:
         return self._cache[key]
 
 
-def evaluate_angle(angle: Angle, theta: torch.Tensor, data: DataAngles | None) -> torch.Tensor:
-    """``const + sum(coef * slot)`` as a tensor broadcasting against (B, O, I); theta is
-    (1, O, I, *theta_shape), expanded per edge."""
+def evaluate_angle(angle: Angle, theta: torch.Tensor, data: Optional[Callable[[Data], torch.Tensor]]) -> torch.Tensor:
+    """``const + sum(coef * slot)`` as a tensor: theta slots index the trailing theta_shape dims of
+    ``theta`` (whose leading 3 dims set the result's layout), ``data`` gives data-slot tensors that
+    broadcast against them."""
     total = None
     for slot, coef in angle.terms:
         value = theta[(..., *slot.index)] if isinstance(slot, Theta) else data(slot)

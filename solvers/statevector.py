@@ -1,5 +1,6 @@
-"""Statevector primitives in torch: gate matrices from the registry and their application to a
-(B, O, I, 2^n) state with broadcasting over the leading dims."""
+"""Statevector primitives in torch: gate matrices from the registry and their application to an
+(O, I, 2^n, B) state (batch last, so a sample-independent gate is one long 2x2 product per edge),
+broadcasting over size-1 O and B until a gate needs them."""
 from __future__ import annotations
 
 import torch
@@ -27,33 +28,45 @@ def fixed_matrix(spec: GateSpec, cdtype: torch.dtype, device: torch.device) -> t
     return torch.as_tensor(spec.fixed_matrix(), dtype=cdtype, device=device)
 
 
+def _split(state: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
+    """(O', I, 2^n, B') -> (O', I, L, 2, R, B') with the target qubit's axis at position 3."""
+    return state.reshape(*state.shape[:2], 2 ** qubit, 2, 2 ** (n_qubits - qubit - 1), state.shape[-1])
+
+
 def apply_single(state: torch.Tensor, matrix: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
-    """Apply a (..., 2, 2) matrix (leading dims broadcast against the state's 3) to ``qubit``."""
-    lead = torch.broadcast_shapes(state.shape[:3], matrix.shape[:3])
-    s = state.reshape(*state.shape[:3], 2 ** qubit, 2, 2 ** (n_qubits - qubit - 1))
-    out = matrix[..., None, :, :] @ s
-    return out.reshape(*lead, 2 ** n_qubits)
+    """Apply a (O|1, I|1, B|1, 2, 2) matrix to ``qubit`` of a (O', I, 2^n, B') state.
+
+    Sample-independent matrices become one batched 2x2 @ 2x(R*B) product per edge; per-sample
+    matrices are applied elementwise."""
+    s = _split(state, qubit, n_qubits)
+    if matrix.shape[2] == 1:
+        flat = s.reshape(*s.shape[:4], -1)
+        out = matrix[:, :, None, 0] @ flat
+        return out.reshape(out.shape[0], out.shape[1], 2 ** n_qubits, state.shape[-1])
+    m = matrix[:, :, None, None]  # (O, I, 1, 1, B, 2, 2): broadcast over L and R
+    s0, s1 = s[:, :, :, 0], s[:, :, :, 1]
+    out = torch.stack((m[..., 0, 0] * s0 + m[..., 0, 1] * s1, m[..., 1, 0] * s0 + m[..., 1, 1] * s1), dim=3)
+    return out.reshape(out.shape[0], out.shape[1], 2 ** n_qubits, out.shape[-1])
 
 
 def apply_single_diagonal(state: torch.Tensor, diag: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
-    """Multiply by a (..., 2) diagonal on ``qubit``: no mixing, one elementwise product."""
-    lead = torch.broadcast_shapes(state.shape[:3], diag.shape[:3])
-    s = state.reshape(*state.shape[:3], 2 ** qubit, 2, 2 ** (n_qubits - qubit - 1))
-    out = s * diag[..., None, :, None]
-    return out.reshape(*lead, 2 ** n_qubits)
+    """Multiply ``qubit`` by a (O|1, I|1, B|1, 2) diagonal: one elementwise product."""
+    s = _split(state, qubit, n_qubits)
+    out = s * diag.permute(0, 1, 3, 2)[:, :, None, :, None, :]
+    return out.reshape(out.shape[0], out.shape[1], 2 ** n_qubits, out.shape[-1])
 
 
 def apply_fixed(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[int, ...], n_qubits: int) -> torch.Tensor:
     """Apply a constant (2^k, 2^k) matrix on ``qubits`` (first listed = most significant)."""
     k = len(qubits)
-    lead = state.shape[:3]
-    s = state.reshape(*lead, *([2] * n_qubits))
-    axes = [3 + q for q in qubits]
+    lead, batch = state.shape[:2], state.shape[-1]
+    s = state.reshape(*lead, *([2] * n_qubits), batch)
+    axes = [2 + q for q in qubits]
     s = s.movedim(axes, list(range(-k, 0)))
     moved_shape = s.shape
     s = s.reshape(*moved_shape[:-k], 2 ** k) @ matrix.T
     s = s.reshape(moved_shape).movedim(list(range(-k, 0)), axes)
-    return s.reshape(*lead, 2 ** n_qubits)
+    return s.reshape(*lead, 2 ** n_qubits, batch)
 
 
 def readout_signs(n_qubits: int, qubit: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
