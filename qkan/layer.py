@@ -17,6 +17,20 @@ Ansatz = Union[str, Circuit]
 Activation = Union[str, Callable[[torch.Tensor], torch.Tensor], None]
 
 
+_ACTIVATION_NAMES = {nn.SiLU: "silu", nn.Identity: "identity", nn.Tanh: "tanh", nn.ReLU: "relu",
+                     nn.Sigmoid: "sigmoid"}
+
+
+def activation_name(activation: Activation) -> Activation:
+    """A registered name for the torch activation modules the published API passes (nn.SiLU() ...),
+    so fused kernels can compute them; anything else is kept as given."""
+    if type(activation) in _ACTIVATION_NAMES:
+        return _ACTIVATION_NAMES[type(activation)]
+    if isinstance(activation, nn.GELU) and activation.approximate == "none":
+        return "gelu"
+    return activation
+
+
 def resolve_circuit(ansatz: Ansatz, reps: Optional[int], fast_measure: Optional[bool]) -> Circuit:
     """The Circuit for a built-in name or a user Circuit, with the readout ``fast_measure`` asks
     for (True: amp, False: z, None: the built-in default amp or the circuit's own)."""
@@ -74,7 +88,7 @@ class QKANLayer(nn.Module):
         self.postact_bias_trainable = postact_bias_trainable
         self.ba_trainable = ba_trainable
         self.preact_init = preact_init
-        self.base_activation = base_activation
+        self.base_activation = activation_name(base_activation)
         self.seed = seed
         self.solver_kwargs = dict(solver_kwargs or {})
         self.solver = solver
@@ -177,6 +191,18 @@ class QKANLayer(nn.Module):
         """(B, O, I): the raw circuit readout f of every edge."""
         self._check_input(x)
         return self.program(x.device, x.dtype).circuit_values(x, self.params())
+
+    def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, n_points: int = 200):
+        """A grid of this layer's per-edge curves over the range of ``x`` (default [-1, 1])."""
+        from .plotting import edge_grid
+
+        ranges = (torch.stack((x.amin(0), x.amax(0)), dim=1).detach().cpu() if x is not None
+                  else torch.tensor([[-1.0, 1.0]]).repeat(self.in_dim, 1))
+        fig = edge_grid(self.edge_values, ranges, self.out_dim, self.in_dim,
+                        f"{self.circuit.name}, reps={self.reps}", n_points, self.theta.dtype, self.theta.device)
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
 
     # ----- structure changes ------------------------------------------------------------
     def settings(self) -> dict[str, Any]:

@@ -43,13 +43,9 @@ def plot_model(model, path: Optional[str] = None, x: Optional[torch.Tensor] = No
     figures = []
     h = x
     for l, layer in enumerate(model.layers):
-        if h is not None:
-            ranges = torch.stack((h.amin(0), h.amax(0)), dim=1).detach().cpu()
-        else:
-            ranges = torch.tensor([[-1.0, 1.0]]).repeat(layer.in_dim, 1)
-        figures.append(edge_grid(layer.edge_values, ranges, layer.out_dim, layer.in_dim,
-                                 f"layer {l}: {layer.circuit.name}, reps={layer.reps}", n_points,
-                                 layer.theta.dtype, layer.theta.device))
+        fig = layer.plot(x=h, n_points=n_points)
+        fig.suptitle(f"layer {l}: {layer.circuit.name}, reps={layer.reps}", fontsize=9)
+        figures.append(fig)
         if h is not None:
             with torch.no_grad():
                 h = layer(h)
