@@ -8,10 +8,13 @@ Everything is torch so that autograd gives reference gradients too.
 from __future__ import annotations
 
 import math
+import random
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
+
+from qkan.circuits import Circuit, Theta, data, theta
 
 C128 = torch.complex128
 
@@ -135,7 +138,7 @@ def _two_qubit_matrix(kind: str, a: int, b: int, n: int) -> torch.Tensor:
 def _slot_value(slot, x: torch.Tensor, theta: torch.Tensor, w: torch.Tensor, c: torch.Tensor,
                 preacts: bool) -> torch.Tensor:
     """Value of one IR slot for one edge, from its documented meaning (not from qkan.solvers)."""
-    if type(slot).__name__ == "Theta":
+    if isinstance(slot, Theta):
         return theta[slot.index] * torch.ones_like(x)
     encoding = slot.encoding
     if encoding == "auto":
@@ -228,3 +231,25 @@ def random_tensors(theta_shape: tuple[int, ...], out_dim: int, in_dim: int, reps
         "base_weight": uniform((out_dim, in_dim), -1.0, 1.0),
         "mask": mask,
     }
+
+
+def random_circuit(n_qubits: int, n_ops: int, reps: int, seed: int) -> Circuit:
+    """A random circuit over every registered gate kind, angles mixing theta, data and constants."""
+    rng = random.Random(seed)
+    c = Circuit(n_qubits, reps=reps, theta_shape=(4, 2)).h(0)
+    for _ in range(n_ops):
+        kind = rng.choice(["h", "x", "y", "z", "s", "rx", "ry", "rz", "cnot", "cz"])
+        if kind in ("cnot", "cz"):
+            if n_qubits > 1:
+                c = c.gate(kind, *rng.sample(range(n_qubits), 2))
+            continue
+        q = rng.randrange(n_qubits)
+        if kind.startswith("r"):
+            angle = rng.uniform(-1, 1) + rng.uniform(0.5, 2) * theta(rng.randrange(4), rng.randrange(2))
+            if rng.random() < 0.7:
+                angle = angle + rng.choice([1.0, -0.5, 2.0]) * data(rng.randrange(reps),
+                                                                    rng.choice(["auto", "raw", "affine"]))
+            c = c.gate(kind, q, angle=angle)
+        else:
+            c = c.gate(kind, q)
+    return c.measure(rng.choice(["amp", "z"]), rng.randrange(n_qubits))

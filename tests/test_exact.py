@@ -2,7 +2,6 @@
 for every built-in ansatz, both readouts, pre-activations on/off and grouping; gradcheck; the
 checkpoint option; and the spec's facts about pz."""
 import math
-import random
 import zlib
 
 import pytest
@@ -13,7 +12,7 @@ from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
 
-from reference import PARAM_NAMES, layer_reference, random_tensors
+from reference import PARAM_NAMES, layer_reference, random_circuit, random_tensors
 
 OUT, IN, REPS, BATCH = 3, 4, 3, 6
 TOLERANCE = {torch.float64: 1e-12, torch.float32: 1e-5}
@@ -60,28 +59,6 @@ def test_builtin_matches_reference(name, readout, preacts, group, dtype):
                             upstream)
     assert got[0].dtype == dtype
     _assert_all_close(got, want, TOLERANCE[dtype])
-
-
-def random_circuit(n_qubits: int, n_ops: int, reps: int, seed: int) -> Circuit:
-    """A random circuit over every registered gate kind, angles mixing theta, data and constants."""
-    rng = random.Random(seed)
-    c = Circuit(n_qubits, reps=reps, theta_shape=(4, 2)).h(0)
-    for _ in range(n_ops):
-        kind = rng.choice(["h", "x", "y", "z", "s", "rx", "ry", "rz", "cnot", "cz"])
-        if kind in ("cnot", "cz"):
-            if n_qubits > 1:
-                c = c.gate(kind, *rng.sample(range(n_qubits), 2))
-            continue
-        q = rng.randrange(n_qubits)
-        if kind.startswith("r"):
-            angle = rng.uniform(-1, 1) + rng.uniform(0.5, 2) * theta(rng.randrange(4), rng.randrange(2))
-            if rng.random() < 0.7:
-                angle = angle + rng.choice([1.0, -0.5, 2.0]) * data(rng.randrange(reps),
-                                                                    rng.choice(["auto", "raw", "affine"]))
-            c = c.gate(kind, q, angle=angle)
-        else:
-            c = c.gate(kind, q)
-    return c.measure(rng.choice(["amp", "z"]), rng.randrange(n_qubits))
 
 
 @pytest.mark.parametrize("seed", range(6))
