@@ -1,10 +1,12 @@
 """qkan.solvers: backends that compile a circuit IR into a differentiable layer Program."""
 from .auto import explain
 from .base import LayerGeometry, LayerParams, Program, Solver, UnsupportedCircuit
+from .cutn import CutnSolver
 from .exact import ExactSolver
 from .registry import compile, get_solver, register_solver, resolve, solver_names, supported_solvers
 
 register_solver(ExactSolver())
+register_solver(CutnSolver())
 
 __all__ = [
     "LayerGeometry", "explain", "LayerParams", "Program", "Solver", "UnsupportedCircuit", "compile", "get_solver",

@@ -1,0 +1,276 @@
+"""The cutn solver: each layer is one tensor network (solvers/cutn_network.py), contracted by
+opt_einsum on CPU (torch autograd through it) and by cuTensorNet on CUDA (planned once per shapes,
+sliced under ``memory_limit``; gradients by a torch.autograd.Function).
+
+Memory: the batch is processed in chunks whose largest per-chunk tensor stays a fraction of
+``memory_limit``; with several chunks each one is recomputed in backward (torch checkpoint), so
+nothing of the size of B x O x I lives across the step.
+"""
+from __future__ import annotations
+
+import importlib.util
+from typing import Optional, Sequence, Union
+
+import torch
+from torch.utils.checkpoint import checkpoint as torch_checkpoint
+import opt_einsum
+
+from qkan.circuits import Circuit
+
+from .base import LayerGeometry, LayerParams, Program, Solver
+from .cutn_network import COMPLEX_OF, CircuitNetwork, per_sample_elements
+from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions, layer_sum
+from .statevector import readout_signs
+
+DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
+CHUNK_SHARE = 8  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE ...
+CHUNK_CAP_BYTES = 64 * 2**20  # ... and at most this, so a step's working set stays small
+BACKWARDS = ("cutensornet", "environments")
+
+
+class EinsumEngine:
+    """opt_einsum on torch tensors: one contraction path per (expression, shapes)."""
+
+    def __init__(self) -> None:
+        self._expressions: dict[tuple, opt_einsum.contract.ContractExpression] = {}
+
+    def contract(self, expression: str, operands: Sequence[torch.Tensor]) -> torch.Tensor:
+        key = (expression, tuple(tuple(o.shape) for o in operands))
+        if key not in self._expressions:
+            self._expressions[key] = opt_einsum.contract_expression(expression, *key[1], optimize="auto")
+        return self._expressions[key](*operands, backend="torch")
+
+
+class CutnEngine:
+    """cuTensorNet ``Network``s planned once per (expression, shapes, dtype, gradient flags), fed new
+    operands with ``reset_operands``, run non-blocking on torch's current stream."""
+
+    def __init__(self, memory_limit: int):
+        from cuquantum.bindings import cutensornet
+        from cuquantum.tensornet import Network, NetworkOptions
+
+        self._network_class, self._qualifiers_dtype = Network, cutensornet.tensor_qualifiers_dtype
+        self.options = NetworkOptions(memory_limit=int(memory_limit), blocking="auto")
+        self._networks: dict[tuple, object] = {}
+        self._last: dict[tuple, tuple] = {}  # key -> operands of the network's latest contraction
+
+    def _network(self, expression: str, operands: Sequence[torch.Tensor], grads: tuple[bool, ...]):
+        key = (expression, tuple(tuple(o.shape) for o in operands), operands[0].dtype, grads)
+        stream = torch.cuda.current_stream(operands[0].device)
+        if key not in self._networks:
+            import numpy as np
+
+            qualifiers = np.zeros(len(operands), dtype=self._qualifiers_dtype)
+            qualifiers["requires_gradient"] = grads
+            network = self._network_class(expression, *operands, qualifiers=qualifiers, options=self.options,
+                                          stream=stream)
+            network.contract_path()
+            self._networks[key] = network
+        else:
+            self._networks[key].reset_operands(*operands, stream=stream)
+        return key, self._networks[key], stream
+
+    def contract(self, expression: str, operands: Sequence[torch.Tensor],
+                 grads: Optional[tuple[bool, ...]] = None) -> torch.Tensor:
+        grads = grads or (False,) * len(operands)
+        key, network, stream = self._network(expression, operands, grads)
+        out = network.contract(stream=stream)
+        self._last[key] = _identity(operands)
+        return out
+
+    def gradients(self, expression: str, operands: Sequence[torch.Tensor], grads: tuple[bool, ...],
+                  grad_output: torch.Tensor) -> tuple[Optional[torch.Tensor], ...]:
+        """cuTensorNet's backward; it needs the forward contraction's cache, so the network is
+        contracted again unless its latest contraction was with these very operands."""
+        key = (expression, tuple(tuple(o.shape) for o in operands), operands[0].dtype, grads)
+        if self._last.get(key) != _identity(operands):
+            self.contract(expression, operands, grads)
+        network = self._networks[key]
+        stream = torch.cuda.current_stream(operands[0].device)
+        with _quiet_experimental_warning():
+            return tuple(network.gradients(grad_output.contiguous(), stream=stream))
+
+
+def _identity(operands: Sequence[torch.Tensor]) -> tuple:
+    """Which tensors (storage and version) a contraction used: a cached result is valid only for them."""
+    return tuple((o.data_ptr(), o._version) for o in operands)
+
+
+class _quiet_experimental_warning:
+    """cuTensorNet marks Network.gradients experimental with a warning on every call."""
+
+    def __enter__(self):
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.filterwarnings("ignore", message="Network.gradients")
+
+    def __exit__(self, *exc):
+        return self._catch.__exit__(*exc)
+
+
+class ContractNetwork(torch.autograd.Function):
+    """A network contraction as one autograd node: the backward is itself a contraction, either
+    cuTensorNet's gradients or, per operand, the network with that operand replaced by the
+    output cotangent (its environment)."""
+
+    @staticmethod
+    def forward(ctx, engine, expression: str, backward: str, *operands: torch.Tensor) -> torch.Tensor:
+        grads = tuple(bool(g) for g in ctx.needs_input_grad[3:])
+        ctx.engine, ctx.expression, ctx.backward, ctx.grads = engine, expression, backward, grads
+        ctx.save_for_backward(*operands)
+        if backward == "cutensornet":
+            return engine.contract(expression, operands, grads)
+        return engine.contract(expression, operands)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        operands = ctx.saved_tensors
+        if ctx.backward == "cutensornet":
+            grads = ctx.engine.gradients(ctx.expression, operands, ctx.grads, grad_output)
+        else:
+            grads = environment_gradients(ctx.engine, ctx.expression, operands, ctx.grads, grad_output)
+        return (None, None, None, *grads)
+
+
+def environment_gradients(engine, expression: str, operands: Sequence[torch.Tensor], needed: Sequence[bool],
+                          grad_output: torch.Tensor) -> list[Optional[torch.Tensor]]:
+    """Torch's vector-Jacobian product of a multilinear contraction: for operand k, the conjugate
+    of the network with operand k removed and conj(grad_output) in place of the output."""
+    inputs, output = expression.split("->")
+    labels = inputs.split(",")
+    cotangent = grad_output.conj().resolve_conj().contiguous()
+    grads: list[Optional[torch.Tensor]] = []
+    for k, label in enumerate(labels):
+        if not needed[k]:
+            grads.append(None)
+            continue
+        others = [l for j, l in enumerate(labels) if j != k]
+        env = ",".join(others + [output]) + "->" + label
+        tensors = [o for j, o in enumerate(operands) if j != k] + [cotangent]
+        grads.append(engine.contract(env, tensors).conj())
+    return grads
+
+
+def bias_and_base(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry) -> torch.Tensor:
+    """(B, O): the layer's terms that do not involve the circuit (spec §4): post-activation bias and base branch."""
+    sigma = base_activation_fn(geometry.base_activation)(x)
+    bias = (params.mask * params.postact_weights * params.postact_bias).sum(1)
+    return bias + sigma @ (params.mask * params.base_weight).T
+
+
+class CutnProgram(Program):
+    """One network per readout mode; chunked over the batch under ``memory_limit``."""
+
+    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
+                 memory_limit: Union[int, float, None] = None, backward: str = "cutensornet"):
+        super().__init__(circuit, geometry, dtype, device)
+        if backward not in BACKWARDS:
+            raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
+        self.memory_limit = resolve_memory_limit(memory_limit, device)
+        self.backward = backward
+        self.z_readout = circuit.readout.kind == "z"
+        self.values_network = CircuitNetwork(circuit, geometry, "expectation" if self.z_readout else "amplitudes")
+        self.layer_network = CircuitNetwork(circuit, geometry, "layer") if self.z_readout else None
+        self.arccos_reps = sorted({s.rep for op in circuit.ops if op.angle for s in op.angle.data
+                                   if s.encoding == "arccos"})
+        self.engine = CutnEngine(self.memory_limit) if device.type == "cuda" else EinsumEngine()
+        self.complex_bytes = torch.empty((), dtype=COMPLEX_OF[dtype]).element_size()
+
+    # ----- contraction ----------------------------------------------------------------
+    def contract(self, network: CircuitNetwork, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        """The network's output for inputs x, with autograd through it."""
+        operands = network.operands(x, params)
+        if isinstance(self.engine, EinsumEngine):
+            out = self.engine.contract(network.expression, operands)
+        else:
+            out = ContractNetwork.apply(self.engine, network.expression, self.backward, *operands)
+        return network.shape_output(out, x.shape[0])
+
+    def chunk_size(self, network: CircuitNetwork, batch: int) -> int:
+        """Samples per chunk: the largest per-chunk tensor within a share of the memory limit."""
+        if self.memory_limit is None:
+            return batch
+        per_sample = per_sample_elements(network, self.geometry) * self.complex_bytes
+        budget = min(self.memory_limit / CHUNK_SHARE, CHUNK_CAP_BYTES)
+        return max(1, min(batch, int(budget // max(per_sample, 1))))
+
+    def _chunked(self, fn, network: CircuitNetwork, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        size = self.chunk_size(network, x.shape[0])
+        if size >= x.shape[0]:
+            return fn(x, *params)
+        recompute = torch.is_grad_enabled()
+        parts = [torch_checkpoint(fn, chunk, *params, use_reentrant=False) if recompute else fn(chunk, *params)
+                 for chunk in x.split(size)]
+        return torch.cat(parts)
+
+    # ----- readouts -------------------------------------------------------------------
+    def _values(self, x: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
+        out = self.contract(self.values_network, x, LayerParams(*tensors))
+        if self.z_readout:
+            return out.real
+        signs = readout_signs(self.circuit.n_qubits, self.circuit.readout.qubit, self.dtype, x.device)
+        return torch.einsum("boid,d->boi", out.abs().reshape(*out.shape[:3], -1), signs)
+
+    def _layer(self, x: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
+        params = LayerParams(*tensors)
+        if self.z_readout:
+            return self.contract(self.layer_network, x, params).real + bias_and_base(x, params, self.geometry)
+        return layer_sum(self._values(x, *tensors), x, params, self.geometry)
+
+    def _check(self, x: torch.Tensor, params: LayerParams) -> None:
+        if self.arccos_reps:
+            check_arccos_domain(x, params, self.geometry, self.arccos_reps)
+
+    def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        self._check(x, params)
+        return self._chunked(self._values, self.values_network, x, params)
+
+    def edge_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        return edge_contributions(self.circuit_values(x, params), x, params, self.geometry)
+
+    def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        self._check(x, params)
+        return self._chunked(self._layer, self.layer_network or self.values_network, x, params)
+
+
+def resolve_memory_limit(memory_limit: Union[int, float, None], device: torch.device) -> Optional[int]:
+    """Bytes: an int as given, a float in (0, 1] as that fraction of free memory on ``device``;
+    None means DEFAULT_MEMORY_FRACTION of free GPU memory, and no limit on CPU."""
+    if memory_limit is None:
+        if device.type != "cuda":
+            return None
+        memory_limit = DEFAULT_MEMORY_FRACTION
+    if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, float)):
+        raise TypeError(f"memory_limit must be bytes (int) or a fraction of free memory (float), "
+                        f"got {type(memory_limit).__name__}")
+    if isinstance(memory_limit, float):
+        if not 0.0 < memory_limit <= 1.0:
+            raise ValueError(f"a fractional memory_limit must be in (0, 1], got {memory_limit}")
+        from .auto import free_memory
+
+        return int(memory_limit * free_memory(device))
+    if memory_limit <= 0:
+        raise ValueError(f"memory_limit must be a positive number of bytes, got {memory_limit}")
+    return memory_limit
+
+
+class CutnSolver(Solver):
+    """Tensor-network backend: any circuit, CPU (opt_einsum) or CUDA (cuTensorNet), fp32/fp64."""
+
+    name = "cutn"
+
+    def unsupported_reason(self, circuit, geometry, dtype, device) -> Optional[str]:
+        if dtype not in COMPLEX_OF:
+            return f"cutn computes in float32 or float64, got {dtype}"
+        if torch.device(device).type == "cuda" and importlib.util.find_spec("cuquantum") is None:
+            return ("cuQuantum (cuTensorNet) is not installed: pip install cuquantum-python-cu12 "
+                    "(or -cu13 to match your CUDA), or use solver='exact'")
+        return None
+
+    def build(self, circuit, geometry, dtype, device, memory_limit: Union[int, float, None] = None,
+              backward: str = "cutensornet") -> CutnProgram:
+        return CutnProgram(circuit, geometry, dtype, torch.device(device), memory_limit=memory_limit,
+                           backward=backward)
+

@@ -1,0 +1,198 @@
+"""Lowering a Circuit and its layer geometry to one einsum network, with operands built in torch.
+
+Index names: ``o``, ``i`` (the edge) and ``b`` (the sample) are hyperedges shared by every tensor
+that depends on them; each qubit wire gets a new index after every non-diagonal gate. Tensors:
+|0> per qubit, fused parameter-only blocks per edge (o, i), data gates per (b, i) (raw data) or
+(o, i, b) (affine/arccos or mixed with theta), diagonal gates as vectors on the wire index,
+multi-qubit gates as (2,)*2k tensors (diagonal ones as (2,)*k). Readouts:
+
+- ``amplitudes``: output (b, o, i, wire_0 .. wire_n-1), the state (the ``amp`` readout takes |.|
+  outside the network);
+- ``expectation``: <psi|Z_q|psi> per edge, the ket, its conjugate and a Z vector; output (b, o, i);
+- ``layer``: the same with the layer weight mask*postact_weights (o, i) in the network, so the sum
+  over inputs is part of the contraction; output (b, o).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+from opt_einsum import get_symbol
+
+from qkan.circuits import Angle, Circuit, Data, FusedBlock, Op, Theta, fuse_parameter_gates
+
+from .base import LayerGeometry, LayerParams
+from .layer_math import DataAngles, evaluate_angle, expand_edges
+from .statevector import fixed_matrix, rotation_matrix
+
+OUT, IN, BATCH = "o", "i", "b"
+EDGE_ORDER = (OUT, IN, BATCH)  # layout of angle tensors: (O|1, I|1, B|1)
+READOUT_MODES = ("amplitudes", "expectation", "layer")
+COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+
+
+@dataclass(frozen=True)
+class NetworkTensor:
+    """One operand: what it is built from, its index labels (edge labels first) and its form.
+
+    ``source`` is an Op or FusedBlock (built from the layer's tensors), the string ``"zero"``
+    (|0>), ``"z"`` (the Z observable's diagonal) or ``"weight"`` (mask * postact_weights).
+    ``conjugate_of`` is, for a bra tensor, the position of the ket tensor it conjugates."""
+
+    source: Union[Op, FusedBlock, str]
+    labels: str
+    edge_labels: str
+    diagonal: bool
+    conjugate_of: Optional[int] = None
+
+
+class _Labels:
+    """Fresh single-character index names that never collide with the edge labels."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def new(self) -> str:
+        while True:
+            symbol = get_symbol(self.count)
+            self.count += 1
+            if symbol not in EDGE_ORDER:
+                return symbol
+
+
+def _edge_labels(angles: list[Angle], preacts: bool) -> str:
+    """Which of (o, i, b) a gate depends on, from the slots its angles use."""
+    thetas = any(a.thetas for a in angles)
+    data_slots = [s for a in angles for s in a.data]
+    per_output = thetas or any(s.encoding in ("affine", "arccos") or (s.encoding == "auto" and preacts)
+                               for s in data_slots)
+    labels = (OUT if per_output else "") + (IN if thetas or data_slots else "") + (BATCH if data_slots else "")
+    return labels
+
+
+class CircuitNetwork:
+    """The einsum network of one circuit over a layer, for one readout mode."""
+
+    def __init__(self, circuit: Circuit, geometry: LayerGeometry, mode: str):
+        if mode not in READOUT_MODES:
+            raise ValueError(f"unknown readout mode {mode!r}; expected one of {READOUT_MODES}")
+        if mode != "amplitudes" and circuit.readout.kind != "z":
+            raise ValueError(f"readout mode {mode!r} computes <Z>; the circuit's readout is {circuit.readout.kind!r}")
+        self.circuit, self.geometry, self.mode = circuit, geometry, mode
+        labels = _Labels()
+        wires = [labels.new() for _ in range(circuit.n_qubits)]
+        ket = [NetworkTensor("zero", w, "", False) for w in wires]
+        for item in fuse_parameter_gates(circuit):
+            ket.append(self._lower(item, wires, labels))
+        tensors = list(ket)
+        if mode == "amplitudes":
+            wanted = (BATCH, OUT, IN, *wires)
+        else:
+            bra_names = {label: labels.new() for t in ket for label in t.labels
+                         if label not in EDGE_ORDER and label not in wires}
+            tensors += [NetworkTensor(t.source, "".join(bra_names.get(c, c) for c in t.labels), t.edge_labels,
+                                      t.diagonal, conjugate_of=position) for position, t in enumerate(ket)]
+            tensors.append(NetworkTensor("z", wires[circuit.readout.qubit], "", True))
+            if mode == "layer":
+                tensors.append(NetworkTensor("weight", OUT + IN, OUT + IN, True))
+            wanted = (BATCH, OUT) if mode == "layer" else (BATCH, OUT, IN)
+        present = set("".join(t.labels for t in tensors))
+        self.tensors = tuple(tensors)
+        self.wanted_output = wanted
+        self.output = "".join(label for label in wanted if label in present)
+        self.expression = ",".join(t.labels for t in tensors) + "->" + self.output
+
+    def _lower(self, item: Union[Op, FusedBlock], wires: list[str], labels: _Labels) -> NetworkTensor:
+        ops = item.ops if isinstance(item, FusedBlock) else (item,)
+        angles = [op.angle for op in ops if op.angle is not None]
+        edge = _edge_labels(angles, self.geometry.preacts)
+        diagonal = all(op.spec.diagonal for op in ops)
+        qubits = (item.qubit,) if isinstance(item, FusedBlock) else item.qubits
+        inputs = "".join(wires[q] for q in qubits)
+        if diagonal:
+            return NetworkTensor(item, edge + inputs, edge, True)
+        for q in qubits:
+            wires[q] = labels.new()
+        outputs = "".join(wires[q] for q in qubits)
+        return NetworkTensor(item, edge + outputs + inputs, edge, False)
+
+    # ----- operands ----------------------------------------------------------------
+    def operands(self, x: torch.Tensor, params: LayerParams) -> list[torch.Tensor]:
+        """The network's tensors for inputs x (B, I) and the layer's parameters, contiguous, complex."""
+        cdtype = COMPLEX_OF[x.dtype]
+        theta = expand_edges(params.theta, self.geometry).unsqueeze(2)  # (O, I, 1, *theta_shape)
+        batch_first = DataAngles(x, params, self.geometry)
+        sizes = {OUT: self.geometry.out_dim, IN: self.geometry.in_dim, BATCH: x.shape[0]}
+
+        def data(slot: Data) -> torch.Tensor:  # (B, O|1, I) -> (O|1, I, B)
+            return batch_first(slot).permute(1, 2, 0)
+
+        out: list[torch.Tensor] = []
+        for t in self.tensors:
+            if t.conjugate_of is not None:
+                out.append(out[t.conjugate_of].conj().resolve_conj())
+            else:
+                out.append(self._tensor(t, theta, data, params, sizes, cdtype, x.device).contiguous())
+        return out
+
+    def _tensor(self, t: NetworkTensor, theta, data, params: LayerParams, sizes: dict, cdtype, device) -> torch.Tensor:
+        if t.source == "zero":
+            return torch.tensor([1, 0], dtype=cdtype, device=device)
+        if t.source == "z":
+            return torch.tensor([1, -1], dtype=cdtype, device=device)
+        if t.source == "weight":
+            return (params.mask * params.postact_weights).to(cdtype)
+        ops = t.source.ops if isinstance(t.source, FusedBlock) else (t.source,)
+        k = len(ops[0].qubits)
+        matrix = None
+        for op in ops:
+            m = self._op_matrix(op, theta, data, cdtype, device)
+            matrix = m if matrix is None else m @ matrix
+        matrix = _on_edges(matrix, t.edge_labels, sizes)
+        if t.diagonal:
+            matrix = torch.diagonal(matrix, dim1=-2, dim2=-1)
+            return matrix.reshape(*matrix.shape[:-1], *([2] * k))
+        return matrix.reshape(*matrix.shape[:-2], *([2] * (2 * k)))
+
+    @staticmethod
+    def _op_matrix(op: Op, theta: torch.Tensor, data, cdtype, device) -> torch.Tensor:
+        """(O|1, I|1, B|1, 2^k, 2^k) matrix of one gate."""
+        spec = op.spec
+        if not spec.parametric:
+            return fixed_matrix(spec, cdtype, device).reshape(1, 1, 1, *spec.fixed_matrix().shape)
+        return rotation_matrix(spec, evaluate_angle(op.angle, theta, data), cdtype)
+
+    def shape_output(self, result: torch.Tensor, batch: int) -> torch.Tensor:
+        """The contraction result with any wanted edge label that no tensor carries put back
+        (broadcast): e.g. ``b`` for a circuit without data slots."""
+        sizes = {OUT: self.geometry.out_dim, IN: self.geometry.in_dim, BATCH: batch}
+        for position, label in enumerate(self.wanted_output):
+            if label not in self.output:
+                result = result.unsqueeze(position)
+        full = [sizes.get(label, -1) for label in self.wanted_output] + [-1] * (result.dim() - len(self.wanted_output))
+        return result.expand(*full)
+
+
+def _on_edges(matrix: torch.Tensor, edge_labels: str, sizes: dict) -> torch.Tensor:
+    """(O|1, I|1, B|1, ...) -> only the dims in ``edge_labels``, expanded to full size."""
+    for dim, label in reversed(list(enumerate(EDGE_ORDER))):
+        if label in edge_labels:
+            matrix = matrix.expand(*matrix.shape[:dim], sizes[label], *matrix.shape[dim + 1:])
+        else:
+            matrix = matrix.select(dim, 0)
+    return matrix
+
+
+def per_sample_elements(network: CircuitNetwork, geometry: LayerGeometry) -> int:
+    """Largest number of elements per sample among the operands and the output (for batch chunking)."""
+    sizes = {OUT: geometry.out_dim, IN: geometry.in_dim, BATCH: 1}
+    largest = 0
+    for labels in [t.labels for t in network.tensors] + [network.output]:
+        if BATCH in labels:
+            count = 1
+            for label in labels:
+                count *= sizes.get(label, 2)
+            largest = max(largest, count)
+    return largest
+
