@@ -190,6 +190,12 @@ def load_ansatz(spec: Union[str, Circuit]) -> Ansatz:
     return value
 
 
+def _build(case: Case, solver: str, ansatz: Ansatz, device: torch.device, baseline: Optional[str]) -> nn.Module:
+    """The case's model (or the baseline stack), seeded so every solver starts from the same weights."""
+    torch.manual_seed(0)
+    return _baseline_model(baseline, case.width, device) if baseline else case.build(solver, ansatz, device)
+
+
 def _train_step(model: nn.Module, opt: torch.optim.Optimizer, case: Case, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     opt.zero_grad(set_to_none=True)
     loss = case.loss(model(x), y)
@@ -203,7 +209,6 @@ def _baseline_model(name: str, width: list[int], device: torch.device) -> nn.Mod
 
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; expected one of {sorted(BASELINES)}")
-    torch.manual_seed(0)
     layers = [BASELINES[name](width[i], width[i + 1]) for i in range(len(width) - 1)]
     return nn.Sequential(*layers).to(device)
 
@@ -216,7 +221,7 @@ def run_one(case: Case, solver: str, ansatz: Ansatz, device: torch.device, repea
     rec = Record(case.name, baseline or "qkan", "-" if baseline else solver, "-" if baseline else label)
     _sync(device)
     t0 = time.perf_counter()
-    model = _baseline_model(baseline, case.width, device) if baseline else case.build(solver, ansatz, device)
+    model = _build(case, solver, ansatz, device, baseline)
     _sync(device)
     rec.init_ms = (time.perf_counter() - t0) * 1e3
     rec.params = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -241,7 +246,7 @@ def run_one(case: Case, solver: str, ansatz: Ansatz, device: torch.device, repea
         torch.cuda.reset_peak_memory_stats(device)
     rec.step_ms = time_ms(lambda: _train_step(model, opt, case, x, y), device, repeats)
     # fresh weights for the loss curve, so every solver starts from the same point
-    model = _baseline_model(baseline, case.width, device) if baseline else case.build(solver, ansatz, device)
+    model = _build(case, solver, ansatz, device, baseline)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=case.lr)
     peaks = []
     t0 = time.perf_counter()

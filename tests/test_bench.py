@@ -15,7 +15,7 @@ def test_tiny_bench_every_case_is_measured_or_says_why(tmp_path):
     for r in exact:
         assert r.note == "" or r.note.startswith("skipped"), r.note
     measured = [r for r in exact if not r.note]
-    assert {"fit1d", "wide", "huge"} <= {r.case for r in measured}
+    assert {r.case for r in measured} == set(CASE_NAMES)
     for r in measured:
         assert r.forward_ms > 0 and r.step_ms > 0 and r.params > 0 and r.loss == r.loss
         assert r.fwd_vs_exact == pytest.approx(1.0)
