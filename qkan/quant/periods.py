@@ -1,0 +1,59 @@
+"""The period of a circuit's output in each trainable angle, so angles are quantised on a periodic grid.
+
+Gates use the half-angle convention, R(t) = exp(-i t/2 P): the matrix has period 4*pi, but
+R(t + 2*pi) = -R(t). For a single-qubit gate that -1 multiplies the whole state (-U (x) I = -(U (x) I)),
+a global phase, which neither readout (``amp`` takes |amplitudes|, ``z`` their squares) can see.
+So a slot entering an angle as ``c * theta`` shifts the circuit function by nothing when theta
+moves by 2*pi/|c|: the function period is 2*pi/|c|. Only a rotation acting on part of a larger
+gate (a controlled rotation) would turn the -1 into a relative phase and need 4*pi/|c|;
+:func:`gate_function_period` encodes both, and every parametric gate the registry admits today is
+single-qubit (``register_gate`` enforces it), so every built-in angle has period 2*pi.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import torch
+
+from qkan.circuits import Circuit, GateSpec, Theta
+
+
+def gate_function_period(spec: GateSpec) -> float:
+    """Period of the circuit function in a rotation gate's own angle: 2*pi when the half-angle sign flip
+    is a global phase (single-qubit gates), 4*pi when it is not."""
+    if not spec.parametric:
+        raise ValueError(f"gate {spec.name!r} has no angle")
+    return 2 * math.pi if spec.n_qubits == 1 else 4 * math.pi
+
+
+def _lcm(a: Fraction, b: Fraction) -> Fraction:
+    """Least common multiple of two positive rationals."""
+    return Fraction(math.lcm(a.numerator * b.denominator, b.numerator * a.denominator),
+                    a.denominator * b.denominator)
+
+
+def _as_fraction(value: float, what: str) -> Fraction:
+    fraction = Fraction(value).limit_denominator(1000)
+    if abs(float(fraction) - value) > 1e-9 * max(1.0, abs(value)):
+        raise ValueError(f"{what}: coefficient ratio {value!r} is not a simple rational, so the circuit is not "
+                         "periodic in this angle; quantise theta with a non-periodic role instead")
+    return fraction
+
+
+def theta_periods(circuit: Circuit) -> torch.Tensor:
+    """Per-slot function period (float64, shape ``circuit.parameter_shape``). A slot used by several gates
+    gets the least common period; unused slots get 2*pi."""
+    in_units: dict[tuple[int, ...], Fraction] = {}  # period / (2*pi) per slot, as a rational
+    for op in circuit.ops:
+        if op.angle is None:
+            continue
+        base = gate_function_period(op.spec) / (2 * math.pi)
+        for slot, coef in op.angle.terms:
+            if isinstance(slot, Theta):
+                period = _as_fraction(base / abs(coef), f"{slot} in {op}")
+                in_units[slot.index] = _lcm(in_units[slot.index], period) if slot.index in in_units else period
+    periods = torch.full(circuit.parameter_shape, 2 * math.pi, dtype=torch.float64)
+    for index, period in in_units.items():
+        periods[index] = 2 * math.pi * float(period)
+    return periods
