@@ -1,0 +1,81 @@
+"""FastKAN: Gaussian radial basis functions in place of B-splines, with a LayerNorm in front.
+
+y_o = sum_i [ sum_k W[o, i, k] exp(-((z_i - c_k) / h)^2) + w_base[o, i] silu(x_i) ] + b_o,
+z = LayerNorm(x), centres c_k uniform on ``grid_range``, h their spacing.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs
+
+
+class FastKAN(BaselineLayer):
+    """LayerNorm -> Gaussian RBF expansion -> linear, plus a linear SiLU base branch."""
+
+    def __init__(self, in_dim: int, out_dim: int, num_grids: int = 8, grid_range: tuple[float, float] = (-2.0, 2.0),
+                 use_base_update: bool = True, spline_weight_init_scale: float = 0.1, device: Device = None,
+                 dtype: Optional[torch.dtype] = None):
+        super().__init__(in_dim, out_dim)
+        self.num_grids = check_positive_int("num_grids", num_grids)
+        if num_grids < 2:
+            raise ValueError(f"num_grids must be at least 2 (the RBF width is the centre spacing), got {num_grids}")
+        self.grid_range = check_range("grid_range", grid_range)
+        self.use_base_update = bool(use_base_update)
+        self.spline_weight_init_scale = float(spline_weight_init_scale)
+        factory = factory_kwargs(device, dtype)
+        self.width = (self.grid_range[1] - self.grid_range[0]) / (num_grids - 1)
+        self.register_buffer("centers", torch.linspace(*self.grid_range, num_grids, **factory), persistent=False)
+        self.layernorm = nn.LayerNorm(in_dim, **factory)
+        self.spline_weight = nn.Parameter(torch.empty(out_dim, in_dim, num_grids, **factory))
+        if self.use_base_update:
+            self.base_weight = nn.Parameter(torch.empty(out_dim, in_dim, **factory))
+            self.base_bias = nn.Parameter(torch.empty(out_dim, **factory))
+        else:
+            self.register_parameter("base_weight", None)
+            self.register_parameter("base_bias", None)
+        self.reset_parameters()
+
+    def _reference_parameter(self) -> torch.Tensor:
+        return self.spline_weight
+
+    def reset_parameters(self) -> None:
+        """LayerNorm to identity, RBF weights truncated normal (std spline_weight_init_scale), base branch as
+        torch.nn.Linear."""
+        self.layernorm.reset_parameters()
+        nn.init.trunc_normal_(self.spline_weight, std=self.spline_weight_init_scale)
+        if self.use_base_update:
+            nn.init.kaiming_uniform_(self.base_weight, a=math.sqrt(5))
+            bound = 1 / math.sqrt(self.in_dim)
+            nn.init.uniform_(self.base_bias, -bound, bound)
+
+    def _basis(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., I, G) Gaussian RBFs of the normalised input."""
+        z = self.layernorm(x)
+        return torch.exp(-(((z[..., None] - self.centers) / self.width) ** 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        basis = self._basis(x)
+        y = F.linear(basis.flatten(-2), self.spline_weight.reshape(self.out_dim, -1))
+        if self.use_base_update:
+            y = y + F.linear(F.silu(x), self.base_weight, self.base_bias)
+        return y
+
+    def edge_values(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, out_dim, in_dim): each edge's RBF + base value; summed over inputs plus ``base_bias``
+        gives ``forward`` (edge (o, i) depends on all inputs through the LayerNorm)."""
+        self._check_input(x, exact_rank=2)
+        values = torch.einsum("big,oig->boi", self._basis(x), self.spline_weight)
+        if self.use_base_update:
+            values = values + F.silu(x)[:, None, :] * self.base_weight
+        return values
+
+    def extra_repr(self) -> str:
+        return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, num_grids={self.num_grids}, "
+                f"grid_range={self.grid_range}, use_base_update={self.use_base_update}")
