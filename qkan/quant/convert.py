@@ -3,7 +3,7 @@ arithmetic. Parameters get fake quantisers as torch parametrizations (so every s
 quantised values), module inputs and QKAN readouts get activation quantisers.
 
 Order: (1) QKAN layers become QuantizedQKANLayer (readout quantiser when the spec has one);
-(2) every parameter's grid is fitted (min-max or MSE); GPTQ-configured nn.Linear weights are then
+(2) every parameter's grid is fitted (min-max or MSE); GPTQ-configured linear/conv weights are then
 rewritten layer by layer in forward order, each from the inputs it sees behind the already-quantised
 layers (float activations); (3) input quantisers observe the calibration data and fix their ranges.
 """
@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..layer import QKANLayer
 from .activation import ActivationQuantizer, quantize_input_hook
-from .gptq import HessianAccumulator, gptq_quantize
+from .gptq import HessianAccumulator, gptq_quantize, supports_gptq
 from .periodic import PeriodicQuantizer
 from .periods import theta_periods
 from .qkan_layer import QuantizedQKANLayer, readout_bound
@@ -113,7 +113,7 @@ def _run_gptq(model: nn.Module, entries: list[RoleEntry], batches: list[torch.Te
     if missing:
         raise RuntimeError(f"GPTQ: the forward on the calibration inputs never called {missing}")
     for module in tqdm(ordered, desc="gptq", disable=not progress, leave=False):
-        accumulator = HessianAccumulator(module.in_features, module.weight.device)
+        accumulator = HessianAccumulator(module)
         handle = module.register_forward_hook(lambda mod, args, out: accumulator.add(args[0]))
         try:
             _forward_all(model, batches, "gptq inputs", False)
@@ -147,11 +147,11 @@ def quantize(model: nn.Module, spec: QuantSpec, calibration: Calibration = None,
             continue
         parametrize.register_parametrization(entry.module, entry.parameter, _parameter_quantizer(entry, config))
         if config.method == "gptq":
-            if isinstance(entry.module, nn.Linear) and entry.parameter == "weight":
+            if supports_gptq(entry.module) and entry.parameter == "weight":
                 gptq_entries.append(entry)
             else:
-                warnings.warn(f"{entry.name}: GPTQ covers nn.Linear weights; this {entry.role} uses round-to-nearest",
-                              stacklevel=2)
+                warnings.warn(f"{entry.name}: GPTQ covers nn.Linear and plain nn.Conv2d weights; this "
+                              f"{type(entry.module).__name__} {entry.role} uses round-to-nearest", stacklevel=2)
     if gptq_entries:
         _run_gptq(model, gptq_entries, batches, progress)
     input_config = spec.config("input")

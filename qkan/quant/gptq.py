@@ -6,20 +6,41 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 DAMPING = 0.01  # fraction of the mean Hessian diagonal added for a stable Cholesky factorisation
 BLOCK = 128     # columns per lazy-update block
 
 
-class HessianAccumulator:
-    """Running X^T X / N over batches of layer inputs (..., in_features), in float64."""
+def supports_gptq(module: nn.Module) -> bool:
+    """nn.Linear, and nn.Conv2d without groups and with numeric zero padding (its input patches are rows)."""
+    if isinstance(module, nn.Linear):
+        return True
+    return (isinstance(module, nn.Conv2d) and module.groups == 1 and module.padding_mode == "zeros"
+            and not isinstance(module.padding, str))
 
-    def __init__(self, in_features: int, device: torch.device):
-        self.hessian = torch.zeros(in_features, in_features, dtype=torch.float64, device=device)
+
+def input_rows(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(N, fan_in) rows that ``module``'s flattened (out, fan_in) weight multiplies: features for a linear
+    layer, unfolded patches for a convolution."""
+    if isinstance(module, nn.Conv2d):
+        patches = F.unfold(x, module.kernel_size, module.dilation, module.padding, module.stride)
+        return patches.transpose(1, 2).reshape(-1, patches.shape[1])
+    return x.reshape(-1, x.shape[-1])
+
+
+class HessianAccumulator:
+    """Running X^T X / N over batches of a layer's input rows (see :func:`input_rows`), in float64."""
+
+    def __init__(self, module: nn.Module):
+        fan_in = module.weight[0].numel()
+        self.module = module
+        self.hessian = torch.zeros(fan_in, fan_in, dtype=torch.float64, device=module.weight.device)
         self.count = 0
 
     def add(self, x: torch.Tensor) -> None:
-        rows = x.detach().reshape(-1, x.shape[-1]).to(torch.float64)
+        rows = input_rows(self.module, x.detach()).to(torch.float64)
         total = self.count + rows.shape[0]
         self.hessian.mul_(self.count / total).add_(rows.T @ rows / total)
         self.count = total
@@ -27,9 +48,12 @@ class HessianAccumulator:
 
 def gptq_quantize(weight: torch.Tensor, hessian: torch.Tensor,
                   quantize_columns: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """The GPTQ-quantised (out, in) ``weight``: ``quantize_columns`` fake-quantises an (out, k) slice on the
-    weight's (per-row or per-tensor) grid, fixed beforehand. Inputs never seen (zero Hessian diagonal)
-    get weight 0. Returns values on the grid, in ``weight``'s dtype."""
+    """The GPTQ-quantised ``weight`` (out, ...), flattened to (out, fan_in) for the solve:
+    ``quantize_columns`` fake-quantises an (out, k) slice on the weight's (per-row or per-tensor) grid,
+    fixed beforehand. Inputs never seen (zero Hessian diagonal) get weight 0. Returns values on the
+    grid, in ``weight``'s shape and dtype."""
+    shape = weight.shape
+    weight = weight.reshape(shape[0], -1)
     if hessian.shape != (weight.shape[1], weight.shape[1]):
         raise ValueError(f"Hessian must be ({weight.shape[1]}, {weight.shape[1]}) for a weight of shape "
                          f"{tuple(weight.shape)}, got {tuple(hessian.shape)}")
@@ -55,4 +79,4 @@ def gptq_quantize(weight: torch.Tensor, hessian: torch.Tensor,
             block[:, j:] -= err @ h_inv[start + j:start + j + 1, start + j:end]
             errors[:, j:j + 1] = err
         w[:, end:] -= errors @ h_inv[start:end, end:]
-    return out.to(weight.dtype)
+    return out.to(weight.dtype).reshape(shape)

@@ -38,7 +38,7 @@ QAT_METHODS = ("lsq", "dsq")
 class QuantizerConfig:
     """One quantiser slot: ``bits``; per-``tensor`` or per-``channel`` (output channel) scales; range from
     ``minmax`` or the ``mse``-optimal clipping; ``symmetric`` (zero point 0) or affine; ``method`` ``rtn``
-    (round to nearest) or ``gptq`` (error feedback, nn.Linear weights); ``qat`` ``lsq``/``dsq`` makes the
+    (round to nearest) or ``gptq`` (error feedback; nn.Linear and nn.Conv2d weights); ``qat`` ``lsq``/``dsq`` makes the
     step size learnable (None: fixed, straight-through gradients)."""
 
     bits: int
@@ -77,7 +77,7 @@ class QuantSpec:
             if config is not None and not isinstance(config, QuantizerConfig):
                 raise TypeError(f"role {role!r} needs a QuantizerConfig or None, got {type(config).__name__}")
         if self.roles.get("theta") is not None and self.roles["theta"].method == "gptq":
-            raise ValueError("theta is quantised on a periodic grid; gptq applies to nn.Linear weights only")
+            raise ValueError("theta is quantised on a periodic grid; gptq applies to linear and convolution weights only")
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
 
     def config(self, role: str) -> Optional[QuantizerConfig]:

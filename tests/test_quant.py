@@ -1,0 +1,314 @@
+"""qkan.quant: quantiser error bounds, angle periodicity, PTQ on QKAN/HQKAN/baselines, GPTQ, QAT, export."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from qkan import QKAN, QKANLayer, create_dataset
+from qkan.circuits import Circuit, data, theta
+from qkan.fit_demo import sinc20
+from qkan.models import HQKAN
+from qkan.quant import (DSQQuantizer, LSQQuantizer, PeriodicQuantizer, QuantizerConfig, QuantSpec, UniformQuantizer,
+                        export_quantized, gate_function_period, gptq_quantize, parse_spec, quantize,
+                        quantizer_modules, register_roles, theta_periods, uniform_spec)
+from qkan.quant.gptq import HessianAccumulator
+from qkan.quant.periodic import circular_distance
+
+
+# ----- quantise-dequantise error bounds ------------------------------------------------------
+@pytest.mark.parametrize("bits", [2, 4, 8])
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("axis", [None, 0])
+def test_uniform_minmax_error_is_at_most_half_a_step(bits, symmetric, axis):
+    x = torch.randn(6, 50, generator=torch.Generator().manual_seed(bits)) * torch.arange(1, 7.0)[:, None]
+    q = UniformQuantizer(bits, symmetric, axis, 6 if axis == 0 else 1).fit(x)
+    scale, _ = q.grid(x)
+    err = (q(x) - x).abs()
+    assert bool((err <= scale / 2 * (1 + 1e-5)).all())
+    assert q(x).unique().numel() <= 2 ** bits * (6 if axis == 0 else 1)
+    if axis == 0:  # each row uses its own range: rows of small values get small steps
+        assert scale.flatten()[0] < scale.flatten()[-1]
+
+
+@pytest.mark.parametrize("bits, optimal_step", [(2, 1.224), (3, 0.6508)])
+def test_mse_scale_finds_the_optimal_uniform_step_for_a_gaussian(bits, optimal_step):
+    """Max (1960): the MSE-optimal uniform quantiser of N(0, 1) with 3 levels has step 1.224, with 7 levels 0.6508;
+    min-max (the sample's extremes) is far coarser."""
+    x = torch.randn(1, 20000, generator=torch.Generator().manual_seed(0))
+    minmax = UniformQuantizer(bits, True, 0, 1).fit(x, "minmax")
+    mse = UniformQuantizer(bits, True, 0, 1).fit(x, "mse")
+    assert float(mse.scale) == pytest.approx(optimal_step, rel=0.03)
+    assert (mse(x) - x).square().mean() < 0.5 * (minmax(x) - x).square().mean()
+    inside = x.abs() <= mse.scale * mse.qmax  # values inside the clipping range still round to nearest
+    assert bool(((mse(x) - x).abs()[inside] <= mse.scale / 2 * (1 + 1e-5)).all())
+
+
+def test_zero_and_constant_tensors_quantise_exactly():
+    for value in (torch.zeros(3, 4), torch.ones(3, 4), torch.full((3, 4), -0.7)):
+        for symmetric in (True, False):
+            q = UniformQuantizer(4, symmetric, 0, 3).fit(value)
+            assert torch.allclose(q(value), value, atol=1e-7), (value[0, 0], symmetric)
+
+
+@pytest.mark.parametrize("bits", [3, 8])
+@pytest.mark.parametrize("spread", [0.3, 1.0])
+def test_periodic_error_is_at_most_half_a_step_on_the_circle(bits, spread):
+    period = torch.tensor([2 * math.pi, math.pi])  # two slots with different periods
+    gen = torch.Generator().manual_seed(1)
+    angles = (torch.rand(5, 40, 2, generator=gen) * spread + torch.randint(-3, 4, (5, 40, 2), generator=gen)) * period
+    q = PeriodicQuantizer(bits, period, axis=0, channels=5).fit(angles)
+    turns_err = circular_distance(q(angles).double() / period, angles.double() / period)
+    step = q.step[:, None, None]
+    assert bool((turns_err <= step / 2 + 1e-9).all())
+    if spread < 1:  # a narrow arc gets a finer grid than the full circle
+        assert bool((q.step < 1.0 / 2 ** bits).all())
+
+
+def test_lsq_and_dsq_forward_equal_the_fixed_grid_at_init():
+    x = torch.randn(4, 30, generator=torch.Generator().manual_seed(2))
+    fixed = UniformQuantizer(4, False, 0, 4).fit(x)
+    for cls in (LSQQuantizer, DSQQuantizer):
+        learned = cls(4, False, 0, 4).fit(x)
+        assert torch.equal(learned(x), fixed(x)), cls.__name__
+
+
+# ----- angle periods -----------------------------------------------------------------------
+def _single_edge_output(circuit: Circuit, theta_value: torch.Tensor) -> torch.Tensor:
+    layer = QKANLayer(1, 1, ansatz=circuit, ba_trainable=False, dtype=torch.float64)
+    with torch.no_grad():
+        layer.theta.copy_(theta_value.reshape(layer.theta.shape))
+    return layer(torch.linspace(-1, 1, 11, dtype=torch.float64)[:, None])
+
+
+def test_periods_follow_the_angle_coefficients_and_are_true_periods():
+    circuit = (Circuit(1).h(0).rz(0, theta(0)).ry(0, 2 * theta(1)).rx(0, theta(2) / 2).rz(0, data(0))
+               .ry(0, 0.5 * theta(3) + theta(1)).measure("amp"))
+    periods = theta_periods(circuit)
+    # theta(1) enters with coefficients 2 and 1: periods pi and 2 pi -> least common 2 pi
+    assert torch.allclose(periods, torch.tensor([2 * math.pi, 2 * math.pi, 4 * math.pi, 4 * math.pi],
+                                                dtype=torch.float64))
+    base = torch.tensor([0.3, -1.1, 0.7, 2.0], dtype=torch.float64)
+    f = _single_edge_output(circuit, base)
+    for k in range(4):
+        shift = torch.zeros(4, dtype=torch.float64)
+        shift[k] = periods[k]
+        assert torch.allclose(_single_edge_output(circuit, base + shift), f, atol=1e-12)
+        shift[k] = periods[k] / 2  # half the period is not a period: the bound is tight
+        assert not torch.allclose(_single_edge_output(circuit, base + shift), f, atol=1e-6)
+    assert gate_function_period(Circuit(1).rz(0, 0.0).ops[0].spec) == 2 * math.pi
+
+
+@pytest.mark.parametrize("ansatz", ["pz", "rpz", "real", "mix"])
+def test_theta_and_theta_plus_period_quantise_to_the_same_circuit_function(ansatz):
+    layer = QKANLayer(3, 2, reps=2, ansatz=ansatz, seed=3)
+    with torch.no_grad():
+        layer.theta.mul_(3.0)
+    spec = QuantSpec({"theta": QuantizerConfig(5, "channel")})
+    x = torch.rand(16, 3) * 2 - 1
+    quantized = quantize(layer, spec)
+    shifted = QKANLayer(3, 2, reps=2, ansatz=ansatz, seed=3)
+    with torch.no_grad():
+        turns = torch.randint(-2, 3, layer.theta.shape, generator=torch.Generator().manual_seed(0))
+        shifted.theta.copy_(layer.theta + turns * theta_periods(layer.circuit).float())
+    quantized_shifted = quantize(shifted, spec)
+    codes = export_quantized(quantized)["theta"].codes
+    assert torch.equal(codes, export_quantized(quantized_shifted)["theta"].codes)
+    with torch.no_grad():
+        assert torch.allclose(quantized(x), quantized_shifted(x), atol=1e-5)
+
+
+# ----- PTQ on QKAN ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted_1d():
+    """QKAN([1, 1]) of the published 1-D example, trained briefly on sin(20x)/(20x)."""
+    dataset = create_dataset(sinc20, n_var=1, ranges=(0.0, 1.0), train_num=200, test_num=200, seed=0)
+    model = QKAN([1, 1], reps=3, preact_trainable=True, postact_weight_trainable=True,
+                 postact_bias_trainable=True, ba_trainable=True, seed=0)
+    history = model.fit(dataset, steps=40, lr=2e-2, verbose=False)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    return model, dataset
+
+
+@pytest.mark.parametrize("preset", ["W8AF", "W8A8"])
+@pytest.mark.parametrize("scheme", ["minmax", "mse"])
+def test_8_bit_qkan_stays_within_1e_2_of_float_on_the_1d_fit(fitted_1d, preset, scheme):
+    model, dataset = fitted_1d
+    quantized = quantize(model, parse_spec(preset, scheme=scheme, act_scheme=scheme),
+                         calibration=dataset["train_input"])
+    grid = torch.linspace(0, 1, 401)[:, None]
+    with torch.no_grad():
+        assert (quantized(grid) - model(grid)).abs().max() < 1e-2
+        assert not torch.equal(quantized(grid), model(grid))  # something was quantised
+
+
+def test_every_qkan_role_gets_its_own_quantiser(fitted_1d):
+    model, dataset = fitted_1d
+    spec = uniform_spec(8, 8).with_role("postact_weight", QuantizerConfig(4)).with_role("preact_bias", None)
+    quantized = quantize(model, spec, calibration=dataset["train_input"])
+    found = quantizer_modules(quantized)
+    assert isinstance(found["layers.0.theta"], PeriodicQuantizer)
+    assert found["layers.0.postact_weights"].bits == 4 and found["layers.0.theta"].bits == 8
+    assert "layers.0.preacts_bias" not in found  # None keeps a role in floating point
+    assert {"layers.0.input", "layers.0.readout"} <= set(found)
+    assert found["layers.0.readout"].quantizer.scale.item() == pytest.approx(1 / 127)  # known range [-1, 1]
+    assert torch.equal(model.layers[0].theta, model.layers[0].theta)  # the float model is untouched
+    assert not hasattr(model.layers[0], "parametrizations")
+
+
+def test_ptq_is_deterministic(fitted_1d):
+    model, dataset = fitted_1d
+    spec = parse_spec("W4A8", scheme="mse", act_scheme="mse")
+    first = quantize(model, spec, calibration=dataset["train_input"])
+    second = quantize(model, spec, calibration=dataset["train_input"])
+    x = dataset["test_input"]
+    with torch.no_grad():
+        assert torch.equal(first(x), second(x))
+    for (k1, v1), (k2, v2) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert k1 == k2 and torch.equal(v1, v2), k1
+
+
+def test_export_rebuilds_every_quantised_value(fitted_1d):
+    model, dataset = fitted_1d
+    quantized = quantize(model, parse_spec("W4A8"), calibration=dataset["train_input"])
+    exported = export_quantized(quantized)
+    layer = quantized.layers[0]
+    for name in ("preacts_weight", "preacts_bias", "postact_weights", "postact_bias", "base_weight"):
+        tensor = exported[f"layers.0.{name}"]
+        assert not tensor.codes.is_floating_point() and tensor.bits == 4
+        assert torch.equal(tensor.dequantize(), getattr(layer, name)), name
+    theta_export = exported["layers.0.theta"]  # angles agree up to whole periods
+    assert torch.allclose(torch.remainder(theta_export.dequantize() - layer.theta + math.pi, 2 * math.pi),
+                          torch.full_like(layer.theta, math.pi), atol=1e-5)
+    assert int(theta_export.codes.max()) < 16
+    act = exported["layers.0.input"]
+    assert act.qmin == 0 and act.qmax == 255 and act.scale > 0
+
+
+def test_quantised_readout_works_on_every_cpu_solver():
+    pytest.importorskip("opt_einsum")
+    from qkan.solvers import solver_names
+
+    names = [n for n in ("exact", "cutn") if n in solver_names()]
+    x = torch.rand(32, 3) * 2 - 1
+    outputs = []
+    for name in names:
+        model = QKAN([3, 2], reps=2, solver=name, seed=5)
+        quantized = quantize(model, parse_spec("W4A4"), calibration=x)
+        with torch.no_grad():
+            outputs.append(quantized(x))
+    for other in outputs[1:]:
+        assert torch.allclose(other, outputs[0], atol=1e-5)
+
+
+# ----- GPTQ ----------------------------------------------------------------------------------
+def test_gptq_beats_round_to_nearest_on_a_linear_layer():
+    gen = torch.Generator().manual_seed(0)
+    mixing = torch.randn(64, 64, generator=gen) * torch.logspace(0, -2, 64)[:, None]  # correlated inputs
+    x = torch.randn(2048, 64, generator=gen) @ mixing
+    layer = nn.Linear(64, 32)
+    accumulator = HessianAccumulator(layer)
+    accumulator.add(x[:1024])
+    for bits in (3, 4):
+        rtn = UniformQuantizer(bits, True, 0, 32).fit(layer.weight)
+        with torch.no_grad():
+            w_rtn = rtn(layer.weight)
+            w_gptq = gptq_quantize(layer.weight, accumulator.hessian, rtn)
+            assert torch.equal(rtn(w_gptq), w_gptq)  # GPTQ output lies on the same grid
+            held_out = x[1024:]
+            err_rtn = (held_out @ (w_rtn - layer.weight).T).square().mean()
+            err_gptq = (held_out @ (w_gptq - layer.weight).T).square().mean()
+        assert err_gptq < 0.7 * err_rtn, (bits, float(err_gptq), float(err_rtn))
+
+
+def test_gptq_in_quantize_lowers_hqkan_output_error():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(24, 24), HQKAN(24, e=5))
+    x = torch.randn(512, 24) @ (torch.randn(24, 24) * torch.logspace(0, -2, 24)[:, None])
+    with torch.no_grad():
+        reference = model(x)
+        rtn = quantize(model, parse_spec("W3AF"), calibration=x)(x)
+        gptq = quantize(model, parse_spec("W3AF", gptq=True), calibration=x)(x)
+    assert (gptq - reference).square().mean() < (rtn - reference).square().mean()
+
+
+# ----- QAT -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["lsq", "dsq"])
+def test_qat_gradients_reach_weights_and_step_sizes(fitted_1d, method):
+    model, dataset = fitted_1d
+    quantized = quantize(model, parse_spec("W4A4", qat=method), calibration=dataset["train_input"]).train()
+    loss = (quantized(dataset["train_input"]) - dataset["train_label"]).square().mean()
+    loss.backward()
+    layer = quantized.layers[0]
+    for name in ("theta", "preacts_weight", "postact_weights"):
+        grad = layer.parametrizations[name].original.grad
+        assert grad is not None and grad.abs().sum() > 0, name
+    # preacts_weight: 3 entries, so not all sit on a grid point (where LSQ's step gradient is exactly 0)
+    steps = [q.scale for q in (layer.parametrizations.preacts_weight[0], layer.input_quantizer.quantizer)]
+    assert all(s.grad is not None and s.grad.abs().sum() > 0 for s in steps)
+    if method == "dsq":
+        assert layer.input_quantizer.quantizer.alpha.grad is not None
+
+
+@pytest.mark.parametrize("method", ["lsq", "dsq"])
+def test_4_bit_qat_lowers_the_loss(method):
+    """Student = the W4A4 copy of a float QKAN teacher; QAT on the teacher's outputs must recover a clear
+    part of the quantisation error (measured: LSQ and DSQ end at 0.4-0.5x the starting loss)."""
+    teacher = QKAN([2, 3, 1], reps=2, seed=1, preact_trainable=True, postact_weight_trainable=True,
+                   ba_trainable=True)
+    x = torch.rand(256, 2, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        y = teacher(x)
+    student = quantize(teacher, parse_spec("W4A4", qat=method), calibration=x).train()
+    optimizer = torch.optim.Adam([p for p in student.parameters() if p.requires_grad], lr=3e-3)
+    with torch.no_grad():
+        before = float((student(x) - y).square().mean())
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = (student(x) - y).square().mean()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        after = float((student(x) - y).square().mean())
+    assert after < 0.75 * before, (before, after)
+
+
+# ----- one spec for HQKAN and classical modules --------------------------------------------------
+def test_hqkan_and_classical_modules_share_the_spec():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv1d(2, 4, 3), nn.Flatten(), nn.LayerNorm(24), HQKAN(24, e=5))
+    x = torch.randn(64, 2, 8)
+    quantized = quantize(model, parse_spec("W8A8"), calibration=x)
+    found = quantizer_modules(quantized)
+    assert {"0.weight", "3.down.weight", "3.up.weight", "3.qkan.layers.0.theta", "3.qkan.layers.0.readout",
+            "0.input", "3.down.input", "3.qkan.layers.0.input"} <= set(found)
+    assert "2.weight" not in found and "2.input" not in found  # norms stay float in the presets
+    with torch.no_grad():
+        ref = model(x)
+        assert (quantized(x) - ref).norm() / ref.norm() < 0.05
+
+
+def test_unknown_modules_and_bad_specs_raise_clear_errors():
+    class Scaler(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gain = nn.Parameter(torch.ones(3, 3))
+
+        def forward(self, x):
+            return x @ self.gain
+
+    with pytest.raises(TypeError, match="register_roles"):
+        quantize(Scaler(), parse_spec("W8AF"))
+    register_roles(Scaler, {"gain": "weight"})
+    quantized = quantize(Scaler(), parse_spec("W8AF"))
+    assert "gain" in quantizer_modules(quantized)
+    with pytest.raises(ValueError, match="calibration"):
+        quantize(Scaler(), parse_spec("W8A8"))
+    with pytest.raises(ValueError, match="unknown quantisation roles"):
+        QuantSpec({"angles": QuantizerConfig(8)})
+    with pytest.raises(ValueError, match="bits"):
+        QuantizerConfig(1)
+    with pytest.raises(ValueError, match="W8A8"):
+        parse_spec("int8")
+    with pytest.raises(TypeError, match="QuantSpec"):
+        quantize(Scaler(), "W8A8")
