@@ -16,6 +16,7 @@ from torch import nn
 from qkan.solvers.cuda_runtime import cupy_available
 
 from .base import BaselineLayer, Device, check_positive_int, factory_kwargs
+from .rational_cuda import SUPPORTED_DTYPES, rational_forward
 from .rational_math import DENOMINATOR_TERMS, NUMERATOR_TERMS, grouped_safe_pade
 
 # (numerator a_0..a_5, denominator |b_1|..|b_4|) of P(x) / (1 + sum_j |b_j| |x|^j).
@@ -42,15 +43,11 @@ def rational_activation(x: torch.Tensor, numerator: torch.Tensor, denominator: t
     """F(x) on x (..., D): the CUDA kernel for CUDA float32/float64 when available ("auto"), else torch."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
-    from .rational_cuda import SUPPORTED_DTYPES
-
     kernel_ok = x.is_cuda and x.dtype in SUPPORTED_DTYPES and cupy_available()
     if backend == "cuda" and not kernel_ok:
         raise RuntimeError(f"backend='cuda' needs a CUDA float32/float64 input and CuPy; got a {x.dtype} input on "
                            f"{x.device} (CuPy {'present' if cupy_available() else 'absent'}); use backend='torch'")
     if backend == "cuda" or (backend == "auto" and kernel_ok):
-        from .rational_cuda import rational_forward
-
         return rational_forward(x, numerator, denominator)
     return grouped_safe_pade(x, numerator, denominator)
 
