@@ -32,15 +32,19 @@ def conv_features(in_channels: int, channels: Sequence[int], pools: Sequence[boo
 
 def make_head(head: str, in_dim: int, out_dim: int, reps: int, solver: str, ansatz: Ansatz,
               head_kwargs: Optional[dict[str, Any]]) -> nn.Module:
-    """The middle block: QKAN([in, out]) for head="qkan", else a classical baseline by name."""
+    """The middle block: QKAN([in, out]) for head="qkan", else a classical baseline by name; "mlp"
+    without options gets as many trainable parameters as the QKAN head would have."""
     kwargs = dict(head_kwargs or {})
     if head == "qkan":
         kwargs.setdefault("ba_trainable", True)
         return QKAN([in_dim, out_dim], reps=reps, solver=solver, ansatz=ansatz, **kwargs)
-    from ..baselines import BASELINES
+    from ..baselines import BASELINES, MLP
 
     if head not in BASELINES:
         raise ValueError(f"unknown head {head!r}; expected 'qkan' or a baseline in {sorted(BASELINES)}")
+    if head == "mlp" and not kwargs:
+        qkan = make_head("qkan", in_dim, out_dim, reps, solver, ansatz, None)
+        return MLP.matched(in_dim, out_dim, sum(p.numel() for p in qkan.parameters() if p.requires_grad))
     return BASELINES[head](in_dim, out_dim, **kwargs)
 
 
