@@ -9,6 +9,8 @@ nothing of the size of B x O x I lives across the step.
 from __future__ import annotations
 
 import importlib.util
+import math
+import warnings
 from typing import Optional, Sequence, Union
 
 import torch
@@ -18,32 +20,37 @@ import opt_einsum
 from qkan.circuits import Circuit
 
 from .base import LayerGeometry, LayerParams, Program, Solver
-from .cutn_network import COMPLEX_OF, CircuitNetwork, per_sample_elements
+from .cutn_network import COMPLEX_OF, CircuitNetwork, environment_network
 from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions, layer_sum
 from .statevector import readout_signs
 
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
 CHUNK_SHARE = 8  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE ...
-CHUNK_CAP_BYTES = 64 * 2**20  # ... and at most this, so a step's working set stays small
+CHUNK_CAP_BYTES = 64 * 2**20  # ... and, under the default limit, at most this: a step's working set stays small
 BACKWARDS = ("cutensornet", "environments")
+Path = list[tuple[int, ...]]
 
 
 class EinsumEngine:
-    """opt_einsum on torch tensors: one contraction path per (expression, shapes)."""
+    """opt_einsum on torch tensors, along the given path, one compiled expression per (expression, shapes)."""
 
     def __init__(self) -> None:
         self._expressions: dict[tuple, opt_einsum.contract.ContractExpression] = {}
 
-    def contract(self, expression: str, operands: Sequence[torch.Tensor]) -> torch.Tensor:
+    def contract(self, expression: str, path: Path, operands: Sequence[torch.Tensor],
+                 grads: Optional[tuple[bool, ...]] = None) -> torch.Tensor:
         key = (expression, tuple(tuple(o.shape) for o in operands))
         if key not in self._expressions:
-            self._expressions[key] = opt_einsum.contract_expression(expression, *key[1], optimize="auto")
+            self._expressions[key] = opt_einsum.contract_expression(expression, *key[1], optimize=path)
         return self._expressions[key](*operands, backend="torch")
 
 
 class CutnEngine:
     """cuTensorNet ``Network``s planned once per (expression, shapes, dtype, gradient flags), fed new
-    operands with ``reset_operands``, run non-blocking on torch's current stream."""
+    operands with ``reset_operands``, run non-blocking on torch's current stream.
+
+    cuTensorNet's own backward runs only on unsliced networks without extent-1 modes; a network
+    planned with gradient flags records whether it qualifies (``native_gradients``)."""
 
     def __init__(self, memory_limit: int):
         from cuquantum.bindings import cutensornet
@@ -52,43 +59,53 @@ class CutnEngine:
         self._network_class, self._qualifiers_dtype = Network, cutensornet.tensor_qualifiers_dtype
         self.options = NetworkOptions(memory_limit=int(memory_limit), blocking="auto")
         self._networks: dict[tuple, object] = {}
+        self._native: dict[tuple, bool] = {}
         self._last: dict[tuple, tuple] = {}  # key -> operands of the network's latest contraction
 
-    def _network(self, expression: str, operands: Sequence[torch.Tensor], grads: tuple[bool, ...]):
-        key = (expression, tuple(tuple(o.shape) for o in operands), operands[0].dtype, grads)
-        stream = torch.cuda.current_stream(operands[0].device)
+    @staticmethod
+    def _key(expression: str, operands: Sequence[torch.Tensor], grads: tuple[bool, ...]) -> tuple:
+        return expression, tuple(tuple(o.shape) for o in operands), operands[0].dtype, grads
+
+    def _network(self, key: tuple, expression: str, path: Path, operands: Sequence[torch.Tensor], stream):
         if key not in self._networks:
             import numpy as np
 
+            grads = key[-1]
+            native = any(grads) and all(extent > 1 for o in operands for extent in o.shape)
             qualifiers = np.zeros(len(operands), dtype=self._qualifiers_dtype)
-            qualifiers["requires_gradient"] = grads
+            qualifiers["requires_gradient"] = grads if native else False
             network = self._network_class(expression, *operands, qualifiers=qualifiers, options=self.options,
                                           stream=stream)
-            network.contract_path()
+            network.contract_path(optimize={"path": path})
+            self._native[key] = native and network.num_slices == 1
             self._networks[key] = network
         else:
             self._networks[key].reset_operands(*operands, stream=stream)
-        return key, self._networks[key], stream
+        return self._networks[key]
 
-    def contract(self, expression: str, operands: Sequence[torch.Tensor],
+    def contract(self, expression: str, path: Path, operands: Sequence[torch.Tensor],
                  grads: Optional[tuple[bool, ...]] = None) -> torch.Tensor:
-        grads = grads or (False,) * len(operands)
-        key, network, stream = self._network(expression, operands, grads)
-        out = network.contract(stream=stream)
+        key = self._key(expression, operands, grads or (False,) * len(operands))
+        stream = torch.cuda.current_stream(operands[0].device)
+        out = self._network(key, expression, path, operands, stream).contract(stream=stream)
         self._last[key] = _identity(operands)
         return out
 
-    def gradients(self, expression: str, operands: Sequence[torch.Tensor], grads: tuple[bool, ...],
+    def native_gradients(self, expression: str, operands: Sequence[torch.Tensor], grads: tuple[bool, ...]) -> bool:
+        """Whether cuTensorNet's backward applies to this (already contracted) network."""
+        return self._native.get(self._key(expression, operands, grads), False)
+
+    def gradients(self, expression: str, path: Path, operands: Sequence[torch.Tensor], grads: tuple[bool, ...],
                   grad_output: torch.Tensor) -> tuple[Optional[torch.Tensor], ...]:
         """cuTensorNet's backward; it needs the forward contraction's cache, so the network is
         contracted again unless its latest contraction was with these very operands."""
-        key = (expression, tuple(tuple(o.shape) for o in operands), operands[0].dtype, grads)
+        key = self._key(expression, operands, grads)
         if self._last.get(key) != _identity(operands):
-            self.contract(expression, operands, grads)
-        network = self._networks[key]
+            self.contract(expression, path, operands, grads)
         stream = torch.cuda.current_stream(operands[0].device)
-        with _quiet_experimental_warning():
-            return tuple(network.gradients(grad_output.contiguous(), stream=stream))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Network.gradients")  # "experimental", on every call
+            return tuple(self._networks[key].gradients(grad_output.contiguous(), stream=stream))
 
 
 def _identity(operands: Sequence[torch.Tensor]) -> tuple:
@@ -96,60 +113,42 @@ def _identity(operands: Sequence[torch.Tensor]) -> tuple:
     return tuple((o.data_ptr(), o._version) for o in operands)
 
 
-class _quiet_experimental_warning:
-    """cuTensorNet marks Network.gradients experimental with a warning on every call."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
-        warnings.filterwarnings("ignore", message="Network.gradients")
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)
-
-
 class ContractNetwork(torch.autograd.Function):
     """A network contraction as one autograd node: the backward is itself a contraction, either
-    cuTensorNet's gradients or, per operand, the network with that operand replaced by the
-    output cotangent (its environment)."""
+    cuTensorNet's gradients (where they apply) or, per operand, the network with that operand
+    replaced by the output cotangent (its environment)."""
 
     @staticmethod
-    def forward(ctx, engine, expression: str, backward: str, *operands: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, engine, network: CircuitNetwork, backward: str, *operands: torch.Tensor) -> torch.Tensor:
         grads = tuple(bool(g) for g in ctx.needs_input_grad[3:])
-        ctx.engine, ctx.expression, ctx.backward, ctx.grads = engine, expression, backward, grads
+        ctx.engine, ctx.network, ctx.backward, ctx.grads = engine, network, backward, grads
         ctx.save_for_backward(*operands)
-        if backward == "cutensornet":
-            return engine.contract(expression, operands, grads)
-        return engine.contract(expression, operands)
+        return engine.contract(network.expression, network.path, operands,
+                               grads if backward == "cutensornet" else None)
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
-        operands = ctx.saved_tensors
-        if ctx.backward == "cutensornet":
-            grads = ctx.engine.gradients(ctx.expression, operands, ctx.grads, grad_output)
+        operands, network = ctx.saved_tensors, ctx.network
+        if ctx.backward == "cutensornet" and ctx.engine.native_gradients(network.expression, operands, ctx.grads):
+            grads = ctx.engine.gradients(network.expression, network.path, operands, ctx.grads, grad_output)
         else:
-            grads = environment_gradients(ctx.engine, ctx.expression, operands, ctx.grads, grad_output)
+            grads = environment_gradients(ctx.engine, network, operands, ctx.grads, grad_output)
         return (None, None, None, *grads)
 
 
-def environment_gradients(engine, expression: str, operands: Sequence[torch.Tensor], needed: Sequence[bool],
+def environment_gradients(engine, network: CircuitNetwork, operands: Sequence[torch.Tensor], needed: Sequence[bool],
                           grad_output: torch.Tensor) -> list[Optional[torch.Tensor]]:
     """Torch's vector-Jacobian product of a multilinear contraction: for operand k, the conjugate
     of the network with operand k removed and conj(grad_output) in place of the output."""
-    inputs, output = expression.split("->")
-    labels = inputs.split(",")
     cotangent = grad_output.conj().resolve_conj().contiguous()
     grads: list[Optional[torch.Tensor]] = []
-    for k, label in enumerate(labels):
+    for k in range(len(operands)):
         if not needed[k]:
             grads.append(None)
             continue
-        others = [l for j, l in enumerate(labels) if j != k]
-        env = ",".join(others + [output]) + "->" + label
+        expression, path = environment_network(network.expression, network.order, k)
         tensors = [o for j, o in enumerate(operands) if j != k] + [cotangent]
-        grads.append(engine.contract(env, tensors).conj())
+        grads.append(engine.contract(expression, path, tensors).conj())
     return grads
 
 
@@ -169,6 +168,7 @@ class CutnProgram(Program):
         if backward not in BACKWARDS:
             raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
         self.memory_limit = resolve_memory_limit(memory_limit, device)
+        self.chunk_cap = CHUNK_CAP_BYTES if memory_limit is None else math.inf
         self.backward = backward
         self.z_readout = circuit.readout.kind == "z"
         self.values_network = CircuitNetwork(circuit, geometry, "expectation" if self.z_readout else "amplitudes")
@@ -183,17 +183,17 @@ class CutnProgram(Program):
         """The network's output for inputs x, with autograd through it."""
         operands = network.operands(x, params)
         if isinstance(self.engine, EinsumEngine):
-            out = self.engine.contract(network.expression, operands)
+            out = self.engine.contract(network.expression, network.path, operands)
         else:
-            out = ContractNetwork.apply(self.engine, network.expression, self.backward, *operands)
+            out = ContractNetwork.apply(self.engine, network, self.backward, *operands)
         return network.shape_output(out, x.shape[0])
 
     def chunk_size(self, network: CircuitNetwork, batch: int) -> int:
         """Samples per chunk: the largest per-chunk tensor within a share of the memory limit."""
         if self.memory_limit is None:
             return batch
-        per_sample = per_sample_elements(network, self.geometry) * self.complex_bytes
-        budget = min(self.memory_limit / CHUNK_SHARE, CHUNK_CAP_BYTES)
+        per_sample = network.largest_per_sample * self.complex_bytes
+        budget = min(self.memory_limit / CHUNK_SHARE, self.chunk_cap)
         return max(1, min(batch, int(budget // max(per_sample, 1))))
 
     def _chunked(self, fn, network: CircuitNetwork, x: torch.Tensor, params: LayerParams) -> torch.Tensor:

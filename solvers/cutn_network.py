@@ -14,6 +14,8 @@ multi-qubit gates as (2,)*2k tensors (diagonal ones as (2,)*k). Readouts:
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -24,7 +26,7 @@ from qkan.circuits import Angle, Circuit, Data, FusedBlock, Op, Theta, fuse_para
 
 from .base import LayerGeometry, LayerParams
 from .layer_math import DataAngles, evaluate_angle, expand_edges
-from .statevector import fixed_matrix, rotation_matrix
+from .statevector import fixed_matrix, rotation_matrix, rz_phases
 
 OUT, IN, BATCH = "o", "i", "b"
 EDGE_ORDER = (OUT, IN, BATCH)  # layout of angle tensors: (O|1, I|1, B|1)
@@ -102,6 +104,14 @@ class CircuitNetwork:
         self.wanted_output = wanted
         self.output = "".join(label for label in wanted if label in present)
         self.expression = ",".join(t.labels for t in tensors) + "->" + self.output
+        ket_order = list(range(len(ket)))
+        order = ket_order if mode == "amplitudes" else (
+            ket_order + [2 * len(ket)] + [len(ket) + k for k in reversed(ket_order)] + list(range(2 * len(ket) + 1, len(tensors))))
+        self.order = tuple(order)
+        self.path = chain_path(len(tensors), [order])
+        self.largest_per_sample = largest_intermediate([t.labels for t in tensors], self.output, self.path,
+                                                       {OUT: geometry.out_dim, IN: geometry.in_dim, BATCH: 1})
+        self._constants: dict[tuple, torch.Tensor] = {}  # tensors without edge labels, built once per dtype/device
 
     def _lower(self, item: Union[Op, FusedBlock], wires: list[str], labels: _Labels) -> NetworkTensor:
         ops = item.ops if isinstance(item, FusedBlock) else (item,)
@@ -129,11 +139,19 @@ class CircuitNetwork:
             return batch_first(slot).permute(1, 2, 0)
 
         out: list[torch.Tensor] = []
-        for t in self.tensors:
+        for position, t in enumerate(self.tensors):
+            constant = not t.edge_labels and t.source != "weight"
+            key = (position, cdtype, x.device)
+            if constant and key in self._constants:
+                out.append(self._constants[key])
+                continue
             if t.conjugate_of is not None:
-                out.append(out[t.conjugate_of].conj().resolve_conj())
+                value = out[t.conjugate_of].conj().resolve_conj()
             else:
-                out.append(self._tensor(t, theta, data, params, sizes, cdtype, x.device).contiguous())
+                value = self._tensor(t, theta, data, params, sizes, cdtype, x.device).contiguous()
+            if constant:
+                self._constants[key] = value
+            out.append(value)
         return out
 
     def _tensor(self, t: NetworkTensor, theta, data, params: LayerParams, sizes: dict, cdtype, device) -> torch.Tensor:
@@ -145,14 +163,18 @@ class CircuitNetwork:
             return (params.mask * params.postact_weights).to(cdtype)
         ops = t.source.ops if isinstance(t.source, FusedBlock) else (t.source,)
         k = len(ops[0].qubits)
+        if t.diagonal:  # product of the diagonals, (O|1, I|1, B|1, 2^k), as a (2,)*k tensor per edge
+            diag = None
+            for op in ops:
+                d = self._op_diagonal(op, theta, data, cdtype, device)
+                diag = d if diag is None else d * diag
+            diag = _on_edges(diag, t.edge_labels, sizes)
+            return diag.reshape(*diag.shape[:-1], *([2] * k))
         matrix = None
         for op in ops:
             m = self._op_matrix(op, theta, data, cdtype, device)
             matrix = m if matrix is None else m @ matrix
         matrix = _on_edges(matrix, t.edge_labels, sizes)
-        if t.diagonal:
-            matrix = torch.diagonal(matrix, dim1=-2, dim2=-1)
-            return matrix.reshape(*matrix.shape[:-1], *([2] * k))
         return matrix.reshape(*matrix.shape[:-2], *([2] * (2 * k)))
 
     @staticmethod
@@ -162,6 +184,14 @@ class CircuitNetwork:
         if not spec.parametric:
             return fixed_matrix(spec, cdtype, device).reshape(1, 1, 1, *spec.fixed_matrix().shape)
         return rotation_matrix(spec, evaluate_angle(op.angle, theta, data), cdtype)
+
+    @staticmethod
+    def _op_diagonal(op: Op, theta: torch.Tensor, data, cdtype, device) -> torch.Tensor:
+        """(O|1, I|1, B|1, 2^k) diagonal of a diagonal gate."""
+        spec = op.spec
+        if not spec.parametric:
+            return torch.diagonal(fixed_matrix(spec, cdtype, device)).reshape(1, 1, 1, -1)
+        return rz_phases(evaluate_angle(op.angle, theta, data), cdtype)
 
     def shape_output(self, result: torch.Tensor, batch: int) -> torch.Tensor:
         """The contraction result with any wanted edge label that no tensor carries put back
@@ -184,15 +214,61 @@ def _on_edges(matrix: torch.Tensor, edge_labels: str, sizes: dict) -> torch.Tens
     return matrix
 
 
-def per_sample_elements(network: CircuitNetwork, geometry: LayerGeometry) -> int:
-    """Largest number of elements per sample among the operands and the output (for batch chunking)."""
-    sizes = {OUT: geometry.out_dim, IN: geometry.in_dim, BATCH: 1}
-    largest = 0
-    for labels in [t.labels for t in network.tensors] + [network.output]:
-        if BATCH in labels:
-            count = 1
-            for label in labels:
-                count *= sizes.get(label, 2)
-            largest = max(largest, count)
+def chain_path(n_tensors: int, chains: list[list[int]]) -> list[tuple[int, ...]]:
+    """A contraction path (numpy.einsum_path format): each chain of tensor indices is absorbed one
+    by one into a running tensor, then the chains' results are joined left to right.
+
+    In circuit order this is a statevector simulation: every intermediate is at most (O, I, B, 2^n),
+    where general-purpose path finders on these hyperedge networks can pick far larger outer products."""
+    current = list(range(n_tensors))  # which tensor (original index, or n_tensors + step) sits at each position
+    path: list[tuple[int, ...]] = []
+
+    def merge(a: int, b: int) -> int:
+        nonlocal current
+        path.append(tuple(sorted((current.index(a), current.index(b)))))
+        current = [c for c in current if c not in (a, b)] + [n_tensors + len(path) - 1]
+        return current[-1]
+
+    results = []
+    for chain in (c for c in chains if c):
+        acc = chain[0]
+        for k in chain[1:]:
+            acc = merge(acc, k)
+        results.append(acc)
+    acc = results[0]
+    for r in results[1:]:
+        acc = merge(acc, r)
+    return path or [(0,)]
+
+
+def largest_intermediate(labels: list[str], output: str, path: list[tuple[int, ...]], sizes: dict[str, int]) -> int:
+    """Elements of the largest operand or intermediate along ``path`` (extents from ``sizes``, 2 for wires)."""
+    def size(ls) -> int:
+        return math.prod(sizes.get(c, 2) for c in ls)
+
+    current = [set(ls) for ls in labels]
+    largest = max(size(ls) for ls in labels)
+    for pair in path:
+        merged = set().union(*(current[j] for j in pair))
+        current = [c for j, c in enumerate(current) if j not in pair]
+        merged &= set(output).union(*current)
+        current.append(merged)
+        largest = max(largest, size(merged))
     return largest
 
+
+@functools.lru_cache(maxsize=None)
+def environment_network(expression: str, order: tuple[int, ...], k: int) -> tuple[str, list[tuple[int, ...]]]:
+    """The network of d(output)/d(tensor k): tensor k removed, the output cotangent added (last),
+    output labels those of tensor k; its path joins the state before k (in ``order``) with the
+    cotangent propagated back from the end."""
+    inputs, output = expression.split("->")
+    labels = inputs.split(",")
+    others = [j for j in range(len(labels)) if j != k]
+    position = {j: p for p, j in enumerate(others)}
+    cotangent = len(others)
+    where = order.index(k)
+    before = [position[j] for j in order[:where]]
+    after = [cotangent] + [position[j] for j in reversed(order[where + 1:])]
+    env = ",".join([labels[j] for j in others] + [output]) + "->" + labels[k]
+    return env, chain_path(len(others) + 1, [before, after])

@@ -46,16 +46,21 @@ def outputs_and_grads(program, x, params):
     return y, edges, [torch.zeros_like(w) if gr is None else gr for w, gr in zip(wanted, grads)]
 
 
-def assert_parity(circuit, geometry, dtype, tol, **options):
-    params = random_params(circuit, geometry, dtype)
-    x = inputs(dtype)
+def leaves(tensors, dtype, device):
+    """Fresh leaf copies (grad flags kept) in ``dtype`` on ``device``."""
+    return [t.detach().to(device, dtype).requires_grad_(t.requires_grad) for t in tensors]
+
+
+def assert_parity(circuit, geometry, dtype, tol, device="cpu", **options):
+    """cutn (dtype, device) against exact (float64, CPU): layer output, edge values, all gradients."""
+    params, x = random_params(circuit, geometry, torch.float64), inputs(torch.float64)
     exact = compile_program("exact", circuit, geometry, torch.float64, "cpu")
-    cutn = compile_program("cutn", circuit, geometry, dtype, "cpu", **options)
-    ref = outputs_and_grads(exact, x.detach().double().requires_grad_(),
-                            LayerParams(*[p.detach().double().requires_grad_(p.requires_grad) for p in params]))
-    got = outputs_and_grads(cutn, x, params)
+    cutn = compile_program("cutn", circuit, geometry, dtype, device, **options)
+    ref = outputs_and_grads(exact, *leaves([x], torch.float64, "cpu"), LayerParams(*leaves(params, torch.float64, "cpu")))
+    got = outputs_and_grads(cutn, *leaves([x], dtype, device), LayerParams(*leaves(params, dtype, device)))
     for r, c in zip(ref[:2] + tuple(ref[2]), got[:2] + tuple(got[2])):
-        torch.testing.assert_close(c.double(), r, atol=tol, rtol=0)
+        torch.testing.assert_close(c.cpu().double(), r, atol=tol, rtol=0)
+    return cutn
 
 
 @pytest.mark.parametrize("readout", ["amp", "z"])
@@ -116,14 +121,13 @@ def test_recontraction_backward_matches_autograd(circuit):
     operands = [o.detach().requires_grad_() for o in network.operands(inputs(torch.float64),
                                                                       random_params(circuit, geometry, torch.float64))]
     engine = EinsumEngine()
-    reference = engine.contract(network.expression, operands)
+    reference = engine.contract(network.expression, network.path, operands)
     cotangent = torch.randn_like(reference)
     expected = torch.autograd.grad(reference, operands, cotangent)
-    got = environment_gradients(engine, network.expression, [o.detach() for o in operands],
-                                [True] * len(operands), cotangent)
+    got = environment_gradients(engine, network, [o.detach() for o in operands], [True] * len(operands), cotangent)
     for e, g in zip(expected, got):
         torch.testing.assert_close(g, e, atol=1e-12, rtol=0)
-    through_function = ContractNetwork.apply(engine, network.expression, "environments", *operands)
+    through_function = ContractNetwork.apply(engine, network, "environments", *operands)
     torch.testing.assert_close(through_function, reference)
 
 
