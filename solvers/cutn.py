@@ -1,10 +1,11 @@
-"""The cutn solver: each layer is one tensor network (solvers/cutn_network.py), contracted by
-opt_einsum on CPU (torch autograd through it) and by cuTensorNet on CUDA (planned once per shapes,
-sliced under ``memory_limit``; gradients by a torch.autograd.Function).
+"""The cutn solver: each layer is one tensor network (solvers/cutn_network.py) contracted along a
+circuit-order path, by opt_einsum on CPU (torch autograd through it) and by cuTensorNet on CUDA
+(planned once per shapes, workspace under ``memory_limit``; gradients by a torch.autograd.Function).
 
-Memory: the batch is processed in chunks whose largest per-chunk tensor stays a fraction of
-``memory_limit``; with several chunks each one is recomputed in backward (torch checkpoint), so
-nothing of the size of B x O x I lives across the step.
+Memory: the batch mode ``b`` is sliced into chunks whose largest tensor stays a fraction of
+``memory_limit`` (the ``amp`` readout's |.| is outside the network, and cuTensorNet's own backward
+needs unsliced networks, so the slicing is done here); with several chunks each one is recomputed
+in backward (torch checkpoint), so nothing of the size of B x O x I lives across the step.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .layer_math import base_activation_fn, check_arccos_domain, edge_contributi
 from .statevector import readout_signs
 
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
+WORKSPACE_SHARE = 0.5  # of memory_limit for cuTensorNet's workspace (scratch and gradient cache)
 CHUNK_SHARE = 8  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE ...
 CHUNK_CAP_BYTES = 64 * 2**20  # ... and, under the default limit, at most this: a step's working set stays small
 BACKWARDS = ("cutensornet", "environments")
@@ -46,18 +48,21 @@ class EinsumEngine:
 
 
 class CutnEngine:
-    """cuTensorNet ``Network``s planned once per (expression, shapes, dtype, gradient flags), fed new
-    operands with ``reset_operands``, run non-blocking on torch's current stream.
+    """cuTensorNet ``Network``s planned once per (expression, shapes, dtype, gradient flags) along the
+    given path, fed new operands with ``reset_operands``, run non-blocking on torch's current stream;
+    workspace (drawn from torch's allocator) is bounded by ``workspace_limit`` and handed back after
+    each call, so the many networks of a step do not each hold one.
 
-    cuTensorNet's own backward runs only on unsliced networks without extent-1 modes; a network
-    planned with gradient flags records whether it qualifies (``native_gradients``)."""
+    cuTensorNet's own backward runs only on unsliced networks without extent-1 modes whose gradient
+    cache fits the limit; where it does not, the network is planned without gradient flags and
+    ``native_gradients`` says so."""
 
-    def __init__(self, memory_limit: int):
+    def __init__(self, workspace_limit: int):
         from cuquantum.bindings import cutensornet
         from cuquantum.tensornet import Network, NetworkOptions
 
         self._network_class, self._qualifiers_dtype = Network, cutensornet.tensor_qualifiers_dtype
-        self.options = NetworkOptions(memory_limit=int(memory_limit), blocking="auto")
+        self.options = NetworkOptions(memory_limit=int(workspace_limit), blocking="auto")
         self._networks: dict[tuple, object] = {}
         self._native: dict[tuple, bool] = {}
         self._last: dict[tuple, tuple] = {}  # key -> operands of the network's latest contraction
@@ -67,27 +72,39 @@ class CutnEngine:
         return expression, tuple(tuple(o.shape) for o in operands), operands[0].dtype, grads
 
     def _network(self, key: tuple, expression: str, path: Path, operands: Sequence[torch.Tensor], stream):
-        if key not in self._networks:
-            import numpy as np
-
-            grads = key[-1]
-            native = any(grads) and all(extent > 1 for o in operands for extent in o.shape)
-            qualifiers = np.zeros(len(operands), dtype=self._qualifiers_dtype)
-            qualifiers["requires_gradient"] = grads if native else False
-            network = self._network_class(expression, *operands, qualifiers=qualifiers, options=self.options,
-                                          stream=stream)
-            network.contract_path(optimize={"path": path})
-            self._native[key] = native and network.num_slices == 1
-            self._networks[key] = network
-        else:
+        if key in self._networks:
             self._networks[key].reset_operands(*operands, stream=stream)
+            return self._networks[key]
+        grads = key[-1]
+        network = None
+        if any(grads) and all(extent > 1 for o in operands for extent in o.shape):
+            try:  # with gradient flags cuTensorNet keeps a cache for its backward; it must fit the limit unsliced
+                network = self._plan(expression, path, operands, stream, grads)
+                if network.num_slices != 1:
+                    network.free()
+                    network = None
+            except Exception as err:  # cuTensorNet refuses (e.g. cache over memory_limit): environments backward
+                warnings.warn(f"cuTensorNet gradients do not fit this network ({type(err).__name__}: {err}); "
+                              "the backward contracts environments instead", RuntimeWarning)
+        self._native[key] = network is not None
+        self._networks[key] = network or self._plan(expression, path, operands, stream, (False,) * len(operands))
         return self._networks[key]
+
+    def _plan(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream, grads: tuple[bool, ...]):
+        import numpy as np
+
+        qualifiers = np.zeros(len(operands), dtype=self._qualifiers_dtype)
+        qualifiers["requires_gradient"] = grads
+        network = self._network_class(expression, *operands, qualifiers=qualifiers, options=self.options,
+                                      stream=stream)
+        network.contract_path(optimize={"path": path})
+        return network
 
     def contract(self, expression: str, path: Path, operands: Sequence[torch.Tensor],
                  grads: Optional[tuple[bool, ...]] = None) -> torch.Tensor:
         key = self._key(expression, operands, grads or (False,) * len(operands))
         stream = torch.cuda.current_stream(operands[0].device)
-        out = self._network(key, expression, path, operands, stream).contract(stream=stream)
+        out = self._network(key, expression, path, operands, stream).contract(stream=stream, release_workspace=True)
         self._last[key] = _identity(operands)
         return out
 
@@ -96,16 +113,24 @@ class CutnEngine:
         return self._native.get(self._key(expression, operands, grads), False)
 
     def gradients(self, expression: str, path: Path, operands: Sequence[torch.Tensor], grads: tuple[bool, ...],
-                  grad_output: torch.Tensor) -> tuple[Optional[torch.Tensor], ...]:
-        """cuTensorNet's backward; it needs the forward contraction's cache, so the network is
-        contracted again unless its latest contraction was with these very operands."""
+                  grad_output: torch.Tensor) -> Optional[tuple[Optional[torch.Tensor], ...]]:
+        """cuTensorNet's backward (None if it fails: the caller contracts environments); it needs the
+        forward contraction's cache, so the network is contracted again unless its latest contraction
+        was with these very operands."""
         key = self._key(expression, operands, grads)
         if self._last.get(key) != _identity(operands):
             self.contract(expression, path, operands, grads)
         stream = torch.cuda.current_stream(operands[0].device)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Network.gradients")  # "experimental", on every call
-            return tuple(self._networks[key].gradients(grad_output.contiguous(), stream=stream))
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Network.gradients")  # "experimental", on every call
+                return tuple(self._networks[key].gradients(grad_output.contiguous(), stream=stream,
+                                                           release_workspace=True))
+        except Exception as err:  # cuTensorNet refuses this network's backward: environments from now on
+            warnings.warn(f"cuTensorNet gradients failed ({type(err).__name__}: {err}); the backward contracts "
+                          "environments instead", RuntimeWarning)
+            self._native[key] = False
+            return None
 
 
 def _identity(operands: Sequence[torch.Tensor]) -> tuple:
@@ -129,9 +154,10 @@ class ContractNetwork(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         operands, network = ctx.saved_tensors, ctx.network
+        grads = None
         if ctx.backward == "cutensornet" and ctx.engine.native_gradients(network.expression, operands, ctx.grads):
             grads = ctx.engine.gradients(network.expression, network.path, operands, ctx.grads, grad_output)
-        else:
+        if grads is None:
             grads = environment_gradients(ctx.engine, network, operands, ctx.grads, grad_output)
         return (None, None, None, *grads)
 
@@ -175,7 +201,7 @@ class CutnProgram(Program):
         self.layer_network = CircuitNetwork(circuit, geometry, "layer") if self.z_readout else None
         self.arccos_reps = sorted({s.rep for op in circuit.ops if op.angle for s in op.angle.data
                                    if s.encoding == "arccos"})
-        self.engine = CutnEngine(self.memory_limit) if device.type == "cuda" else EinsumEngine()
+        self.engine = (CutnEngine(self.memory_limit * WORKSPACE_SHARE) if device.type == "cuda" else EinsumEngine())
         self.complex_bytes = torch.empty((), dtype=COMPLEX_OF[dtype]).element_size()
 
     # ----- contraction ----------------------------------------------------------------
