@@ -1,0 +1,187 @@
+"""The flash solver: fused CUDA kernels generated from a single-qubit circuit (solvers/flash_codegen.py),
+compiled with CuPy, launched on torch's stream with torch-allocated tensors, wrapped as custom ops
+(solvers/flash_ops.py).
+
+Notes (thread mapping and measurements; DESIGN.md §4, issue 3).
+
+Forward: one thread per (output o, NB=4 samples), looping over inputs i. Lanes run over o, so the
+per-edge table (P, I, O) is read coalesced, x[b, i] is a warp broadcast, the sum over i stays in
+registers (no reduction, no (B, O, I) tensor) and y[b, o] is written coalesced. Parameter-only
+blocks are built once per edge by a small table kernel (two launches per forward); the NB samples of
+a thread share each table load; raw data gates with the same angle share one sincos (pz: one per
+(b, o, i) for three gates).
+
+Backward: one thread per edge (o, i) looping over a batch tile (grid: inputs x tiles x output chunks,
+lanes over o). The per-edge gradient sums (right-trivialised Pauli components of every block, theta
+offsets of data gates, pre-activation and post-activation sums: 15 numbers for pz) stay in registers
+over the tile and are written once per tile; a per-edge kernel adds the tiles in a fixed order and maps
+the sums to parameter gradients. grad_x is summed over o by warp shuffles, then over the block's warps
+in shared memory in a fixed order, then over output chunks by torch.sum: no atomics anywhere, so
+gradients are bitwise reproducible. Memory: tiles x P x O x I + chunks x B x I reals, never B x O x I.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from qkan.circuits import Circuit
+
+from .base import LayerGeometry, LayerParams, Program, Solver
+from .cuda_runtime import cupy_available, launch, load_module
+from .flash_codegen import NB, FlashCodegen
+from .flash_ops import GradTuple, flash_forward, register_kernels
+from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions
+
+COMPUTE_DTYPE = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
+                 torch.float16: torch.float32}
+C_TYPE = {torch.float32: "float", torch.float64: "double"}
+THREADS = 256
+BACKWARD_WARPS = 8  # warps per backward block, all over outputs of one input
+TARGET_BACKWARD_THREADS = 160_000  # enough resident work for an H100 (132 SMs)
+MAX_TILE = 512  # samples per backward tile (shared memory: warps x tile reals)
+MIN_TILE = 16
+
+
+def _blocks(n: int, per: int) -> int:
+    return -(-n // per)
+
+
+def group_sum(t: Tensor, groups: Optional[int]) -> Tensor:
+    """Per-edge gradients (O, I, ...) -> per-group (g, ...): edge (o, i) belongs to group i mod g.
+    A padded reshape and one torch.sum, so the order of additions is fixed."""
+    if groups is None:
+        return t
+    out_dim, in_dim = t.shape[:2]
+    per_group = _blocks(in_dim, groups)
+    if per_group * groups != in_dim:
+        t = torch.cat([t, t.new_zeros(out_dim, per_group * groups - in_dim, *t.shape[2:])], dim=1)
+    return t.view(out_dim, per_group, groups, *t.shape[2:]).sum(dim=(0, 1))
+
+
+class FlashKernels:
+    """The compiled kernels of one (circuit, geometry) and their launch geometry."""
+
+    def __init__(self, codegen: FlashCodegen):
+        self.codegen = codegen
+        self.geometry = codegen.geometry
+        self.table_size = codegen.table_size
+        self.module = load_module(codegen.source, FlashCodegen.name_expressions())
+
+    def forward(self, edge: bool, x: Tensor, theta: Tensor, pre_w: Tensor, pre_c: Tensor, pw: Tensor, pb: Tensor,
+                bw: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        batch, (out_dim, in_dim) = x.shape[0], mask.shape
+        real = C_TYPE[x.dtype]
+        table = torch.empty(self.table_size, in_dim, out_dim, dtype=x.dtype, device=x.device)
+        out = x.new_empty((batch, out_dim, in_dim) if edge else (batch, out_dim))
+        groups = np.int64(self.geometry.groups or 0)
+        sizes = (np.int64(batch), np.int64(out_dim), np.int64(in_dim))
+        launch(self.module, f"qkan_edge_table<{real}>", (_blocks(out_dim * in_dim, THREADS),), (THREADS,),
+               (theta, pre_w, pre_c, pw, pb, bw, mask, table, sizes[1], sizes[2], groups))
+        threads = out_dim * _blocks(batch, NB)
+        if threads:
+            launch(self.module, f"qkan_forward<{real}, {str(edge).lower()}>", (_blocks(threads, THREADS),),
+                   (THREADS,), (x, table, out, *sizes))
+        return out, table
+
+    def tiling(self, batch: int, out_dim: int, in_dim: int) -> tuple[int, int, int, int]:
+        """(warps per block, output chunks, batch tiles, tile length) of the backward grid."""
+        warps = min(BACKWARD_WARPS, _blocks(out_dim, 32))
+        chunks = _blocks(out_dim, 32 * warps)
+        per_tile_threads = chunks * 32 * warps * in_dim
+        tiles = max(_blocks(TARGET_BACKWARD_THREADS, per_tile_threads), _blocks(batch, MAX_TILE))
+        tiles = max(1, min(tiles, _blocks(batch, MIN_TILE), 65535))
+        tile = _blocks(batch, tiles)
+        return warps, chunks, _blocks(batch, tile), tile
+
+    def backward(self, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pw: Tensor, pb: Tensor,
+                 mask: Tensor) -> GradTuple:
+        cg = self.codegen
+        batch, (out_dim, in_dim) = x.shape[0], mask.shape
+        real = C_TYPE[x.dtype]
+        warps, chunks, tiles, tile = self.tiling(batch, out_dim, in_dim)
+        n_acc = cg.edge_acc_count if edge else cg.acc_size
+        part = torch.empty(tiles, n_acc, in_dim, out_dim, dtype=x.dtype, device=x.device)
+        gxp = torch.empty(chunks, batch, in_dim, dtype=x.dtype, device=x.device)
+        if batch:
+            launch(self.module, f"qkan_backward<{real}, {str(edge).lower()}>", (in_dim, tiles, chunks),
+                   (32 * warps,), (x, table, gout, part, gxp, np.int64(batch), np.int64(out_dim), np.int64(in_dim),
+                                   np.int64(tile)), shared_mem=warps * tile * x.element_size())
+        else:
+            part.zero_()
+        edge_shape = (out_dim, in_dim)
+        g_theta = x.new_empty(*edge_shape, cg.theta_numel)
+        g_prew, g_prec = x.new_empty(*edge_shape, cg.reps), x.new_empty(*edge_shape, cg.reps)
+        g_pw, g_pb, g_bw = x.new_empty(edge_shape), x.new_empty(edge_shape), x.new_empty(edge_shape)
+        launch(self.module, f"qkan_param_grads<{real}, {str(edge).lower()}>",
+               (_blocks(out_dim * in_dim, THREADS),), (THREADS,),
+               (part, theta, pw, pb, mask, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw, np.int64(out_dim),
+                np.int64(in_dim), np.int64(self.geometry.groups or 0), np.int64(tiles)))
+        gx = gxp[0] if chunks == 1 else gxp.sum(0)
+        groups = self.geometry.groups
+        g_theta = group_sum(g_theta, groups).view(theta.shape)
+        g_prew, g_prec = group_sum(g_prew, groups), group_sum(g_prec, groups)
+        return gx, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw
+
+
+class FlashProgram(Program):
+    """Runs the generated kernels through the ``qkan::flash_*`` custom ops; bf16/fp16 in and out,
+    computed in float32."""
+
+    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device):
+        super().__init__(circuit, geometry, dtype, device)
+        self.compute_dtype = COMPUTE_DTYPE[dtype]
+        self.kernels = FlashKernels(FlashCodegen(circuit, geometry))
+        digest = hashlib.sha1(self.kernels.codegen.source.encode()).hexdigest()[:16]
+        self.key = register_kernels(f"{digest}-{geometry.in_dim}x{geometry.out_dim}", self.kernels)
+        self.arccos_reps = sorted({t.rep for g in self.kernels.codegen.gates for t in g.terms
+                                   if t.encoding == "arccos"})
+        self.callable_base = self.kernels.codegen.base is None
+
+    def _run(self, edge: bool, x: Tensor, params: LayerParams) -> Tensor:
+        if self.arccos_reps and not torch.compiler.is_compiling() and not torch.cuda.is_current_stream_capturing():
+            check_arccos_domain(x, params, self.geometry, self.arccos_reps)
+        tensors = [t.to(self.compute_dtype).contiguous() for t in
+                   (x, params.theta, params.preacts_weight, params.preacts_bias, params.postact_weights,
+                    params.postact_bias, params.base_weight, params.mask)]
+        out, _ = flash_forward(self.key, edge, *tensors)
+        return out.to(x.dtype)
+
+    def layer_output(self, x: Tensor, params: LayerParams) -> Tensor:
+        y = self._run(False, x, params)
+        if self.callable_base:
+            sigma = base_activation_fn(self.geometry.base_activation)(x)
+            y = y + sigma @ (params.mask * params.base_weight).T
+        return y
+
+    def circuit_values(self, x: Tensor, params: LayerParams) -> Tensor:
+        return self._run(True, x, params)
+
+    def edge_values(self, x: Tensor, params: LayerParams) -> Tensor:
+        return edge_contributions(self.circuit_values(x, params), x, params, self.geometry)
+
+
+class FlashSolver(Solver):
+    """Fused CUDA kernels for any single-qubit circuit (CUDA + CuPy; float32/64, bf16/fp16 via fp32)."""
+
+    name = "flash"
+
+    def unsupported_reason(self, circuit, geometry, dtype, device) -> Optional[str]:
+        if circuit.n_qubits != 1:
+            return (f"flash generates kernels for single-qubit circuits and this one has {circuit.n_qubits} "
+                    "qubits; use solver='exact' (statevector) or solver='cutn' (tensor network)")
+        if torch.device(device).type != "cuda":
+            return (f"flash runs on CUDA GPUs, got device {torch.device(device)}; "
+                    "use solver='exact' or solver='cutn' there")
+        if not cupy_available():
+            return ("flash needs CuPy and a CUDA device (pip install cupy-cuda12x or cupy-cuda13x); "
+                    "use solver='exact' or solver='cutn' meanwhile")
+        if dtype not in COMPUTE_DTYPE:
+            return f"flash computes float32/float64 (bf16 and fp16 through float32), got {dtype}"
+        return None
+
+    def build(self, circuit, geometry, dtype, device) -> FlashProgram:
+        return FlashProgram(circuit, geometry, dtype, torch.device(device))

@@ -1,0 +1,712 @@
+"""CUDA C source for the flash solver, generated from a single-qubit Circuit (DESIGN.md §4).
+
+The circuit's op list is split by ``fuse_parameter_gates`` into parameter-only blocks and data
+gates. A block becomes one complex 2x2 matrix per edge, built once per edge by the
+``edge_table`` kernel (constant blocks are folded here, at generation time, into literals); a
+data gate is a Pauli rotation whose half-angle sine and cosine are computed per sample with
+``sincos`` (identical angle expressions share one ``sincos``). Four kernels, each templated on
+the compute type (float, double) and explicitly instantiated:
+
+- ``qkan_edge_table``: per edge, block matrices, theta offsets of data gates, pre-activation
+  weights and the folded post-activation factors -> table (P, I, O).
+- ``qkan_forward<real, EDGE>``: one thread per (output, NB samples) looping over inputs; writes
+  y (B, O) (EDGE=false: readout, post-activation, mask and base branch summed over inputs) or
+  the raw readout f (B, O, I) (EDGE=true).
+- ``qkan_backward<real, EDGE>``: one thread per edge looping over a batch tile, the adjoint
+  method (re-run to the end, then undo each gate with its adjoint while carrying the
+  cotangent); per-edge sums over the tile go to a partial buffer, grad_x is reduced over
+  outputs by warp shuffles and a fixed-order pass over the block's warps.
+- ``qkan_param_grads<real, EDGE>``: per edge, sums the tiles in order and maps the sums to
+  parameter gradients (block sums are right-trivialised Pauli components; each rotation in a
+  block gets sum_P c_P T_P with c = Pauli coefficients of B^dag Q B, B the gates before it).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import numpy as np
+
+from qkan.circuits import Circuit, Data, FusedBlock, Op, Theta, fuse_parameter_gates
+
+from .base import LayerGeometry
+
+NB = 4  # samples per thread in the forward kernel (per-edge table loads are shared by them)
+AXES = ("x", "y", "z")
+ACTIVATION_CODE = {  # (sigma(x), sigma'(x)) in C, for the base activations fused in the kernels
+    "silu": ("x / (real(1) + exp(-x))",
+             "(real(1) / (real(1) + exp(-x))) * (real(1) + x * (real(1) - real(1) / (real(1) + exp(-x))))"),
+    "identity": ("x", "real(1)"),
+    "tanh": ("tanh(x)", "real(1) - tanh(x) * tanh(x)"),
+    "relu": ("(x > real(0) ? x : real(0))", "(x > real(0) ? real(1) : real(0))"),
+    "gelu": ("real(0.5) * x * (real(1) + erf(x * real(0.7071067811865476)))",
+             "real(0.5) * (real(1) + erf(x * real(0.7071067811865476)))"
+             " + x * exp(real(-0.5) * x * x) * real(0.3989422804014327)"),
+    "sigmoid": ("real(1) / (real(1) + exp(-x))",
+                "(real(1) / (real(1) + exp(-x))) * (real(1) - real(1) / (real(1) + exp(-x)))"),
+}
+
+
+def lit(value: float) -> str:
+    """A C literal of the compute type, exact to double precision."""
+    return f"real({float(value)!r})"
+
+
+@dataclass(frozen=True)
+class DataTerm:
+    """coef * slot value, the encoding resolved against the layer (auto -> raw or affine)."""
+
+    rep: int
+    encoding: str
+    coef: float
+
+
+@dataclass(frozen=True)
+class DataGate:
+    """A per-sample rotation: half-angle = half_const + offset (theta terms, per edge) + data terms."""
+
+    axis: str
+    const: float
+    thetas: tuple[tuple[int, float], ...]  # (flat theta index, coef)
+    terms: tuple[DataTerm, ...]
+    offset_slot: Optional[int]  # table slot of the per-edge half theta offset, None if no theta terms
+    offset_acc: Optional[int]   # accumulator slot of dL/d(angle) for the theta offset
+
+
+@dataclass(frozen=True)
+class Block:
+    """A parameter-only block: constant (a literal matrix) or per-edge (8 table slots from ``slot``)."""
+
+    ops: tuple[Op, ...]
+    slot: Optional[int]
+    constant: Optional[np.ndarray]
+    acc: Optional[int]  # first of 3 accumulator slots (T_x, T_y, T_z)
+
+
+class FlashCodegen:
+    """Plans the table and accumulator layouts of one (circuit, layer) and writes the CUDA source."""
+
+    def __init__(self, circuit: Circuit, geometry: LayerGeometry):
+        if circuit.n_qubits != 1:
+            raise ValueError(f"flash generates kernels for single-qubit circuits, got {circuit.n_qubits} qubits")
+        circuit.validate()
+        self.circuit, self.geometry = circuit, geometry
+        self.reps = circuit.data_reps
+        self.theta_shape = circuit.parameter_shape
+        self.theta_numel = int(np.prod(self.theta_shape))
+        self.readout = circuit.readout.kind
+        activation = geometry.base_activation if geometry.base_activation is not None else "identity"
+        self.base = activation if isinstance(activation, str) else None  # None: callable, added in torch
+        self.table_names: list[str] = []
+        self.acc_names: list[str] = []
+        self.items: list[Union[Block, DataGate]] = []
+        for item in fuse_parameter_gates(circuit):
+            self.items.append(self._plan_block(item) if isinstance(item, FusedBlock) else self._plan_gate(item))
+        self.affine_reps = sorted({t.rep for g in self.gates for t in g.terms if t.encoding != "raw"})
+        self.pre_slots = {}
+        for rep in self.affine_reps:
+            self.pre_slots[rep] = (self._table(f"W{rep}"), self._table(f"C{rep}"))
+        self.pre_acc = {rep: (self._acc(f"DW{rep}"), self._acc(f"DC{rep}")) for rep in self.affine_reps}
+        self.post_slots = tuple(self._table(n) for n in ("QW", "QB", "BW"))
+        self.layer_accs = tuple(self._acc(n) for n in ("SG", "SGF", "SGS"))
+        self.edge_acc_count = len(self.acc_names) - 3  # EDGE mode uses no post-activation sums
+        self.trig_exprs, self.trig_of = self._plan_trig()
+
+    # ----- planning -----------------------------------------------------------------
+    def _table(self, name: str, width: int = 1) -> int:
+        start = len(self.table_names)
+        self.table_names += [name] if width == 1 else [f"{name}_{k}" for k in range(width)]
+        return start
+
+    def _acc(self, name: str) -> int:
+        self.acc_names.append(name)
+        return len(self.acc_names) - 1
+
+    @property
+    def gates(self) -> list[DataGate]:
+        return [item for item in self.items if isinstance(item, DataGate)]
+
+    @property
+    def blocks(self) -> list[Block]:
+        return [item for item in self.items if isinstance(item, Block)]
+
+    def _flat(self, slot: Theta) -> int:
+        return int(np.ravel_multi_index(slot.index, self.theta_shape))
+
+    def _plan_block(self, block: FusedBlock) -> Block:
+        if any(op.angle is not None and op.angle.thetas for op in block.ops):
+            return self._new_block(block.ops)
+        matrix = np.eye(2, dtype=np.complex128)
+        for op in block.ops:
+            matrix = _const_matrix(op) @ matrix
+        return Block(block.ops, None, matrix, None)
+
+    def _new_block(self, ops: tuple[Op, ...]) -> Block:
+        k = sum(1 for b in self.items if isinstance(b, Block) and b.slot is not None)
+        slot = self._table(f"M{k}", 8)
+        acc = self._acc(f"T{k}x")
+        self._acc(f"T{k}y"), self._acc(f"T{k}z")
+        return Block(ops, slot, None, acc)
+
+    def _plan_gate(self, op: Op) -> DataGate:
+        if op.spec.n_qubits != 1 or not op.spec.parametric:
+            raise ValueError(f"flash cannot run op {op}")
+        thetas, terms = [], []
+        for slot, coef in op.angle.terms:
+            if isinstance(slot, Theta):
+                thetas.append((self._flat(slot), coef))
+            else:
+                encoding = slot.encoding
+                if encoding == "auto":
+                    encoding = "affine" if self.geometry.preacts else "raw"
+                terms.append(DataTerm(slot.rep, encoding, coef))
+        j = len(self.gates)
+        offset_slot = self._table(f"OFF{j}") if thetas else None
+        offset_acc = self._acc(f"DOFF{j}") if thetas else None
+        return DataGate(op.spec.generator, op.angle.const, tuple(thetas), tuple(terms), offset_slot, offset_acc)
+
+    @property
+    def table_size(self) -> int:
+        return len(self.table_names)
+
+    @property
+    def acc_size(self) -> int:
+        return len(self.acc_names)
+
+    # ----- code pieces --------------------------------------------------------------
+    def _load_table(self, indent: str) -> list[str]:
+        return [f"{indent}const real t{p} = tab[{p}LL * IO + e];" for p in range(self.table_size)]
+
+    def _block_matrix(self, block: Block) -> str:
+        """An M2 expression for the block in the per-sample kernels."""
+        if block.constant is not None:
+            return _m2_literal(block.constant)
+        s = block.slot
+        return "M2<real>{" + ", ".join(f"t{s + k}" for k in range(8)) + "}"
+
+    def _sample_setup(self, indent: str) -> list[str]:
+        """Data slot values and each data gate's half-angle sincos for sample ``xv``."""
+        lines = []
+        for rep in self.affine_reps:
+            w, c = self.pre_slots[rep]
+            lines.append(f"{indent}const real u{rep} = t{w} * xv + t{c};")
+            if any(t.rep == rep and t.encoding == "arccos" for g in self.gates for t in g.terms):
+                lines.append(f"{indent}const real v{rep} = acos(u{rep});")
+        for j, expr in self.trig_exprs.items():
+            lines.append(f"{indent}real s{j}, c{j}; sincos({expr}, &s{j}, &c{j});")
+        return lines
+
+    def _plan_trig(self) -> tuple[dict[int, str], list[int]]:
+        """Half-angle expression of each data gate; gates with identical expressions share one sincos."""
+        exprs: dict[int, str] = {}
+        seen: dict[str, int] = {}
+        trig_of = []
+        for j, gate in enumerate(self.gates):
+            parts = []
+            for t in gate.terms:
+                value = {"raw": "xv", "affine": f"u{t.rep}", "arccos": f"v{t.rep}"}[t.encoding]
+                parts.append(f"{lit(0.5 * t.coef)} * {value}")
+            if gate.offset_slot is not None:
+                parts.append(f"t{gate.offset_slot}")  # already halved, constant included
+            elif gate.const != 0.0:
+                parts.append(lit(0.5 * gate.const))
+            expr = " + ".join(parts) if parts else lit(0.0)
+            if expr not in seen:
+                seen[expr] = j
+                exprs[j] = expr
+            trig_of.append(seen[expr])
+        return exprs, trig_of
+
+    def _forward_gates(self, indent: str) -> list[str]:
+        lines = []
+        first = True
+        gate_index = 0
+        for item in self.items:
+            if isinstance(item, Block):
+                m = self._block_matrix(item)
+                if first:
+                    lines.append(f"{indent}{{ const M2<real> m = {m}; ar = m.ar; ai = m.ai; br = m.cr; bi = m.ci; }}")
+                else:
+                    lines.append(f"{indent}apply_m2({m}, ar, ai, br, bi);")
+            else:
+                k = self.trig_of[gate_index]
+                lines.append(f"{indent}rot_{item.axis}(c{k}, s{k}, ar, ai, br, bi);")
+                gate_index += 1
+            first = False
+        return lines
+
+    def _readout(self, indent: str) -> list[str]:
+        if self.readout == "amp":
+            return [f"{indent}const real ra = sqrt(ar * ar + ai * ai), rb = sqrt(br * br + bi * bi);",
+                    f"{indent}const real f = ra - rb;"]
+        return [f"{indent}const real f = ar * ar + ai * ai - br * br - bi * bi;"]
+
+    def _readout_cotangent(self, indent: str) -> list[str]:
+        """lambda = dL/d(Re psi) + i dL/d(Im psi) from gf = dL/df; |a| is guarded at a = 0."""
+        if self.readout == "amp":
+            return [f"{indent}const real ga = ra > real(0) ? gf / ra : real(0);",
+                    f"{indent}const real gb = rb > real(0) ? -gf / rb : real(0);",
+                    f"{indent}real lar = ga * ar, lai = ga * ai, lbr = gb * br, lbi = gb * bi;"]
+        return [f"{indent}real lar = real(2) * gf * ar, lai = real(2) * gf * ai, lbr = real(-2) * gf * br,"
+                f" lbi = real(-2) * gf * bi;"]
+
+    def _backward_walk(self, indent: str) -> list[str]:
+        """Undo the gates last to first, carrying the cotangent; accumulate dL/d(angle) sums."""
+        lines = []
+        for rep in self.affine_reps:
+            lines.append(f"{indent}real du{rep} = real(0);")
+        gate_index = len(self.gates)
+        for pos in range(len(self.items) - 1, -1, -1):
+            item = self.items[pos]
+            if isinstance(item, DataGate):
+                gate_index -= 1
+                j = gate_index
+                k = self.trig_of[j]
+                lines.append(f"{indent}{{ const real d = real(0.5) * im_{item.axis}(lar, lai, lbr, lbi, ar, ai, br, bi);")
+                if item.offset_acc is not None:
+                    lines.append(f"{indent}  acc{item.offset_acc} += d;")
+                for t in item.terms:
+                    if t.encoding == "raw":
+                        lines.append(f"{indent}  gxl += {lit(t.coef)} * d;")
+                    elif t.encoding == "affine":
+                        lines.append(f"{indent}  du{t.rep} += {lit(t.coef)} * d;")
+                    else:
+                        lines.append(f"{indent}  du{t.rep} -= {lit(t.coef)} * d / sqrt(real(1) - u{t.rep} * u{t.rep});")
+                lines.append(f"{indent}}}")
+                if pos > 0:
+                    lines.append(f"{indent}rot_{item.axis}(c{k}, -s{k}, ar, ai, br, bi);")
+                lines.append(f"{indent}rot_{item.axis}(c{k}, -s{k}, lar, lai, lbr, lbi);")
+                continue
+            m = self._block_matrix(item)
+            lines.append(f"{indent}{{ const M2<real> m = {m};")
+            if pos > 0:
+                lines.append(f"{indent}  apply_m2_adj(m, ar, ai, br, bi);")
+            lines.append(f"{indent}  apply_m2_adj(m, lar, lai, lbr, lbi); }}")
+            if item.acc is not None:
+                a = item.acc
+                if pos == 0:  # psi_in = |0>: Im(l^dag P e0) for P = X, Y, Z
+                    lines.append(f"{indent}acc{a} -= lbi; acc{a + 1} += lbr; acc{a + 2} -= lai;")
+                else:
+                    lines += [f"{indent}acc{a} += im_x(lar, lai, lbr, lbi, ar, ai, br, bi);",
+                              f"{indent}acc{a + 1} += im_y(lar, lai, lbr, lbi, ar, ai, br, bi);",
+                              f"{indent}acc{a + 2} += im_z(lar, lai, lbr, lbi, ar, ai, br, bi);"]
+        for rep in self.affine_reps:
+            w, _ = self.pre_slots[rep]
+            dw, dc = self.pre_acc[rep]
+            lines.append(f"{indent}acc{dw} += du{rep} * xv; acc{dc} += du{rep}; gxl += du{rep} * t{w};")
+        return lines
+
+    # ----- kernels -------------------------------------------------------------------
+    def _edge_table_kernel(self) -> str:
+        body = []
+        for block in self.blocks:
+            if block.slot is None:
+                continue
+            body.append("  {")
+            body += _block_product(block.ops, self._flat, "    ")
+            body += [f"    tab[{block.slot + k}LL * IO + e] = M.{f};" for k, f in enumerate(M2_FIELDS)]
+            body.append("  }")
+        for gate in self.gates:
+            if gate.offset_slot is not None:
+                expr = " + ".join([lit(0.5 * gate.const)] + [f"{lit(0.5 * c)} * th[{i}]" for i, c in gate.thetas])
+                body.append(f"  tab[{gate.offset_slot}LL * IO + e] = {expr};")
+        for rep in self.affine_reps:
+            w, c = self.pre_slots[rep]
+            body.append(f"  tab[{w}LL * IO + e] = pre_w[pe + {rep}]; tab[{c}LL * IO + e] = pre_c[pe + {rep}];")
+        qw, qb, bw = self.post_slots
+        body.append(f"  tab[{qw}LL * IO + e] = mask[oi] * pw[oi];")
+        body.append(f"  tab[{qb}LL * IO + e] = mask[oi] * pw[oi] * pb[oi];")
+        body.append(f"  tab[{bw}LL * IO + e] = mask[oi] * bw[oi];")
+        return EDGE_TABLE.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps)
+
+    def _forward_kernel(self) -> str:
+        qw, qb, bw = self.post_slots
+        sample = self._sample_setup("        ") + ["        real ar = real(1), ai = real(0), br = real(0), bi = real(0);"]
+        sample += self._forward_gates("        ") + self._readout("        ")
+        base = f" + t{bw} * sigma(xv)" if self.base else ""
+        sample += ["        if (EDGE) { out[(b * O + o) * I + i] = f; }",
+                   f"        else {{ acc[k] += t{qw} * f + t{qb}{base}; }}"]
+        return FORWARD.format(nb=NB, load="\n".join(self._load_table("    ")), sample="\n".join(sample))
+
+    def _backward_kernel(self) -> str:
+        qw, _, bw = self.post_slots
+        sg, sgf, sgs = self.layer_accs
+        ind = "      "
+        sample = self._sample_setup(ind) + [f"{ind}real ar = real(1), ai = real(0), br = real(0), bi = real(0);"]
+        sample += self._forward_gates(ind) + self._readout(ind)
+        sample += [f"{ind}real gf;",
+                   f"{ind}if (EDGE) {{ gf = gout[(b * O + o) * I + i]; }}",
+                   f"{ind}else {{",
+                   f"{ind}  const real gy = gout[b * O + o];",
+                   f"{ind}  gf = gy * t{qw}; acc{sg} += gy; acc{sgf} += gy * f;"]
+        if self.base:
+            sample += [f"{ind}  acc{sgs} += gy * sigma(xv); gxl += gy * t{bw} * dsigma(xv);"]
+        sample += [f"{ind}}}"]
+        sample += self._readout_cotangent(ind) + self._backward_walk(ind)
+        accs = "\n".join(f"  real acc{p} = real(0);" for p in range(self.acc_size))
+        stores = "\n".join(("    if (!EDGE) " if p in self.layer_accs else "    ")
+                           + f"part[((bt * P + {p}) * I + i) * O + o] = acc{p};" for p in range(self.acc_size))
+        return BACKWARD.format(load="\n".join(self._load_table("  ")), accs=accs, sample="\n".join(sample),
+                               stores=stores, P=self.acc_size, P_edge=self.edge_acc_count)
+
+    def _param_grads_kernel(self) -> str:
+        body = []
+        for block in self.blocks:
+            if block.slot is None:
+                continue
+            body.append("  {")
+            body += _block_gradient(block, self._flat, "    ")
+            body.append("  }")
+        for gate in self.gates:
+            for index, coef in gate.thetas:
+                body.append(f"  g[{index}] += {lit(coef)} * a[{gate.offset_acc}];")
+        for rep in range(self.reps):
+            dw, dc = (f"a[{k}]" for k in self.pre_acc[rep]) if rep in self.pre_acc else ("real(0)", "real(0)")
+            body.append(f"  g_prew[oi * {self.reps} + {rep}] = {dw}; g_prec[oi * {self.reps} + {rep}] = {dc};")
+        sg, sgf, sgs = self.layer_accs
+        body.append("  if (!EDGE) {")
+        body.append(f"    g_pw[oi] = mask[oi] * (a[{sgf}] + pb[oi] * a[{sg}]);")
+        body.append(f"    g_pb[oi] = mask[oi] * pw[oi] * a[{sg}];")
+        body.append(f"    g_bw[oi] = mask[oi] * a[{sgs}];" if self.base else "    g_bw[oi] = real(0);")
+        body.append("  } else {")
+        body.append("    g_pw[oi] = real(0); g_pb[oi] = real(0); g_bw[oi] = real(0);")
+        body.append("  }")
+        return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps,
+                                  P=self.acc_size, P_edge=self.edge_acc_count)
+
+    @property
+    def source(self) -> str:
+        """The full CUDA source: helpers, the four kernels and their float/double instantiations."""
+        if self.base:
+            sigma, dsigma = ACTIVATION_CODE[self.base]
+        else:
+            sigma, dsigma = "real(0)", "real(0)"
+        helpers = HELPERS.replace("@SIGMA@", sigma).replace("@DSIGMA@", dsigma)
+        header = f"// qkan flash kernels for circuit {self.circuit.name!r} ({len(self.circuit.ops)} ops, " \
+                 f"readout {self.readout}, preacts {self.geometry.preacts}, base {self.base})\n"
+        parts = [header, helpers, self._edge_table_kernel(), self._forward_kernel(), self._backward_kernel(),
+                 self._param_grads_kernel(), INSTANTIATIONS]
+        return "\n".join(parts)
+
+    @staticmethod
+    def name_expressions() -> tuple[str, ...]:
+        names = []
+        for real in ("float", "double"):
+            names.append(f"qkan_edge_table<{real}>")
+            for kernel in ("qkan_forward", "qkan_backward", "qkan_param_grads"):
+                names += [f"{kernel}<{real}, false>", f"{kernel}<{real}, true>"]
+        return tuple(names)
+
+
+# ----- constant matrices and per-edge block products ------------------------------------
+M2_FIELDS = ("ar", "ai", "br", "bi", "cr", "ci", "dr", "di")
+
+
+def _const_matrix(op: Op) -> np.ndarray:
+    spec = op.spec
+    if not spec.parametric:
+        return spec.fixed_matrix()
+    return spec.rotation_matrix(op.angle.const)
+
+
+def _m2_literal(m: np.ndarray) -> str:
+    values = [m[0, 0].real, m[0, 0].imag, m[0, 1].real, m[0, 1].imag, m[1, 0].real, m[1, 0].imag,
+              m[1, 1].real, m[1, 1].imag]
+    return "M2<real>{" + ", ".join(lit(v) for v in values) + "}"
+
+
+def _half_angle(op: Op, flat) -> str:
+    parts = [lit(0.5 * op.angle.const)] if op.angle.const != 0.0 else []
+    parts += [f"{lit(0.5 * c)} * th[{flat(s)}]" for s, c in op.angle.terms]
+    return " + ".join(parts)
+
+
+def _block_product(ops: tuple[Op, ...], flat, indent: str) -> list[str]:
+    """C lines leaving the block's matrix in ``M`` (theta of the edge in ``th``); runs of
+    constant gates are multiplied here, at generation time."""
+    lines = [f"{indent}M2<real> M = m2_identity<real>();"]
+    pending = np.eye(2, dtype=np.complex128)
+    for n, op in enumerate(ops):
+        if op.angle is None or not op.angle.thetas:
+            pending = _const_matrix(op) @ pending
+            continue
+        if not np.allclose(pending, np.eye(2)):
+            lines.append(f"{indent}M = m2_mul({_m2_literal(pending)}, M);")
+            pending = np.eye(2, dtype=np.complex128)
+        lines.append(f"{indent}{{ real s, c; sincos({_half_angle(op, flat)}, &s, &c); "
+                     f"M = m2_mul(m2_r{op.spec.generator}(c, s), M); }}")
+    if not np.allclose(pending, np.eye(2)):
+        lines.append(f"{indent}M = m2_mul({_m2_literal(pending)}, M);")
+    return lines
+
+
+def _block_gradient(block: Block, flat, indent: str) -> list[str]:
+    """C lines adding each theta-dependent rotation's gradient: dangle = 1/2 sum_P c_P T_P with
+    c the Pauli coefficients of B^dag Q B (B: the block's gates before the rotation)."""
+    a = block.acc
+    lines = [f"{indent}M2<real> M = m2_identity<real>();"]
+    for op in block.ops:
+        if op.angle is not None and op.angle.thetas:
+            axis = op.spec.generator
+            lines.append(f"{indent}{{ real cx, cy, cz; pauli_coeffs_{axis}(M, cx, cy, cz);")
+            lines.append(f"{indent}  const real d = real(0.5) * (cx * a[{a}] + cy * a[{a + 1}] + cz * a[{a + 2}]);")
+            for slot, coef in op.angle.terms:
+                lines.append(f"{indent}  g[{flat(slot)}] += {lit(coef)} * d;")
+            lines.append(f"{indent}  real s, c; sincos({_half_angle(op, flat)}, &s, &c); "
+                         f"M = m2_mul(m2_r{axis}(c, s), M); }}")
+        else:
+            lines.append(f"{indent}M = m2_mul({_m2_literal(_const_matrix(op))}, M);")
+    return lines
+
+
+# ----- fixed source text ---------------------------------------------------------------
+HELPERS = r"""
+template <typename real> struct M2 { real ar, ai, br, bi, cr, ci, dr, di; };  // [[a, b], [c, d]]
+
+template <typename real> __device__ __forceinline__ M2<real> m2_identity() {
+  return M2<real>{real(1), real(0), real(0), real(0), real(0), real(0), real(1), real(0)};
+}
+template <typename real> __device__ __forceinline__ M2<real> m2_mul(const M2<real>& x, const M2<real>& y) {
+  M2<real> r;
+  r.ar = x.ar * y.ar - x.ai * y.ai + x.br * y.cr - x.bi * y.ci;
+  r.ai = x.ar * y.ai + x.ai * y.ar + x.br * y.ci + x.bi * y.cr;
+  r.br = x.ar * y.br - x.ai * y.bi + x.br * y.dr - x.bi * y.di;
+  r.bi = x.ar * y.bi + x.ai * y.br + x.br * y.di + x.bi * y.dr;
+  r.cr = x.cr * y.ar - x.ci * y.ai + x.dr * y.cr - x.di * y.ci;
+  r.ci = x.cr * y.ai + x.ci * y.ar + x.dr * y.ci + x.di * y.cr;
+  r.dr = x.cr * y.br - x.ci * y.bi + x.dr * y.dr - x.di * y.di;
+  r.di = x.cr * y.bi + x.ci * y.br + x.dr * y.di + x.di * y.dr;
+  return r;
+}
+// rotations exp(-i t/2 P) from c = cos(t/2), s = sin(t/2)
+template <typename real> __device__ __forceinline__ M2<real> m2_rx(real c, real s) {
+  return M2<real>{c, real(0), real(0), -s, real(0), -s, c, real(0)};
+}
+template <typename real> __device__ __forceinline__ M2<real> m2_ry(real c, real s) {
+  return M2<real>{c, real(0), -s, real(0), s, real(0), c, real(0)};
+}
+template <typename real> __device__ __forceinline__ M2<real> m2_rz(real c, real s) {
+  return M2<real>{c, -s, real(0), real(0), real(0), real(0), c, s};
+}
+template <typename real>
+__device__ __forceinline__ void apply_m2(const M2<real>& m, real& ar, real& ai, real& br, real& bi) {
+  const real nar = m.ar * ar - m.ai * ai + m.br * br - m.bi * bi;
+  const real nai = m.ar * ai + m.ai * ar + m.br * bi + m.bi * br;
+  const real nbr = m.cr * ar - m.ci * ai + m.dr * br - m.di * bi;
+  const real nbi = m.cr * ai + m.ci * ar + m.dr * bi + m.di * br;
+  ar = nar; ai = nai; br = nbr; bi = nbi;
+}
+template <typename real>  // psi <- m^dag psi
+__device__ __forceinline__ void apply_m2_adj(const M2<real>& m, real& ar, real& ai, real& br, real& bi) {
+  const real nar = m.ar * ar + m.ai * ai + m.cr * br + m.ci * bi;
+  const real nai = m.ar * ai - m.ai * ar + m.cr * bi - m.ci * br;
+  const real nbr = m.br * ar + m.bi * ai + m.dr * br + m.di * bi;
+  const real nbi = m.br * ai - m.bi * ar + m.dr * bi - m.di * br;
+  ar = nar; ai = nai; br = nbr; bi = nbi;
+}
+template <typename real>
+__device__ __forceinline__ void rot_x(real c, real s, real& ar, real& ai, real& br, real& bi) {
+  const real nar = c * ar + s * bi, nai = c * ai - s * br;
+  const real nbr = c * br + s * ai, nbi = c * bi - s * ar;
+  ar = nar; ai = nai; br = nbr; bi = nbi;
+}
+template <typename real>
+__device__ __forceinline__ void rot_y(real c, real s, real& ar, real& ai, real& br, real& bi) {
+  const real nar = c * ar - s * br, nai = c * ai - s * bi;
+  const real nbr = s * ar + c * br, nbi = s * ai + c * bi;
+  ar = nar; ai = nai; br = nbr; bi = nbi;
+}
+template <typename real>
+__device__ __forceinline__ void rot_z(real c, real s, real& ar, real& ai, real& br, real& bi) {
+  const real nar = c * ar + s * ai, nai = c * ai - s * ar;
+  const real nbr = c * br - s * bi, nbi = c * bi + s * br;
+  ar = nar; ai = nai; br = nbr; bi = nbi;
+}
+// Im(l^dag P psi) for the Paulis: l = (lar + i lai, lbr + i lbi), psi = (ar + i ai, br + i bi)
+template <typename real> __device__ __forceinline__ real im_x(real lar, real lai, real lbr, real lbi,
+                                                              real ar, real ai, real br, real bi) {
+  return lar * bi - lai * br + lbr * ai - lbi * ar;
+}
+template <typename real> __device__ __forceinline__ real im_y(real lar, real lai, real lbr, real lbi,
+                                                              real ar, real ai, real br, real bi) {
+  return -(lar * br + lai * bi) + (lbr * ar + lbi * ai);
+}
+template <typename real> __device__ __forceinline__ real im_z(real lar, real lai, real lbr, real lbi,
+                                                              real ar, real ai, real br, real bi) {
+  return (lar * ai - lai * ar) - (lbr * bi - lbi * br);
+}
+// Pauli coefficients (c_X, c_Y, c_Z) of K = B^dag Q B (traceless Hermitian for unitary B)
+template <typename real>
+__device__ __forceinline__ void pauli_coeffs_from(const M2<real>& k, real& cx, real& cy, real& cz) {
+  cx = k.br; cy = -k.bi; cz = real(0.5) * (k.ar - k.dr);
+}
+template <typename real> __device__ __forceinline__ M2<real> m2_adj(const M2<real>& m) {
+  return M2<real>{m.ar, -m.ai, m.cr, -m.ci, m.br, -m.bi, m.dr, -m.di};
+}
+template <typename real> __device__ __forceinline__ void pauli_coeffs_x(const M2<real>& b, real& cx, real& cy, real& cz) {
+  const M2<real> q{real(0), real(0), real(1), real(0), real(1), real(0), real(0), real(0)};
+  pauli_coeffs_from(m2_mul(m2_adj(b), m2_mul(q, b)), cx, cy, cz);
+}
+template <typename real> __device__ __forceinline__ void pauli_coeffs_y(const M2<real>& b, real& cx, real& cy, real& cz) {
+  const M2<real> q{real(0), real(0), real(0), real(-1), real(0), real(1), real(0), real(0)};
+  pauli_coeffs_from(m2_mul(m2_adj(b), m2_mul(q, b)), cx, cy, cz);
+}
+template <typename real> __device__ __forceinline__ void pauli_coeffs_z(const M2<real>& b, real& cx, real& cy, real& cz) {
+  const M2<real> q{real(1), real(0), real(0), real(0), real(0), real(0), real(-1), real(0)};
+  pauli_coeffs_from(m2_mul(m2_adj(b), m2_mul(q, b)), cx, cy, cz);
+}
+template <typename real> __device__ __forceinline__ real sigma(real x) { return @SIGMA@; }
+template <typename real> __device__ __forceinline__ real dsigma(real x) { return @DSIGMA@; }
+"""
+
+EDGE_TABLE = r"""
+// one thread per edge (o fastest): block matrices, theta offsets, pre/post-activation factors
+template <typename real>
+__global__ void qkan_edge_table(const real* __restrict__ theta, const real* __restrict__ pre_w,
+                                const real* __restrict__ pre_c, const real* __restrict__ pw,
+                                const real* __restrict__ pb, const real* __restrict__ bw,
+                                const real* __restrict__ mask, real* __restrict__ tab,
+                                long long O, long long I, long long G) {{
+  const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  const long long IO = I * O;
+  if (t >= IO) return;
+  const long long o = t % O, i = t / O, e = t, oi = o * I + i;
+  const long long edge = G > 0 ? i % G : oi;
+  const real* th = theta + edge * {numel}LL;
+  const long long pe = edge * {reps}LL;
+  (void)th; (void)pe; (void)pre_w; (void)pre_c;
+{body}
+}}
+"""
+
+FORWARD = r"""
+// one thread per (output o, {nb} samples), looping over inputs i; lanes run over o
+template <typename real, bool EDGE>
+__global__ void qkan_forward(const real* __restrict__ x, const real* __restrict__ tab, real* __restrict__ out,
+                             long long B, long long O, long long I) {{
+  const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  const long long o = t % O, b0 = (t / O) * {nb};
+  if (b0 >= B) return;
+  const long long IO = I * O;
+  real acc[{nb}];
+#pragma unroll
+  for (int k = 0; k < {nb}; ++k) acc[k] = real(0);
+  for (long long i = 0; i < I; ++i) {{
+    const long long e = i * O + o;
+{load}
+#pragma unroll
+    for (int k = 0; k < {nb}; ++k) {{
+      const long long b = b0 + k;
+      if (b < B) {{
+        const real xv = x[b * I + i];
+{sample}
+      }}
+    }}
+  }}
+  if (!EDGE) {{
+#pragma unroll
+    for (int k = 0; k < {nb}; ++k)
+      if (b0 + k < B) out[(b0 + k) * O + o] = acc[k];
+  }}
+}}
+"""
+
+BACKWARD = r"""
+// grid (I, batch tiles, output chunks), block 32*warps threads over outputs; one thread per edge
+// loops over its batch tile. Per-edge sums -> part (tiles, P, I, O); grad_x partial per chunk ->
+// gxp (chunks, B, I), reduced over the block's outputs by shuffles and a fixed-order warp sum.
+template <typename real, bool EDGE>
+__global__ void qkan_backward(const real* __restrict__ x, const real* __restrict__ tab,
+                              const real* __restrict__ gout, real* __restrict__ part, real* __restrict__ gxp,
+                              long long B, long long O, long long I, long long TB) {{
+  extern __shared__ unsigned char smem_raw[];
+  real* sm = reinterpret_cast<real*>(smem_raw);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  const long long i = blockIdx.x, bt = blockIdx.y, oc = blockIdx.z;
+  const long long o_raw = oc * blockDim.x + threadIdx.x;
+  const bool active = o_raw < O;
+  const long long o = active ? o_raw : O - 1;
+  const long long IO = I * O, e = i * O + o;
+  const long long P = EDGE ? {P_edge} : {P};
+  (void)P;
+{load}
+{accs}
+  const long long b_begin = bt * TB;
+  const long long b_end = (b_begin + TB < B) ? b_begin + TB : B;
+  for (long long b = b_begin; b < b_end; ++b) {{
+    real gxl = real(0);
+    if (active) {{
+      const real xv = x[b * I + i];
+{sample}
+    }}
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) gxl += __shfl_xor_sync(0xffffffffu, gxl, off);
+    if (lane == 0) sm[warp * TB + (b - b_begin)] = gxl;
+  }}
+  __syncthreads();
+  for (long long j = threadIdx.x; j < b_end - b_begin; j += blockDim.x) {{
+    real s = real(0);
+    for (int w = 0; w < nwarps; ++w) s += sm[w * TB + j];
+    gxp[(oc * B + b_begin + j) * I + i] = s;
+  }}
+  if (active) {{
+{stores}
+  }}
+}}
+"""
+
+PARAM_GRADS = r"""
+// one thread per edge (o fastest): sum the batch tiles in order, then map the sums to gradients
+template <typename real, bool EDGE>
+__global__ void qkan_param_grads(const real* __restrict__ part, const real* __restrict__ theta,
+                                 const real* __restrict__ pw, const real* __restrict__ pb,
+                                 const real* __restrict__ mask, real* __restrict__ g_theta,
+                                 real* __restrict__ g_prew, real* __restrict__ g_prec, real* __restrict__ g_pw,
+                                 real* __restrict__ g_pb, real* __restrict__ g_bw,
+                                 long long O, long long I, long long G, long long tiles) {{
+  const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  const long long IO = I * O;
+  if (t >= IO) return;
+  const long long o = t % O, i = t / O, oi = o * I + i;
+  const long long P = EDGE ? {P_edge} : {P};
+  real a[{P}];
+#pragma unroll
+  for (int p = 0; p < {P}; ++p) {{
+    real s = real(0);
+    if (p < P)
+      for (long long bt = 0; bt < tiles; ++bt) s += part[((bt * P + p) * I + i) * O + o];
+    a[p] = s;
+  }}
+  const long long edge = G > 0 ? i % G : oi;
+  const real* th = theta + edge * {numel}LL;
+  real* g = g_theta + oi * {numel}LL;
+#pragma unroll
+  for (int k = 0; k < {numel}; ++k) g[k] = real(0);
+  (void)th; (void)g_prew; (void)g_prec; (void)pw; (void)pb; (void)mask; (void)g_pw; (void)g_pb; (void)g_bw;
+{body}
+}}
+"""
+
+INSTANTIATIONS = r"""
+#define QKAN_INSTANTIATE(real)                                                                              \
+  template __global__ void qkan_edge_table<real>(const real*, const real*, const real*, const real*,       \
+                                                 const real*, const real*, const real*, real*, long long,  \
+                                                 long long, long long);                                    \
+  template __global__ void qkan_forward<real, false>(const real*, const real*, real*, long long, long long, \
+                                                     long long);                                           \
+  template __global__ void qkan_forward<real, true>(const real*, const real*, real*, long long, long long,  \
+                                                    long long);                                            \
+  template __global__ void qkan_backward<real, false>(const real*, const real*, const real*, real*, real*,  \
+                                                      long long, long long, long long, long long);          \
+  template __global__ void qkan_backward<real, true>(const real*, const real*, const real*, real*, real*,   \
+                                                     long long, long long, long long, long long);           \
+  template __global__ void qkan_param_grads<real, false>(const real*, const real*, const real*, const real*, \
+                                                         const real*, real*, real*, real*, real*, real*,    \
+                                                         real*, long long, long long, long long, long long);\
+  template __global__ void qkan_param_grads<real, true>(const real*, const real*, const real*, const real*,  \
+                                                        const real*, real*, real*, real*, real*, real*,     \
+                                                        real*, long long, long long, long long, long long);
+QKAN_INSTANTIATE(float)
+QKAN_INSTANTIATE(double)
+"""

@@ -1,0 +1,83 @@
+"""The flash kernels as ``torch.library.custom_op``s (forward and backward, with fake
+implementations) so autograd, ``torch.compile`` and CUDA-graph capture see two opaque ops.
+
+A compiled kernel set is registered under a string key (``register_kernels``); the ops take
+that key, so one pair of ops serves every circuit. ``edge=False`` is the layer output y (B, O),
+``edge=True`` the raw readout f (B, O, I). The forward also returns the per-edge table, which
+the backward reuses (nothing of size B x O x I is saved)."""
+from __future__ import annotations
+
+from typing import Optional, Protocol
+
+import torch
+from torch import Tensor
+
+GradTuple = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
+
+
+class FlashKernelSet(Protocol):
+    """What the ops need from a compiled kernel set (solvers.flash.FlashKernels)."""
+
+    table_size: int
+
+    def forward(self, edge: bool, x: Tensor, theta: Tensor, pre_w: Tensor, pre_c: Tensor, pw: Tensor, pb: Tensor,
+                bw: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def backward(self, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pw: Tensor, pb: Tensor,
+                 mask: Tensor) -> GradTuple: ...
+
+
+_KERNELS: dict[str, FlashKernelSet] = {}
+
+
+def register_kernels(key: str, kernels: FlashKernelSet) -> str:
+    """Make ``kernels`` reachable from the ops under ``key``."""
+    _KERNELS[key] = kernels
+    return key
+
+
+@torch.library.custom_op("qkan::flash_forward", mutates_args=())
+def flash_forward(key: str, edge: bool, x: Tensor, theta: Tensor, pre_w: Tensor, pre_c: Tensor, pw: Tensor,
+                  pb: Tensor, bw: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """(y (B, O) or f (B, O, I), per-edge table (P, I, O)) from contiguous inputs of one dtype."""
+    return _KERNELS[key].forward(edge, x, theta, pre_w, pre_c, pw, pb, bw, mask)
+
+
+@flash_forward.register_fake
+def _(key, edge, x, theta, pre_w, pre_c, pw, pb, bw, mask):
+    out_dim, in_dim = mask.shape
+    shape = (x.shape[0], out_dim, in_dim) if edge else (x.shape[0], out_dim)
+    table = x.new_empty(_KERNELS[key].table_size, in_dim, out_dim)
+    return x.new_empty(shape), table
+
+
+@torch.library.custom_op("qkan::flash_backward", mutates_args=())
+def flash_backward(key: str, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pre_w: Tensor,
+                   pw: Tensor, pb: Tensor, mask: Tensor) -> GradTuple:
+    """(grad x, theta, preacts_weight, preacts_bias, postact_weights, postact_bias, base_weight) for the
+    cotangent ``gout`` of flash_forward's output; the last three are zeros for ``edge=True``."""
+    return _KERNELS[key].backward(edge, gout.contiguous(), x, table, theta, pw, pb, mask)
+
+
+@flash_backward.register_fake
+def _(key, edge, gout, x, table, theta, pre_w, pw, pb, mask):
+    return (torch.empty_like(x), torch.empty_like(theta), torch.empty_like(pre_w), torch.empty_like(pre_w),
+            torch.empty_like(pw), torch.empty_like(pw), torch.empty_like(pw))
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    key, edge, x, theta, pre_w, pre_c, pw, pb, bw, mask = inputs
+    ctx.key, ctx.edge = key, edge
+    ctx.save_for_backward(x, output[1], theta, pre_w, pw, pb, mask)
+
+
+def _backward(ctx, gout: Tensor, _gtable: Optional[Tensor]):
+    x, table, theta, pre_w, pw, pb, mask = ctx.saved_tensors
+    gx, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw = flash_backward(ctx.key, ctx.edge, gout, x, table, theta, pre_w,
+                                                                   pw, pb, mask)
+    if ctx.edge:
+        g_pw = g_pb = g_bw = None
+    return None, None, gx, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw, None
+
+
+flash_forward.register_autograd(_backward, setup_context=_setup_context)

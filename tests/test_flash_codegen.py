@@ -1,0 +1,70 @@
+"""The flash solver's generated CUDA source compiles for sm_90 with no register spills (CPU/CI:
+needs nvcc, no GPU), for every built-in x readout x pre-activations and for random circuits; plus
+the solver's refusals off the GPU and on multi-qubit circuits."""
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from qkan.circuits import BUILTINS, Circuit, builtin
+from qkan.solvers import LayerGeometry, UnsupportedCircuit, compile as compile_program
+from qkan.solvers.cuda_runtime import nvcc_available, ptxas_report
+from qkan.solvers.flash import FlashSolver
+from qkan.solvers.flash_codegen import FlashCodegen
+from reference import random_circuit
+
+needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not installed")
+KERNELS_PER_SOURCE = 14  # edge table + (forward, backward, param grads) x (layer, edge), for float and double
+
+
+def assert_compiles_without_spills(circuit: Circuit, geometry: LayerGeometry) -> None:
+    report = ptxas_report(FlashCodegen(circuit, geometry).source, arch="sm_90")
+    assert len(report) == KERNELS_PER_SOURCE, sorted(report)
+    spilling = {k: v for k, v in report.items() if v["spill_stores"] or v["spill_loads"]}
+    assert not spilling, f"{circuit.name}: register spills in {spilling}"
+
+
+@needs_nvcc
+def test_builtins_compile_without_spills():
+    variants = list(itertools.product(sorted(BUILTINS), ("amp", "z"), (False, True)))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(assert_compiles_without_spills, builtin(name, 3, readout),
+                               LayerGeometry(8, 6, preacts=preacts)) for name, readout, preacts in variants]
+        for future in futures:
+            future.result()
+
+
+@needs_nvcc
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 10_000), n_ops=st.integers(1, 16), preacts=st.booleans(),
+       activation=st.sampled_from(["silu", "gelu", "tanh", None]))
+def test_random_circuits_compile_without_spills(seed, n_ops, preacts, activation):
+    circuit = random_circuit(1, n_ops, 3, seed)
+    assert_compiles_without_spills(circuit, LayerGeometry(5, 4, groups=2, preacts=preacts, base_activation=activation))
+
+
+def test_shared_sincos_and_folded_constants():
+    """pz without pre-activations: three data gates RZ(x) share one sincos; the constant H is folded
+    into the first block's per-edge matrix, so no per-sample code multiplies by 1/sqrt(2)."""
+    gen = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4))
+    forward = gen._forward_kernel()
+    assert forward.count("sincos(") == 1
+    assert "0.7071067811865476" not in forward
+    assert gen.table_names.count("QW") == 1 and len([n for n in gen.table_names if n.startswith("M")]) == 4 * 8
+    affine = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4, preacts=True))._forward_kernel()
+    assert affine.count("sincos(") == 3
+
+
+def test_flash_refuses_cpu_and_multi_qubit_circuits():
+    geometry = LayerGeometry(2, 2)
+    with pytest.raises(UnsupportedCircuit, match="exact.*cutn"):
+        compile_program("flash", builtin("pz", 2), geometry, torch.float32, "cpu")
+    two = Circuit(2).h(0).cnot(0, 1).measure("z")
+    reason = FlashSolver().unsupported_reason(two, geometry, torch.float32, torch.device("cuda"))
+    assert "single-qubit" in reason and "exact" in reason and "cutn" in reason
+    with pytest.raises(ValueError, match="single-qubit"):
+        FlashCodegen(two, geometry)

@@ -1,0 +1,175 @@
+"""flash vs the float64 exact solver on the GPU: values and gradients of every built-in, both
+readouts, pre-activations on/off, grouping, masks, base activations and random circuits;
+gradcheck, bitwise determinism, large layers, torch.compile and the graphed train step."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from qkan.circuits import BUILTINS, Circuit, builtin
+from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
+from reference import PARAM_NAMES, random_circuit, random_tensors
+
+pytestmark = pytest.mark.gpu
+DEVICE = "cuda"
+
+
+def make_inputs(circuit: Circuit, out_dim: int, in_dim: int, batch: int, dtype: torch.dtype, group=None, seed=0):
+    """x and LayerParams on the GPU in ``dtype``, every tensor requiring grad (mask excepted)."""
+    tensors = random_tensors(circuit.parameter_shape, out_dim, in_dim, circuit.data_reps, batch, group=group,
+                             arccos_safe="arccos" in circuit.data_encodings, seed=seed)
+    moved = {k: v.to(DEVICE, dtype).requires_grad_(k != "mask") for k, v in tensors.items()}
+    return moved["x"], LayerParams(*(moved[n] for n in PARAM_NAMES))
+
+
+def run(solver: str, circuit: Circuit, geometry: LayerGeometry, x, params, what: str = "layer"):
+    """Output and gradients of sum(output * fixed random weights) w.r.t. x and every parameter."""
+    program = compile_program(solver, circuit, geometry, x.dtype, DEVICE)
+    out = {"layer": program.layer_output, "edge": program.edge_values, "circuit": program.circuit_values}[what](x, params)
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64).to(out)
+    inputs = [x] + [p for p in params if p.requires_grad]
+    grads = torch.autograd.grad((out * weights).sum(), inputs, allow_unused=True)
+    return out, [torch.zeros_like(t) if g is None else g for g, t in zip(grads, inputs)]
+
+
+def check_parity(circuit, geometry, out_dim, in_dim, batch, group=None, what="layer", dtypes=(torch.float32, torch.float64)):
+    x64, p64 = make_inputs(circuit, out_dim, in_dim, batch, torch.float64, group)
+    ref, ref_grads = run("exact", circuit, geometry, x64, p64, what)
+    for dtype in dtypes:
+        x, params = make_inputs(circuit, out_dim, in_dim, batch, dtype, group)
+        out, grads = run("flash", circuit, geometry, x, params, what)
+        value_tol, grad_tol = (1e-5, 1e-4) if dtype == torch.float32 else (1e-10, 1e-10)
+        scale = max(1.0, ref.abs().max().item())
+        err = (out.double() - ref).abs().max().item()
+        assert err <= value_tol * scale, f"{dtype} {what}: max |flash - exact| = {err:.3g} (scale {scale:.3g})"
+        names = ["x"] + [n for n, p in zip(PARAM_NAMES, p64) if p.requires_grad]
+        for name, g, r in zip(names, grads, ref_grads):
+            rel = ((g.double() - r).norm() / r.norm().clamp_min(1e-30)).item()
+            assert rel <= grad_tol, f"{dtype} {what}: grad {name} relative error {rel:.3g}"
+
+
+@pytest.mark.parametrize("preacts", [False, True])
+@pytest.mark.parametrize("readout", ["amp", "z"])
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_builtins_match_exact(name, readout, preacts):
+    circuit = builtin(name, 3, readout)
+    check_parity(circuit, LayerGeometry(5, 3, preacts=preacts), 3, 5, 70)
+
+
+@pytest.mark.parametrize("what", ["edge", "circuit"])
+def test_edge_values_match_exact(what):
+    check_parity(builtin("pz", 2, "amp"), LayerGeometry(4, 3, preacts=True), 3, 4, 33, what=what)
+
+
+@pytest.mark.parametrize("group", [1, 2, 3])
+def test_grouping_and_masks_match_exact(group):
+    """Output chunks > 1 (O=300 over 256-thread blocks), several batch tiles, grouped theta/preacts."""
+    check_parity(builtin("pz", 2, "amp"), LayerGeometry(7, 300, groups=group, preacts=True), 300, 7, 90, group=group)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "relu", "sigmoid", "identity", torch.sin])
+def test_base_activations_match_exact(activation):
+    check_parity(builtin("rpz", 2, "z"), LayerGeometry(4, 2, base_activation=activation), 2, 4, 40)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), n_ops=st.integers(1, 12), preacts=st.booleans())
+def test_random_circuits_match_exact(seed, n_ops, preacts):
+    circuit = random_circuit(1, n_ops, 2, seed)
+    check_parity(circuit, LayerGeometry(3, 2, preacts=preacts), 2, 3, 25)
+
+
+def test_gradcheck_float64():
+    for circuit, preacts in ((builtin("pz", 2, "amp"), True), (builtin("px", 2, "z"), False)):
+        geometry = LayerGeometry(3, 2, preacts=preacts)
+        x, params = make_inputs(circuit, 2, 3, 5, torch.float64)
+        program = compile_program("flash", circuit, geometry, torch.float64, DEVICE)
+        trainable = [t for t in params if t.requires_grad]
+
+        def layer(x, *tensors, program=program, params=params):
+            it = iter(tensors)
+            return program.layer_output(x, LayerParams(*(next(it) if p.requires_grad else p for p in params)))
+
+        assert torch.autograd.gradcheck(layer, (x, *trainable))
+        assert torch.autograd.gradcheck(lambda x, t: program.circuit_values(x, params._replace(theta=t)),
+                                        (x, params.theta))
+
+
+def test_backward_is_bitwise_deterministic():
+    circuit = builtin("pz", 3, "amp")
+    geometry = LayerGeometry(100, 100, preacts=True)
+    x, params = make_inputs(circuit, 100, 100, 1000, torch.float32)
+    first = run("flash", circuit, geometry, x, params)[1]
+    second = run("flash", circuit, geometry, x, params)[1]
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+
+
+def test_bfloat16_in_and_out():
+    from qkan import QKAN
+
+    model = QKAN([6, 4], solver="flash", seed=0, device=DEVICE)
+    x = torch.randn(50, 6, device=DEVICE)
+    ref = model(x)
+    model16 = copy.deepcopy(model).to(torch.bfloat16)
+    out = model16(x.bfloat16())
+    assert out.dtype == torch.bfloat16
+    assert (out.float() - ref).abs().max().item() <= 0.05 * max(1.0, ref.abs().max().item())
+    out.float().sum().backward()
+    assert model16.layers[0].theta.grad.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("width", [256, 1024])
+def test_large_layers_train_step(width):
+    from qkan import QKAN
+
+    model = QKAN([width, width], solver="flash", seed=0, device=DEVICE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = torch.randn(4096, width, device=DEVICE), torch.randn(4096, width, device=DEVICE)
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss).item()
+    assert torch.isfinite(model.layers[0].theta.grad).all().item()
+    assert model.layers[0].theta.grad.abs().sum().item() > 0
+
+
+def _model_and_data(seed=0):
+    from qkan import QKAN
+
+    model = QKAN([8, 6, 4], solver="flash", seed=seed, device=DEVICE)
+    x = torch.rand(64, 8, device=DEVICE) * 2 - 1
+    y = torch.rand(64, 4, device=DEVICE)
+    return model, x, y
+
+
+def test_torch_compile_matches_eager():
+    model, x, y = _model_and_data()
+    compiled = torch.compile(model, fullgraph=True)
+    eager_loss = torch.nn.functional.mse_loss(model(x), y)
+    eager_grad = torch.autograd.grad(eager_loss, model.layers[0].theta)[0]
+    compiled_loss = torch.nn.functional.mse_loss(compiled(x), y)
+    compiled_grad = torch.autograd.grad(compiled_loss, model.layers[0].theta)[0]
+    torch.testing.assert_close(compiled_loss, eager_loss, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(compiled_grad, eager_grad, rtol=1e-6, atol=1e-7)
+
+
+def test_graphed_train_step_matches_eager():
+    from qkan.graphs import make_graphed_train_step
+
+    model, x, y = _model_and_data()
+    twin = copy.deepcopy(model)
+    loss_fn = torch.nn.functional.mse_loss
+    step = make_graphed_train_step(model, loss_fn, torch.optim.Adam(model.parameters(), lr=1e-2), x, y)
+    twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-2)
+    for n in range(4):
+        xs, ys = x.roll(n, 0), y.roll(n, 0)
+        graphed = step(xs, ys).item()
+        twin_opt.zero_grad()
+        eager = loss_fn(twin(xs), ys)
+        eager.backward()
+        twin_opt.step()
+        assert abs(graphed - eager.item()) <= 1e-5 * max(1.0, abs(eager.item())), (n, graphed, eager.item())
