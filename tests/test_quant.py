@@ -10,7 +10,7 @@ from qkan.circuits import Circuit, data, theta
 from qkan.fit_demo import sinc20
 from qkan.models import HQKAN
 from qkan.quant import (DSQQuantizer, LSQQuantizer, PeriodicQuantizer, QuantizerConfig, QuantSpec, UniformQuantizer,
-                        export_quantized, gate_function_period, gptq_quantize, parse_spec, quantize,
+                        export_quantized, gate_function_period, gptq_quantize, parse_spec, plan_roles, quantize,
                         quantizer_modules, register_roles, theta_periods, uniform_spec)
 from qkan.quant.gptq import HessianAccumulator
 from qkan.quant.periodic import circular_distance
@@ -286,6 +286,55 @@ def test_hqkan_and_classical_modules_share_the_spec():
     with torch.no_grad():
         ref = model(x)
         assert (quantized(x) - ref).norm() / ref.norm() < 0.05
+
+
+@pytest.mark.parametrize("name", ["spline", "bspline", "rational", "fastkan", "mlp"])
+def test_classical_baselines_share_the_spec(name):
+    from qkan.baselines import BASELINES
+
+    torch.manual_seed(2)
+    model = BASELINES[name](6, 4)
+    x = torch.rand(128, 6) * 2 - 1
+    spec = parse_spec("W8A8")
+    quantized = quantize(model, spec, calibration=x)
+    found = quantizer_modules(quantized)
+    expected = {e.name for e in plan_roles(model) if spec.config(e.role) is not None}
+    assert expected and expected <= set(found)
+    assert all(e.name not in found for e in plan_roles(model) if e.role == "bias")  # biases stay float in presets
+    assert any(k.endswith("input") for k in found)
+    with torch.no_grad():
+        ref = model(x)
+        assert (quantized(x) - ref).norm() / ref.norm() < 0.02
+
+
+def test_state_dict_of_a_quantised_model_loads_into_a_fresh_one(fitted_1d):
+    model, dataset = fitted_1d
+    spec = parse_spec("W4A4", qat="lsq")
+    trained = quantize(model, spec, calibration=dataset["train_input"])
+    with torch.no_grad():
+        trained.layers[0].parametrizations.theta.original.add_(0.3)
+        trained.layers[0].input_quantizer.quantizer.scale.mul_(1.5)
+    fresh = quantize(model, spec, calibration=dataset["train_input"])
+    fresh.load_state_dict(trained.state_dict())
+    with torch.no_grad():
+        assert torch.equal(fresh(dataset["test_input"]), trained(dataset["test_input"]))
+
+
+def test_quant_command_reports_float_and_ptq_on_digits(tmp_path):
+    pytest.importorskip("sklearn")
+    import argparse
+    import json
+
+    from qkan.quant.cli import configure_parser
+
+    parser = configure_parser(argparse.ArgumentParser())
+    args = parser.parse_args(["--heads", "mlp", "--settings", "float,W8A8 PTQ,W4A4 QAT-LSQ", "--epochs", "2",
+                              "--qat-epochs", "1", "--out", str(tmp_path)])
+    assert args.handler(args) == 0
+    rows = {r["setting"]: r["accuracy"] for r in json.loads((tmp_path / "quant_digits.json").read_text())["rows"]}
+    assert set(rows) == {"float", "W8A8 PTQ", "W4A4 QAT-LSQ"}
+    assert rows["float"] > 0.5 and abs(rows["W8A8 PTQ"] - rows["float"]) <= 0.01
+    assert "| mlp |" in (tmp_path / "quant_digits.md").read_text()
 
 
 def test_unknown_modules_and_bad_specs_raise_clear_errors():

@@ -12,6 +12,7 @@ from typing import Iterator, Mapping
 
 from torch import nn
 
+from ..baselines import BSplineKAN, FastKAN, RationalKAN, SplineKAN
 from ..layer import QKANLayer
 from .spec import PARAMETER_ROLES
 
@@ -108,3 +109,11 @@ register_roles(nn.Embedding, {"weight": "weight"}, quantize_input=False)
 register_roles(QKANLayer, {"theta": "theta", "preacts_weight": "preact_weight", "preacts_bias": "preact_bias",
                            "postact_weights": "postact_weight", "postact_bias": "postact_bias",
                            "base_weight": "base_weight"}, ignored=("mask",))
+# classical KAN baselines: curve coefficients are "basis_weight"; a per-edge scale of the curve plays
+# the part of QKAN's post-activation weight (MLP is built from nn.Linear and needs no entry)
+register_roles(SplineKAN, {"knot_values": "basis_weight"})
+register_roles(BSplineKAN, {"base_weight": "base_weight", "spline_weight": "basis_weight",
+                            "spline_scaler": "postact_weight"})
+register_roles(FastKAN, {"spline_weight": "basis_weight", "base_weight": "base_weight", "base_bias": "bias"})
+register_roles(RationalKAN, {"numerator": "basis_weight", "denominator": "basis_weight", "weight": "weight",
+                             "bias": "bias"})

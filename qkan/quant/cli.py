@@ -1,0 +1,47 @@
+"""``qkan quant``: the digits quantisation report (float vs PTQ vs QAT for the QKAN head and classical heads)."""
+from __future__ import annotations
+
+import argparse
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``qkan quant`` options to ``parser`` (a subparser) and set its handler to :func:`run`."""
+    from .digits_report import SETTINGS
+
+    parser.add_argument("--heads", type=_csv, default=["qkan", "mlp", "spline"],
+                        help="comma list of classifier heads: qkan and baselines (mlp, spline, bspline, ...)")
+    parser.add_argument("--settings", type=_csv, default=list(SETTINGS),
+                        help=f"comma list of columns among: {', '.join(SETTINGS)}")
+    parser.add_argument("--epochs", type=int, default=20, help="float training epochs")
+    parser.add_argument("--qat-epochs", type=int, default=5, help="fine-tuning epochs of the QAT columns")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--qat-lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/quant", help="folder for quant_digits.md and quant_digits.json")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the report, print the table and write it; returns the exit status."""
+    from .digits_report import run_digits_report, to_markdown, write_report
+
+    for name in ("epochs", "qat_epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"qkan quant: --{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    config = {k: getattr(args, k) for k in ("heads", "settings", "epochs", "qat_epochs", "batch_size", "lr",
+                                            "qat_lr", "seed")}
+    rows = run_digits_report(heads=args.heads, settings=args.settings, epochs=args.epochs,
+                             qat_epochs=args.qat_epochs, batch_size=args.batch_size, lr=args.lr,
+                             qat_lr=args.qat_lr, seed=args.seed,
+                             on_row=lambda r: print(f"{r.head:>8} {r.setting:<14} acc {100 * r.accuracy:6.2f}%  "
+                                                    f"loss {r.loss:.4f}  {r.seconds:6.1f}s", flush=True))
+    print(to_markdown(rows))
+    paths = write_report(rows, args.out, config)
+    print(f"wrote {paths['markdown']}, {paths['json']}")
+    return 0

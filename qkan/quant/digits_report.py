@@ -1,0 +1,139 @@
+"""The quantisation report on scikit-learn digits: the digits HQKAN classifier with a QKAN head and with
+classical heads (MLP, SplineKAN, ...), each trained in float, then PTQ at W8A8 / W4A8 (round-to-nearest
+and GPTQ) / W4A4 and QAT at W4A4 (LSQ, DSQ) from the float weights; test accuracy side by side."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..models import HQKANClassifier
+from ..training.tasks import ClassificationTask, make_task
+from ..training.trainer import make_schedule
+from .convert import copy_model, quantize
+from .spec import QuantSpec, uniform_spec
+
+CALIBRATION_IMAGES = 256
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One column of the report: a spec, and whether it is fine-tuned (QAT) after quantisation."""
+
+    name: str
+    spec: Optional[QuantSpec]  # None: the float model
+    qat: bool = False
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    Setting("float", None),
+    Setting("float +FT", None, qat=True),  # the float model fine-tuned as long as the QAT columns, for reference
+    Setting("W8A8 PTQ", uniform_spec(8, 8)),
+    Setting("W4A8 PTQ", uniform_spec(4, 8, scheme="mse")),
+    Setting("W4A8 GPTQ", uniform_spec(4, 8, scheme="mse", gptq=True)),
+    Setting("W4A4 PTQ", uniform_spec(4, 4, scheme="mse", act_scheme="mse")),
+    Setting("W4A4 QAT-LSQ", uniform_spec(4, 4, scheme="mse", act_scheme="mse", qat="lsq"), qat=True),
+    Setting("W4A4 QAT-DSQ", uniform_spec(4, 4, scheme="mse", act_scheme="mse", qat="dsq"), qat=True),
+)}
+
+
+@dataclass
+class ReportRow:
+    head: str
+    setting: str
+    accuracy: float
+    loss: float
+    seconds: float
+
+
+def train_steps(model: nn.Module, task: ClassificationTask, steps: int, lr: float, batch_size: int, seed: int,
+                desc: str, progress: bool) -> None:
+    """AdamW with the trainer's cosine schedule, on the task's seeded batches."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr)
+    schedule = make_schedule(optimizer, "cosine", steps)
+    model.train()
+    for step in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
+        x, y = task.batch(seed, step, batch_size)
+        loss, _ = task.loss(model, x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    model.eval()
+
+
+@torch.no_grad()
+def test_metrics(model: nn.Module, task: ClassificationTask, batch_size: int = 512) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) on the test split."""
+    model.eval()
+    correct, loss_sum, count = 0, 0.0, 0
+    for x, y in task.eval_batches(batch_size):
+        loss, n_correct = task.loss(model, x, y)
+        correct, loss_sum, count = correct + int(n_correct), loss_sum + float(loss) * len(y), count + len(y)
+    return correct / count, loss_sum / count
+
+
+def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings: Sequence[str] = tuple(SETTINGS),
+                      epochs: int = 20, qat_epochs: int = 5, batch_size: int = 64, lr: float = 3e-3,
+                      qat_lr: float = 1e-3, seed: int = 0, progress: bool = True,
+                      on_row: Optional[Callable[[ReportRow], None]] = None) -> list[ReportRow]:
+    """Train each head's classifier in float, then evaluate every setting; QAT fine-tunes from the float
+    weights for ``qat_epochs``. Calibration: the first CALIBRATION_IMAGES training images."""
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; expected some of {list(SETTINGS)}")
+    task = make_task("digits")
+    per_epoch = task.steps_per_epoch(batch_size)
+    calibration = task.x_train[:CALIBRATION_IMAGES]
+    rows = []
+    for head in heads:
+        torch.manual_seed(seed)
+        float_model = HQKANClassifier.for_digits(head=head)
+        start = time.perf_counter()
+        train_steps(float_model, task, epochs * per_epoch, lr, batch_size, seed, f"{head} float", progress)
+        float_seconds = time.perf_counter() - start
+        for name in settings:
+            setting = SETTINGS[name]
+            start = time.perf_counter()
+            if setting.spec is None:
+                model, seconds_offset = (copy_model(float_model), 0.0) if setting.qat else (float_model, float_seconds)
+            else:
+                model, seconds_offset = quantize(float_model, setting.spec, calibration), 0.0
+            if setting.qat:
+                train_steps(model, task, qat_epochs * per_epoch, qat_lr, batch_size, seed + 1, f"{head} {name}",
+                            progress)
+            accuracy, loss = test_metrics(model, task)
+            row = ReportRow(head, name, accuracy, loss, seconds_offset + time.perf_counter() - start)
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return rows
+
+
+def to_markdown(rows: Sequence[ReportRow]) -> str:
+    """Heads as rows, settings as columns, test accuracy in percent."""
+    settings = list(dict.fromkeys(r.setting for r in rows))
+    heads = list(dict.fromkeys(r.head for r in rows))
+    table = {(r.head, r.setting): r.accuracy for r in rows}
+    lines = ["| head | " + " | ".join(settings) + " |", "|---|" + "---|" * len(settings)]
+    for head in heads:
+        cells = [f"{100 * table[(head, s)]:.2f}" if (head, s) in table else "" for s in settings]
+        lines.append(f"| {head} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(rows: Sequence[ReportRow], out_dir: str, config: dict) -> dict[str, str]:
+    """quant_digits.md (the table) and quant_digits.json (rows and run settings) in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    markdown, data = out / "quant_digits.md", out / "quant_digits.json"
+    markdown.write_text("Test accuracy (%) on scikit-learn digits (360 test images)\n\n" + to_markdown(rows) + "\n")
+    data.write_text(json.dumps({"config": config, "rows": [asdict(r) for r in rows]}, indent=1))
+    return {"markdown": str(markdown), "json": str(data)}
