@@ -46,8 +46,8 @@ def check_parity(circuit, geometry, out_dim, in_dim, batch, group=None, what="la
         err = (out.double() - ref).abs().max().item()
         assert err <= value_tol * scale, f"{dtype} {what}: max |flash - exact| = {err:.3g} (scale {scale:.3g})"
         names = ["x"] + [n for n, p in zip(PARAM_NAMES, p64) if p.requires_grad]
-        for name, g, r in zip(names, grads, ref_grads):
-            rel = ((g.double() - r).norm() / r.norm().clamp_min(1e-30)).item()
+        for name, g, r in zip(names, grads, ref_grads):  # gradients that vanish (norm < 1e-3) are checked absolutely
+            rel = ((g.double() - r).norm() / r.norm().clamp_min(1e-3)).item()
             assert rel <= grad_tol, f"{dtype} {what}: grad {name} relative error {rel:.3g}"
 
 
