@@ -3,7 +3,8 @@
 It shares our import name, so it runs in its own process with the unpacked wheel first on
 PYTHONPATH. Usage: ``python published_worker.py CASES RESULTS`` (both torch.save files).
 For every case it builds the published layer or model, and records outputs and gradients with
-its own initial state_dict and with ours loaded into it (strictly).
+its own initial state_dict and with ours loaded into it (strictly). The test imports
+``outputs_and_grads`` from here, so both sides measure the same way.
 """
 import sys
 

@@ -17,6 +17,8 @@ import torch
 
 from qkan import QKAN, QKANLayer
 
+from published_worker import outputs_and_grads  # the same measurement on both sides
+
 PUBLISHED = "qkan==0.2.1"
 WORKER = Path(__file__).with_name("published_worker.py")
 TOLERANCE = 1e-5
@@ -97,17 +99,6 @@ def _perturb(model: torch.nn.Module, ansatz: str, seed: int) -> None:
                 p[0, -1] = 0.0
 
 
-def _outputs_and_grads(model: torch.nn.Module, x: torch.Tensor, upstream: torch.Tensor) -> dict:
-    x = x.clone().requires_grad_(True)
-    params = dict(model.named_parameters())
-    for p in params.values():
-        p.requires_grad_(True)
-    y = model(x)
-    grads = torch.autograd.grad((y * upstream).sum(), [x, *params.values()], allow_unused=True,
-                                materialize_grads=True)
-    return {"y": y.detach(), "x": grads[0].detach(), **{n: g.detach() for n, g in zip(params, grads[1:])}}
-
-
 @pytest.fixture(scope="module")
 def parity(tmp_path_factory):
     """Our side of every case, and the worker's results (one subprocess for all cases)."""
@@ -128,7 +119,7 @@ def parity(tmp_path_factory):
         cases[name] = {"kind": kind, "args": args, "kwargs": kwargs, "x": x, "upstream": upstream,
                        "state_dict": state, "published_compute": compute}
         ours[name] = {"trainable": sorted(n for n, p in model.named_parameters() if p.requires_grad),
-                      "on_ours": _outputs_and_grads(model, x, upstream)}
+                      "on_ours": outputs_and_grads(model, x, upstream)}
     torch.save(cases, tmp / "cases.pt")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(wheel), os.environ.get("PYTHONPATH", "")]))
     run = subprocess.run([sys.executable, str(WORKER), str(tmp / "cases.pt"), str(tmp / "results.pt")],
@@ -159,5 +150,5 @@ def test_published_parity(parity, name):
     # published -> ours: our package on the published state_dict computes what it computes
     model = _ours(case["kind"], case["args"], case["kwargs"])
     model.load_state_dict(theirs["state_dict"], strict=True)
-    _assert_match(_outputs_and_grads(model, case["x"], case["upstream"]), theirs["on_own"], atol,
+    _assert_match(outputs_and_grads(model, case["x"], case["upstream"]), theirs["on_own"], atol,
                   "our package with the published state_dict")
