@@ -84,6 +84,31 @@ def test_hqkan_passes_qkan_options_and_rejects_unknown_ones():
         HQKAN(16, not_an_option=1)
 
 
+def test_hqkan_runs_under_autocast_with_circuits_in_float32():
+    model = HQKAN(32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model(torch.randn(4, 32))
+    assert y.dtype == torch.bfloat16 and model.qkan.layers[0].theta.dtype == torch.float32
+    y.float().sum().backward()
+    assert model.qkan.layers[0].theta.grad is not None
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mlp", ["mlp", "hqkan"])
+def test_gpt_train_step_on_gpu_matches_cpu(mlp):
+    torch.manual_seed(0)
+    cpu = GPT(50, 32, n_layer=2, n_head=2, n_embd=32, mlp=mlp)
+    gpu = GPT(50, 32, n_layer=2, n_head=2, n_embd=32, mlp=mlp).cuda()
+    gpu.load_state_dict(cpu.state_dict())
+    idx = torch.randint(50, (4, 32))
+    loss_cpu, loss_gpu = cpu(idx, idx)[1], gpu(idx.cuda(), idx.cuda())[1]
+    loss_cpu.backward(), loss_gpu.backward()
+    torch.testing.assert_close(loss_gpu.cpu(), loss_cpu, rtol=1e-4, atol=1e-5)
+    for (name, p_cpu), p_gpu in zip(cpu.named_parameters(), gpu.parameters()):
+        if p_cpu.grad is not None:
+            torch.testing.assert_close(p_gpu.grad.cpu(), p_cpu.grad, rtol=1e-3, atol=1e-5, msg=name)
+
+
 def test_hqkan_bad_input():
     model = HQKAN(8)
     with pytest.raises(ValueError, match=r"\(\.\.\., 8\).*\(2, 7\)"):

@@ -49,7 +49,9 @@ class HQKAN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(self, x, self.d)
         lead = x.shape[:-1]
-        h = self.qkan(self.down(x.reshape(-1, self.d)))
+        h = self.down(x.reshape(-1, self.d))
+        # under autocast the Linear gives bf16/fp16; the circuits run in their parameters' dtype
+        h = self.qkan(h.to(self.qkan.layers[0].theta.dtype))
         return self.up(h).reshape(*lead, self.d)
 
     def extra_repr(self) -> str:
