@@ -10,7 +10,6 @@ in backward (torch checkpoint), so nothing of the size of B x O x I lives across
 from __future__ import annotations
 
 import importlib.util
-import math
 import warnings
 from typing import Optional, Sequence, Union
 
@@ -27,8 +26,7 @@ from .statevector import readout_signs
 
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
 WORKSPACE_SHARE = 0.5  # of memory_limit for cuTensorNet's workspace (scratch and gradient cache)
-CHUNK_SHARE = 8  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE ...
-CHUNK_CAP_BYTES = 64 * 2**20  # ... and, under the default limit, at most this: a step's working set stays small
+CHUNK_SHARE = 8  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE
 BACKWARDS = ("cutensornet", "environments")
 Path = list[tuple[int, ...]]
 
@@ -121,6 +119,7 @@ class CutnEngine:
         if self._last.get(key) != _identity(operands):
             self.contract(expression, path, operands, grads)
         stream = torch.cuda.current_stream(operands[0].device)
+        self._last.pop(key)  # gradients hands the cache back: the next backward needs a new contraction
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Network.gradients")  # "experimental", on every call
@@ -194,7 +193,6 @@ class CutnProgram(Program):
         if backward not in BACKWARDS:
             raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
         self.memory_limit = resolve_memory_limit(memory_limit, device)
-        self.chunk_cap = CHUNK_CAP_BYTES if memory_limit is None else math.inf
         self.backward = backward
         self.z_readout = circuit.readout.kind == "z"
         self.values_network = CircuitNetwork(circuit, geometry, "expectation" if self.z_readout else "amplitudes")
@@ -219,7 +217,7 @@ class CutnProgram(Program):
         if self.memory_limit is None:
             return batch
         per_sample = network.largest_per_sample * self.complex_bytes
-        budget = min(self.memory_limit / CHUNK_SHARE, self.chunk_cap)
+        budget = self.memory_limit / CHUNK_SHARE
         return max(1, min(batch, int(budget // max(per_sample, 1))))
 
     def _chunked(self, fn, network: CircuitNetwork, x: torch.Tensor, params: LayerParams) -> torch.Tensor:

@@ -40,7 +40,7 @@ def outputs_and_grads(program, x, params):
     """layer_output, edge_values and the gradients of a fixed scalar of layer_output."""
     y = program.layer_output(x, params)
     edges = program.edge_values(x, params)
-    weights = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)
+    weights = torch.linspace(-1, 1, y.numel(), dtype=y.dtype, device=y.device).reshape(y.shape)
     wanted = [x] + [p for p in params if p.requires_grad]
     grads = torch.autograd.grad((y * weights).sum(), wanted, allow_unused=True)
     return y, edges, [torch.zeros_like(w) if gr is None else gr for w, gr in zip(wanted, grads)]
