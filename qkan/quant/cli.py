@@ -21,10 +21,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--qat-lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=lambda t: [int(v) for v in _csv(t)], default=[0],
+                        help="comma list of seeds; the table shows mean ± std over them")
     parser.add_argument("--out", default="runs/quant", help="folder for quant_digits.md and quant_digits.json")
     parser.set_defaults(handler=run)
     return parser
+
+
+def _print_row(row) -> None:
+    print(f"{row.head:>8} seed {row.seed} {row.setting:<14} acc {100 * row.accuracy:6.2f}%  loss {row.loss:.4f}  "
+          f"{row.seconds:6.1f}s", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,12 +41,10 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise SystemExit(f"qkan quant: --{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     config = {k: getattr(args, k) for k in ("heads", "settings", "epochs", "qat_epochs", "batch_size", "lr",
-                                            "qat_lr", "seed")}
+                                            "qat_lr", "seeds")}
     rows = run_digits_report(heads=args.heads, settings=args.settings, epochs=args.epochs,
                              qat_epochs=args.qat_epochs, batch_size=args.batch_size, lr=args.lr,
-                             qat_lr=args.qat_lr, seed=args.seed,
-                             on_row=lambda r: print(f"{r.head:>8} {r.setting:<14} acc {100 * r.accuracy:6.2f}%  "
-                                                    f"loss {r.loss:.4f}  {r.seconds:6.1f}s", flush=True))
+                             qat_lr=args.qat_lr, seeds=args.seeds, on_row=_print_row)
     print(to_markdown(rows))
     paths = write_report(rows, args.out, config)
     print(f"wrote {paths['markdown']}, {paths['json']}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Union
 
 import torch
 from torch import nn
@@ -61,7 +61,7 @@ def _replace_qkan_layers(model: nn.Module, spec: QuantSpec) -> nn.Module:
         quantizer = None
         if config is not None:
             bound = readout_bound(layer)
-            inner = make_quantizer(config.bits, config.symmetric, None, 1, None, layer.theta)
+            inner = make_quantizer(config.bits, config.symmetric, None, 1, config.qat, layer.theta)
             quantizer = ActivationQuantizer(inner, config.scheme, known_range=(-bound, bound))
         return QuantizedQKANLayer.from_layer(layer, quantizer)
 
@@ -131,7 +131,8 @@ def quantize(model: nn.Module, spec: QuantSpec, calibration: Calibration = None,
     pairs) is needed for input ranges and GPTQ. With QAT quantisers (``qat`` in the spec) the result
     trains as usual: step sizes are parameters, rounding passes straight-through gradients."""
     if not isinstance(spec, QuantSpec):
-        raise TypeError(f"spec must be a QuantSpec (see qkan.quant.uniform_spec / parse_spec), got {type(spec).__name__}")
+        raise TypeError(f"spec must be a QuantSpec (see qkan.quant.uniform_spec / parse_spec), "
+                        f"got {type(spec).__name__}")
     batches = calibration_batches(calibration)
     if spec.needs_calibration and not batches:
         raise ValueError(f"{spec.name} quantises inputs or uses GPTQ, which needs calibration inputs: "

@@ -46,6 +46,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
 @dataclass
 class ReportRow:
     head: str
+    seed: int
     setting: str
     accuracy: float
     loss: float
@@ -82,10 +83,10 @@ def test_metrics(model: nn.Module, task: ClassificationTask, batch_size: int = 5
 
 def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings: Sequence[str] = tuple(SETTINGS),
                       epochs: int = 20, qat_epochs: int = 5, batch_size: int = 64, lr: float = 3e-3,
-                      qat_lr: float = 1e-3, seed: int = 0, progress: bool = True,
+                      qat_lr: float = 1e-3, seeds: Sequence[int] = (0,), progress: bool = True,
                       on_row: Optional[Callable[[ReportRow], None]] = None) -> list[ReportRow]:
-    """Train each head's classifier in float, then evaluate every setting; QAT fine-tunes from the float
-    weights for ``qat_epochs``. Calibration: the first CALIBRATION_IMAGES training images."""
+    """Per seed, train each head's classifier in float, then evaluate every setting; QAT fine-tunes from
+    the float weights for ``qat_epochs``. Calibration: the first CALIBRATION_IMAGES training images."""
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:
         raise ValueError(f"unknown settings {unknown}; expected some of {list(SETTINGS)}")
@@ -93,7 +94,7 @@ def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings
     per_epoch = task.steps_per_epoch(batch_size)
     calibration = task.x_train[:CALIBRATION_IMAGES]
     rows = []
-    for head in heads:
+    for seed, head in [(seed, head) for seed in seeds for head in heads]:
         torch.manual_seed(seed)
         float_model = HQKANClassifier.for_digits(head=head)
         start = time.perf_counter()
@@ -110,21 +111,28 @@ def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings
                 train_steps(model, task, qat_epochs * per_epoch, qat_lr, batch_size, seed + 1, f"{head} {name}",
                             progress)
             accuracy, loss = test_metrics(model, task)
-            row = ReportRow(head, name, accuracy, loss, seconds_offset + time.perf_counter() - start)
+            row = ReportRow(head, seed, name, accuracy, loss, seconds_offset + time.perf_counter() - start)
             rows.append(row)
             if on_row is not None:
                 on_row(row)
     return rows
 
 
+def _cell(accuracies: list[float]) -> str:
+    """Mean test accuracy in percent, with the standard deviation over seeds when there are several."""
+    if not accuracies:
+        return ""
+    values = 100 * torch.tensor(accuracies, dtype=torch.float64)
+    return f"{values.mean():.2f}" + (f" ± {values.std():.2f}" if len(accuracies) > 1 else "")
+
+
 def to_markdown(rows: Sequence[ReportRow]) -> str:
-    """Heads as rows, settings as columns, test accuracy in percent."""
+    """Heads as rows, settings as columns: test accuracy in percent (mean ± std over seeds)."""
     settings = list(dict.fromkeys(r.setting for r in rows))
     heads = list(dict.fromkeys(r.head for r in rows))
-    table = {(r.head, r.setting): r.accuracy for r in rows}
     lines = ["| head | " + " | ".join(settings) + " |", "|---|" + "---|" * len(settings)]
     for head in heads:
-        cells = [f"{100 * table[(head, s)]:.2f}" if (head, s) in table else "" for s in settings]
+        cells = [_cell([r.accuracy for r in rows if r.head == head and r.setting == s]) for s in settings]
         lines.append(f"| {head} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -134,6 +142,8 @@ def write_report(rows: Sequence[ReportRow], out_dir: str, config: dict) -> dict[
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     markdown, data = out / "quant_digits.md", out / "quant_digits.json"
-    markdown.write_text("Test accuracy (%) on scikit-learn digits (360 test images)\n\n" + to_markdown(rows) + "\n")
+    seeds = sorted({r.seed for r in rows})
+    markdown.write_text(f"Test accuracy (%) on scikit-learn digits (360 test images), seeds {seeds}\n\n"
+                        + to_markdown(rows) + "\n")
     data.write_text(json.dumps({"config": config, "rows": [asdict(r) for r in rows]}, indent=1))
     return {"markdown": str(markdown), "json": str(data)}

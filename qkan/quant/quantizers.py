@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .grid import codes, fake_quantize, grid_limits, integer_dtype, qparams_from_range, round_ste, scale_grad
+from .grid import fake_quantize, grid_limits, integer_dtype, qparams_from_range, round_ste, scale_grad
 from .ranges import broadcast_shape, channel_rows, minmax_range, mse_range
 
 

@@ -39,7 +39,11 @@ class QuantizerConfig:
     """One quantiser slot: ``bits``; per-``tensor`` or per-``channel`` (output channel) scales; range from
     ``minmax`` or the ``mse``-optimal clipping; ``symmetric`` (zero point 0) or affine; ``method`` ``rtn``
     (round to nearest) or ``gptq`` (error feedback; nn.Linear and nn.Conv2d weights); ``qat`` ``lsq``/``dsq`` makes the
-    step size learnable (None: fixed, straight-through gradients)."""
+    step size learnable (None: fixed, straight-through gradients).
+
+    Two roles read only some fields: ``theta`` is always on a periodic grid fixed by the period and the
+    angles' arc (``symmetric`` does not apply; under ``qat`` the angles train through it with
+    straight-through gradients), and ``readout`` has a known range, so ``scheme`` does not apply."""
 
     bits: int
     granularity: str = "tensor"
@@ -77,7 +81,8 @@ class QuantSpec:
             if config is not None and not isinstance(config, QuantizerConfig):
                 raise TypeError(f"role {role!r} needs a QuantizerConfig or None, got {type(config).__name__}")
         if self.roles.get("theta") is not None and self.roles["theta"].method == "gptq":
-            raise ValueError("theta is quantised on a periodic grid; gptq applies to linear and convolution weights only")
+            raise ValueError("theta is quantised on a periodic grid; gptq applies to linear and convolution "
+                             "weights only")
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
 
     def config(self, role: str) -> Optional[QuantizerConfig]:
