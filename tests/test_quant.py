@@ -335,6 +335,7 @@ def test_quant_command_reports_float_and_ptq_on_digits(tmp_path):
     assert set(rows) == {"float", "W8A8 PTQ", "W4A4 QAT-LSQ"}
     assert rows["float"] > 0.5 and abs(rows["W8A8 PTQ"] - rows["float"]) <= 0.01
     assert "| mlp |" in (tmp_path / "quant_digits.md").read_text()
+    assert (tmp_path / "quant_digits.png").stat().st_size > 0
 
 
 def test_unknown_modules_and_bad_specs_raise_clear_errors():

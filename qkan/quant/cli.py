@@ -23,7 +23,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--qat-lr", type=float, default=1e-3)
     parser.add_argument("--seeds", type=lambda t: [int(v) for v in _csv(t)], default=[0],
                         help="comma list of seeds; the table shows mean ± std over them")
-    parser.add_argument("--out", default="runs/quant", help="folder for quant_digits.md and quant_digits.json")
+    parser.add_argument("--out", default="runs/quant", help="folder for quant_digits.md, .json and .png")
     parser.set_defaults(handler=run)
     return parser
 
@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
                              qat_lr=args.qat_lr, seeds=args.seeds, on_row=_print_row)
     print(to_markdown(rows))
     paths = write_report(rows, args.out, config)
-    print(f"wrote {paths['markdown']}, {paths['json']}")
+    print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
     return 0

@@ -118,6 +118,10 @@ def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings
     return rows
 
 
+def _accuracies(rows: Sequence[ReportRow], head: str, setting: str) -> list[float]:
+    return [r.accuracy for r in rows if r.head == head and r.setting == setting]
+
+
 def _cell(accuracies: list[float]) -> str:
     """Mean test accuracy in percent, with the standard deviation over seeds when there are several."""
     if not accuracies:
@@ -132,18 +136,43 @@ def to_markdown(rows: Sequence[ReportRow]) -> str:
     heads = list(dict.fromkeys(r.head for r in rows))
     lines = ["| head | " + " | ".join(settings) + " |", "|---|" + "---|" * len(settings)]
     for head in heads:
-        cells = [_cell([r.accuracy for r in rows if r.head == head and r.setting == s]) for s in settings]
+        cells = [_cell(_accuracies(rows, head, s)) for s in settings]
         lines.append(f"| {head} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def plot_report(rows: Sequence[ReportRow], path: Path) -> None:
+    """Grouped bars: one group per head, one bar per setting (mean accuracy, std over seeds as error bars)."""
+    from ..plotting import plt
+
+    settings = list(dict.fromkeys(r.setting for r in rows))
+    heads = list(dict.fromkeys(r.head for r in rows))
+    width = 0.8 / len(settings)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(heads) + 2) + 2, 4))
+    for k, setting in enumerate(settings):
+        values = [100 * torch.tensor(_accuracies(rows, h, setting) or [float("nan")], dtype=torch.float64)
+                  for h in heads]
+        ax.bar([i + k * width for i in range(len(heads))], [float(v.mean()) for v in values], width,
+               yerr=[float(v.std()) if v.numel() > 1 else 0.0 for v in values], label=setting)
+    lowest = min(100 * r.accuracy for r in rows)
+    ax.set_ylim(max(0.0, lowest - 5), 100)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(heads))], heads)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("digits: float vs quantised")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def write_report(rows: Sequence[ReportRow], out_dir: str, config: dict) -> dict[str, str]:
-    """quant_digits.md (the table) and quant_digits.json (rows and run settings) in ``out_dir``."""
+    """quant_digits.md (the table), quant_digits.json (rows and run settings) and quant_digits.png in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    markdown, data = out / "quant_digits.md", out / "quant_digits.json"
+    markdown, data, plot = out / "quant_digits.md", out / "quant_digits.json", out / "quant_digits.png"
     seeds = sorted({r.seed for r in rows})
     markdown.write_text(f"Test accuracy (%) on scikit-learn digits (360 test images), seeds {seeds}\n\n"
                         + to_markdown(rows) + "\n")
     data.write_text(json.dumps({"config": config, "rows": [asdict(r) for r in rows]}, indent=1))
-    return {"markdown": str(markdown), "json": str(data)}
+    plot_report(rows, plot)
+    return {"markdown": str(markdown), "json": str(data), "plot": str(plot)}
