@@ -144,6 +144,8 @@ def test_8_bit_qkan_stays_within_1e_2_of_float_on_the_1d_fit(fitted_1d, preset, 
 
 def test_every_qkan_role_gets_its_own_quantiser(fitted_1d):
     model, dataset = fitted_1d
+    with torch.no_grad():
+        before = model(dataset["test_input"])
     spec = uniform_spec(8, 8).with_role("postact_weight", QuantizerConfig(4)).with_role("preact_bias", None)
     quantized = quantize(model, spec, calibration=dataset["train_input"])
     found = quantizer_modules(quantized)
@@ -152,8 +154,9 @@ def test_every_qkan_role_gets_its_own_quantiser(fitted_1d):
     assert "layers.0.preacts_bias" not in found  # None keeps a role in floating point
     assert {"layers.0.input", "layers.0.readout"} <= set(found)
     assert found["layers.0.readout"].quantizer.scale.item() == pytest.approx(1 / 127)  # known range [-1, 1]
-    assert torch.equal(model.layers[0].theta, model.layers[0].theta)  # the float model is untouched
-    assert not hasattr(model.layers[0], "parametrizations")
+    with torch.no_grad():  # the float model is untouched
+        assert torch.equal(model(dataset["test_input"]), before)
+    assert type(model.layers[0]) is QKANLayer and not hasattr(model.layers[0], "parametrizations")
 
 
 def test_ptq_is_deterministic(fitted_1d):
@@ -183,6 +186,26 @@ def test_export_rebuilds_every_quantised_value(fitted_1d):
     assert int(theta_export.codes.max()) < 16
     act = exported["layers.0.input"]
     assert act.qmin == 0 and act.qmax == 255 and act.scale > 0
+
+
+def test_export_after_qat_matches_the_trained_quantised_values():
+    model = QKAN([3, 2], reps=2, group=3, seed=4, preact_trainable=True, postact_weight_trainable=True)
+    x = torch.rand(64, 3) * 2 - 1
+    quantized = quantize(model, parse_spec("W4A4", qat="lsq"), calibration=x).train()
+    optimizer = torch.optim.Adam([p for p in quantized.parameters() if p.requires_grad], lr=1e-2)
+    for _ in range(3):
+        optimizer.zero_grad()
+        quantized(x).square().mean().backward()
+        optimizer.step()
+    layer = quantized.layers[0]
+    exported = export_quantized(quantized)
+    assert exported["layers.0.theta"].codes.shape == (3, 3, 2)  # grouped theta: one arc per group
+    for name in ("preacts_weight", "preacts_bias", "postact_weights"):
+        tensor = exported[f"layers.0.{name}"]
+        assert torch.equal(tensor.dequantize(), getattr(layer, name).detach()), name
+        assert int(tensor.codes.abs().max()) <= 7
+    act = exported["layers.0.input"]
+    assert act.scale == layer.input_quantizer.quantizer.scale.detach().reshape(())
 
 
 def test_quantised_readout_works_on_every_cpu_solver():
