@@ -2,6 +2,7 @@
 per-edge plot grid QKANLayer draws (qkan.plotting.edge_grid)."""
 from __future__ import annotations
 
+import math
 from typing import Optional, Union
 
 import torch
@@ -34,6 +35,14 @@ def factory_kwargs(device: Device, dtype: Optional[torch.dtype]) -> dict:
     if not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
     return {"device": device, "dtype": dtype}
+
+
+def init_like_linear(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> None:
+    """torch.nn.Linear's default init of an (out, in) weight and its bias, in place."""
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(weight.shape[1])
+        nn.init.uniform_(bias, -bound, bound)
 
 
 class BaselineLayer(nn.Module):

@@ -5,14 +5,13 @@ z = LayerNorm(x), centres c_k uniform on ``grid_range``, h their spacing.
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs
+from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs, init_like_linear
 
 
 class FastKAN(BaselineLayer):
@@ -50,9 +49,7 @@ class FastKAN(BaselineLayer):
         self.layernorm.reset_parameters()
         nn.init.trunc_normal_(self.spline_weight, std=self.spline_weight_init_scale)
         if self.use_base_update:
-            nn.init.kaiming_uniform_(self.base_weight, a=math.sqrt(5))
-            bound = 1 / math.sqrt(self.in_dim)
-            nn.init.uniform_(self.base_bias, -bound, bound)
+            init_like_linear(self.base_weight, self.base_bias)
 
     def _basis(self, x: torch.Tensor) -> torch.Tensor:
         """(..., I, G) Gaussian RBFs of the normalised input."""

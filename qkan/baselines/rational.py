@@ -15,7 +15,7 @@ from torch import nn
 
 from qkan.solvers.cuda_runtime import cupy_available
 
-from .base import BaselineLayer, Device, check_positive_int, factory_kwargs
+from .base import BaselineLayer, Device, check_positive_int, factory_kwargs, init_like_linear
 from .rational_cuda import SUPPORTED_DTYPES, rational_forward
 from .rational_math import DENOMINATOR_TERMS, NUMERATOR_TERMS, grouped_safe_pade
 
@@ -81,10 +81,7 @@ class RationalKAN(BaselineLayer):
         with torch.no_grad():
             self.numerator.copy_(torch.tensor(numerator, dtype=torch.float64))
             self.denominator.copy_(torch.tensor(denominator, dtype=torch.float64).expand(self.groups, -1))
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_dim)
-            nn.init.uniform_(self.bias, -bound, bound)
+        init_like_linear(self.weight, self.bias)
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
         """F(x) (..., in_dim): the group-wise rational unit before the linear map."""

@@ -9,13 +9,12 @@ power-of-two grid_size) bitwise, as x - x_a and x_a + (x - x_a) are then exact (
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
 from torch import nn
 
-from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs
+from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs, init_like_linear
 
 INITS = ("linear", "identity")
 
@@ -48,7 +47,7 @@ class SplineKAN(BaselineLayer):
             if self.init == "linear":
                 weight = torch.empty(self.out_dim, self.in_dim, dtype=self.knot_values.dtype,
                                      device=self.knot_values.device)
-                nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+                init_like_linear(weight)
             else:
                 weight = torch.eye(self.out_dim, self.in_dim, dtype=self.knot_values.dtype,
                                    device=self.knot_values.device)
