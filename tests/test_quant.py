@@ -352,13 +352,15 @@ def test_quant_command_reports_float_and_ptq_on_digits(tmp_path):
 
     parser = configure_parser(argparse.ArgumentParser())
     args = parser.parse_args(["--heads", "mlp", "--settings", "float,W8A8 PTQ,W4A4 QAT-LSQ", "--epochs", "2",
-                              "--qat-epochs", "1", "--out", str(tmp_path)])
+                              "--qat-epochs", "1", "--sensitivity-bits", "2", "--out", str(tmp_path)])
     assert args.handler(args) == 0
     rows = {r["setting"]: r["accuracy"] for r in json.loads((tmp_path / "quant_digits.json").read_text())["rows"]}
     assert set(rows) == {"float", "W8A8 PTQ", "W4A4 QAT-LSQ"}
     assert rows["float"] > 0.5 and abs(rows["W8A8 PTQ"] - rows["float"]) <= 0.01
     assert "| mlp |" in (tmp_path / "quant_digits.md").read_text()
     assert (tmp_path / "quant_digits.png").stat().st_size > 0
+    roles = {r["role"] for r in json.loads((tmp_path / "quant_roles.json").read_text())}
+    assert roles == {"weight", "input"}  # conv and linear weights, module inputs (biases and norms stay float)
 
 
 def test_unknown_modules_and_bad_specs_raise_clear_errors():

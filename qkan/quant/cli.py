@@ -23,6 +23,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--qat-lr", type=float, default=1e-3)
     parser.add_argument("--seeds", type=lambda t: [int(v) for v in _csv(t)], default=[0],
                         help="comma list of seeds; the table shows mean ± std over them")
+    parser.add_argument("--sensitivity-bits", type=lambda t: [int(v) for v in _csv(t)], default=[],
+                        help="also quantise one role at a time at these bit widths (e.g. 2,3,4), first seed")
     parser.add_argument("--out", default="runs/quant", help="folder for quant_digits.md, .json and .png")
     parser.set_defaults(handler=run)
     return parser
@@ -35,8 +37,11 @@ def _print_row(row) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the report, print the table and write it; returns the exit status."""
-    from .digits_report import run_digits_report, to_markdown, write_report
+    from .digits_report import (run_digits_report, run_role_sensitivity, sensitivity_markdown, to_markdown,
+                                write_report, write_sensitivity)
 
+    if any(b < 2 or b > 16 for b in args.sensitivity_bits):
+        raise SystemExit(f"qkan quant: --sensitivity-bits must be in 2..16, got {args.sensitivity_bits}")
     for name in ("epochs", "qat_epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise SystemExit(f"qkan quant: --{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -48,4 +53,13 @@ def run(args: argparse.Namespace) -> int:
     print(to_markdown(rows))
     paths = write_report(rows, args.out, config)
     print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
+    if args.sensitivity_bits:
+        sensitivity = []
+        for head in args.heads:
+            rows = run_role_sensitivity(head, args.sensitivity_bits, args.epochs, args.batch_size, args.lr,
+                                        args.seeds[0])
+            print(f"\n{head}\n" + sensitivity_markdown(rows))
+            sensitivity += rows
+        paths = write_sensitivity(sensitivity, args.out)
+        print(f"wrote {paths['markdown']}, {paths['json']}")
     return 0

@@ -17,6 +17,7 @@ from ..models import HQKANClassifier
 from ..training.tasks import ClassificationTask, make_task
 from ..training.trainer import make_schedule
 from .convert import copy_model, quantize
+from .sensitivity import role_sensitivity
 from .spec import QuantSpec, uniform_spec
 
 CALIBRATION_IMAGES = 256
@@ -81,6 +82,16 @@ def test_metrics(model: nn.Module, task: ClassificationTask, batch_size: int = 5
     return correct / count, loss_sum / count
 
 
+def train_float(task: ClassificationTask, head: str, epochs: int, lr: float, batch_size: int, seed: int,
+                progress: bool) -> HQKANClassifier:
+    """The digits classifier with ``head``, initialised from ``seed`` and trained in float."""
+    torch.manual_seed(seed)
+    model = HQKANClassifier.for_digits(head=head)
+    train_steps(model, task, epochs * task.steps_per_epoch(batch_size), lr, batch_size, seed, f"{head} float",
+                progress)
+    return model
+
+
 def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings: Sequence[str] = tuple(SETTINGS),
                       epochs: int = 20, qat_epochs: int = 5, batch_size: int = 64, lr: float = 3e-3,
                       qat_lr: float = 1e-3, seeds: Sequence[int] = (0,), progress: bool = True,
@@ -95,10 +106,8 @@ def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings
     calibration = task.x_train[:CALIBRATION_IMAGES]
     rows = []
     for seed, head in [(seed, head) for seed in seeds for head in heads]:
-        torch.manual_seed(seed)
-        float_model = HQKANClassifier.for_digits(head=head)
         start = time.perf_counter()
-        train_steps(float_model, task, epochs * per_epoch, lr, batch_size, seed, f"{head} float", progress)
+        float_model = train_float(task, head, epochs, lr, batch_size, seed, progress)
         float_seconds = time.perf_counter() - start
         for name in settings:
             setting = SETTINGS[name]
@@ -116,6 +125,27 @@ def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings
             if on_row is not None:
                 on_row(row)
     return rows
+
+
+def run_role_sensitivity(head: str = "qkan", bits: Sequence[int] = (2, 3, 4), epochs: int = 20,
+                         batch_size: int = 64, lr: float = 3e-3, seed: int = 0, progress: bool = True) -> list[dict]:
+    """Test accuracy of the float-trained ``head`` classifier with one role at a time quantised (PTQ, MSE
+    ranges), per bit width: which branch needs the bits."""
+    task = make_task("digits")
+    model = train_float(task, head, epochs, lr, batch_size, seed, progress)
+    rows = role_sensitivity(model, bits, lambda m: test_metrics(m, task)[0], task.x_train[:CALIBRATION_IMAGES])
+    return [{"head": head, "seed": seed, "float": test_metrics(model, task)[0], **row} for row in rows]
+
+
+def sensitivity_markdown(rows: Sequence[dict]) -> str:
+    """Roles as rows, bit widths as columns, test accuracy in percent (float accuracy in the title row)."""
+    bits = sorted({r["bits"] for r in rows})
+    lines = [f"| role (float {100 * rows[0]['float']:.2f}) | " + " | ".join(f"{b} bits" for b in bits) + " |",
+             "|---|" + "---|" * len(bits)]
+    for role in dict.fromkeys(r["role"] for r in rows):
+        cells = {r["bits"]: f"{100 * r['metric']:.2f}" for r in rows if r["role"] == role}
+        lines.append(f"| {role} | " + " | ".join(cells.get(b, "") for b in bits) + " |")
+    return "\n".join(lines)
 
 
 def _accuracies(rows: Sequence[ReportRow], head: str, setting: str) -> list[float]:
@@ -176,3 +206,16 @@ def write_report(rows: Sequence[ReportRow], out_dir: str, config: dict) -> dict[
     data.write_text(json.dumps({"config": config, "rows": [asdict(r) for r in rows]}, indent=1))
     plot_report(rows, plot)
     return {"markdown": str(markdown), "json": str(data), "plot": str(plot)}
+
+
+def write_sensitivity(rows: Sequence[dict], out_dir: str) -> dict[str, str]:
+    """quant_roles.md (one table per head) and quant_roles.json in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    markdown, data = out / "quant_roles.md", out / "quant_roles.json"
+    tables = [f"### {head}\n\n" + sensitivity_markdown([r for r in rows if r["head"] == head])
+              for head in dict.fromkeys(r["head"] for r in rows)]
+    markdown.write_text("Test accuracy (%) on digits with one role quantised (PTQ, MSE ranges), the rest float\n\n"
+                        + "\n\n".join(tables) + "\n")
+    data.write_text(json.dumps(list(rows), indent=1))
+    return {"markdown": str(markdown), "json": str(data)}

@@ -100,11 +100,6 @@ class QuantSpec:
         weights_gptq = any(c is not None and c.method == "gptq" for c in self.roles.values())
         return self.roles.get("input") is not None or weights_gptq
 
-    @property
-    def trainable(self) -> bool:
-        """True when some quantiser learns its step size (QAT)."""
-        return any(c is not None and c.qat is not None for c in self.roles.values())
-
     def __str__(self) -> str:
         parts = [f"{role}={c.bits}b" for role, c in self.roles.items() if c is not None]
         return f"{self.name}({', '.join(parts)})"
