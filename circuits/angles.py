@@ -42,8 +42,10 @@ class _Algebra:
     __rmul__ = __mul__
 
     def __truediv__(self, divisor: Real) -> "Angle":
-        if isinstance(divisor, bool) or not isinstance(divisor, Real) or divisor == 0:
-            raise TypeError(f"an angle can only be divided by a non-zero real number, got {divisor!r}")
+        if isinstance(divisor, bool) or not isinstance(divisor, Real):
+            raise TypeError(f"an angle can only be divided by a non-zero real number, got {type(divisor).__name__}")
+        if divisor == 0:
+            raise ValueError("an angle can only be divided by a non-zero real number, got 0")
         return self._angle()._scaled(1.0 / float(divisor))
 
 

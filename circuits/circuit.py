@@ -39,7 +39,7 @@ class Op:
 
 @dataclass(frozen=True)
 class Readout:
-    """``amp``: sum of |amplitude| signed by Z on ``qubit`` (|a|-|b| on one qubit); ``z``: <Z_qubit>."""
+    """``amp``: sqrt(P(qubit=0)) - sqrt(P(qubit=1)), i.e. |a|-|b| on one qubit; ``z``: <Z_qubit>."""
 
     kind: str = "amp"
     qubit: int = 0

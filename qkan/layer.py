@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from qkan.circuits import Circuit, builtin
-from qkan.solvers import LayerGeometry, LayerParams, Program, compile as compile_program, get_solver
+from qkan.solvers import LayerGeometry, LayerParams, Program, check_options, compile as compile_program, get_solver
+from qkan.solvers.layer_math import base_activation_fn
 
 Ansatz = Union[str, Circuit]
 Activation = Union[str, Callable[[torch.Tensor], torch.Tensor], None]
@@ -34,6 +35,8 @@ def activation_name(activation: Activation) -> Activation:
 def resolve_circuit(ansatz: Ansatz, reps: Optional[int], fast_measure: Optional[bool]) -> Circuit:
     """The Circuit for a built-in name or a user Circuit, with the readout ``fast_measure`` asks
     for (True: amp, False: z, None: the built-in default amp or the circuit's own)."""
+    if fast_measure is not None and not isinstance(fast_measure, bool):
+        raise TypeError(f"fast_measure must be True, False or None, got {fast_measure!r}")
     readout = None if fast_measure is None else ("amp" if fast_measure else "z")
     if isinstance(ansatz, Circuit):
         if reps is not None and reps != ansatz.data_reps:
@@ -89,9 +92,11 @@ class QKANLayer(nn.Module):
         self.ba_trainable = ba_trainable
         self.preact_init = preact_init
         self.base_activation = activation_name(base_activation)
+        base_activation_fn(self.base_activation)  # an unknown name fails here, not at the first forward
         self.seed = seed
         self.solver_kwargs = dict(solver_kwargs or {})
         self.solver = solver
+        check_options(solver, self.solver_kwargs)
         self._programs: dict[tuple, Program] = {}
 
         factory = {"device": device, "dtype": dtype}

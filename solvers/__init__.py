@@ -4,13 +4,13 @@ from .base import LayerGeometry, LayerParams, Program, Solver, UnsupportedCircui
 from .cutn import CutnSolver
 from .exact import ExactSolver
 from .flash import FlashSolver
-from .registry import compile, get_solver, register_solver, resolve, solver_names, supported_solvers
+from .registry import check_options, compile, get_solver, register_solver, resolve, solver_names, supported_solvers
 
 register_solver(ExactSolver())
 register_solver(CutnSolver())
 register_solver(FlashSolver())
 
 __all__ = [
-    "LayerGeometry", "explain", "LayerParams", "Program", "Solver", "UnsupportedCircuit", "compile", "get_solver",
+    "LayerGeometry", "check_options", "explain", "LayerParams", "Program", "Solver", "UnsupportedCircuit", "compile", "get_solver",
     "register_solver", "resolve", "solver_names", "supported_solvers",
 ]

@@ -10,8 +10,7 @@ from qkan.circuits import Circuit, FusedBlock, Op, fuse_parameter_gates
 
 from .base import LayerGeometry, LayerParams, Program, Solver
 from .layer_math import DataAngles, check_arccos_domain, edge_contributions, evaluate_angle, expand_edges, layer_sum
-from .statevector import (apply_fixed, apply_single, apply_single_diagonal, fixed_matrix, readout_signs,
-                          rotation_matrix, rz_phases)
+from .statevector import apply_fixed, apply_single, apply_single_diagonal, fixed_matrix, readout, rotation_matrix, rz_phases
 
 MAX_EXACT_QUBITS = 12
 COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
@@ -27,7 +26,6 @@ class ExactProgram(Program):
         self.cdtype = COMPLEX_OF[dtype]
         self.segments = fuse_parameter_gates(circuit)
         self.checkpoint = checkpoint
-        self.signs = readout_signs(circuit.n_qubits, circuit.readout.qubit, dtype, device)
         self.arccos_reps = sorted({s.rep for op in circuit.ops if op.angle for s in op.angle.data
                                    if s.encoding == "arccos"})
 
@@ -70,9 +68,8 @@ class ExactProgram(Program):
         state[:, :, 0] = 1
         for item in self.segments:
             state = self._apply(state, item, theta, data)
-        weights = state.abs() if self.circuit.readout.kind == "amp" else state.abs().square()
-        f = torch.einsum("oidb,d->boi", weights, self.signs)
-        return f.expand(x.shape[0], self.geometry.out_dim, self.geometry.in_dim)
+        f = readout(state, self.circuit.readout.kind, self.circuit.readout.qubit, self.circuit.n_qubits)
+        return f.permute(2, 0, 1).expand(x.shape[0], self.geometry.out_dim, self.geometry.in_dim)
 
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         if self.arccos_reps:

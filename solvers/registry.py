@@ -1,7 +1,8 @@
 """The solver registry: names to solvers, compilation with a per-key Program cache, and ``auto``."""
 from __future__ import annotations
 
-from typing import Any, Union
+import inspect
+from typing import Any, Optional, Union
 
 import torch
 
@@ -30,6 +31,27 @@ def get_solver(name: Union[str, Solver]) -> Solver:
     if name not in _SOLVERS:
         raise ValueError(f"unknown solver {name!r}; expected one of {solver_names()}")
     return _SOLVERS[name]
+
+
+def accepted_options(name: Union[str, Solver]) -> Optional[set[str]]:
+    """The ``solver_kwargs`` a solver's ``build`` takes (None: any); ``auto`` accepts any solver's."""
+    solvers = list(_SOLVERS.values()) if name == "auto" else [get_solver(name)]
+    names: set[str] = set()
+    for solver in solvers:
+        params = list(inspect.signature(solver.build).parameters.values())[4:]
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return None
+        names.update(p.name for p in params)
+    return names
+
+
+def check_options(name: Union[str, Solver], options: dict[str, Any]) -> None:
+    """Raise ``TypeError`` naming any option the solver does not take."""
+    accepted = accepted_options(name)
+    unknown = sorted(set(options) - accepted) if accepted is not None else []
+    if unknown:
+        label = name if isinstance(name, str) else name.name
+        raise TypeError(f"solver {label!r} got unknown option(s) {unknown}; it accepts {sorted(accepted) or 'none'}")
 
 
 def supported_solvers(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,

@@ -55,9 +55,11 @@ ROTATIONS = {"rx": rx, "ry": ry, "rz": rz}
 
 
 def readout(psi: torch.Tensor, kind: str, signs: torch.Tensor) -> torch.Tensor:
-    """amp: sum of sign*|amplitude|; z: sum of sign*|amplitude|^2 (psi is (B, 2^n))."""
-    weights = psi.abs() if kind == "amp" else psi.abs() ** 2
-    return weights @ signs
+    """From the probabilities P(0), P(1) of the readout qubit (``signs`` +1 / -1 per basis state):
+    amp: sqrt(P(0)) - sqrt(P(1)) (|a| - |b| on one qubit); z: P(0) - P(1). psi is (B, 2^n)."""
+    probs = psi.abs() ** 2
+    p0, p1 = probs @ (signs > 0).to(probs.dtype), probs @ (signs < 0).to(probs.dtype)
+    return p0.sqrt() - p1.sqrt() if kind == "amp" else p0 - p1
 
 
 # ----- the built-in ansatzes, straight from spec §3's table ---------------------------------

@@ -102,7 +102,8 @@ def test_cx_is_an_alias_of_cnot():
     (lambda: Circuit(1).rz(0, "theta"), TypeError, r"an angle must be a number, theta\(...\), data\(...\)"),
     (lambda: theta(0) * theta(1), TypeError, r"scaled by a real number, got Theta"),
     (lambda: theta(0) * True, TypeError, r"scaled by a real number, got bool"),
-    (lambda: theta(0) / 0, TypeError, r"divided by a non-zero real number"),
+    (lambda: theta(0) / 0, ValueError, r"divided by a non-zero real number, got 0"),
+    (lambda: theta(0) / "2", TypeError, r"divided by a non-zero real number, got str"),
     (lambda: Circuit(1.5), ValueError, r"n_qubits must be an integer"),
 ])
 def test_invalid_builds_raise_clear_errors(build, error, message):

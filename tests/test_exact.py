@@ -153,3 +153,17 @@ def test_pz_z_readout_is_fourier_series_up_to_reps():
 def test_pz_amp_readout_is_not_a_short_fourier_series():
     # the two readouts are different functions: |a|-|b| has frequencies beyond R
     assert _fourier_magnitudes("amp")[REPS + 1 : 32 - REPS].max() > 1e-6
+
+
+@pytest.mark.parametrize("n_qubits", [1, 2])
+def test_amp_gradient_is_finite_where_an_amplitude_vanishes(n_qubits):
+    """theta = 0 leaves the readout qubit in |0>, where sqrt(P(1)) has no derivative: the solver
+    must return the zero subgradient, never NaN."""
+    circuit = Circuit(n_qubits).ry(0, theta(0)).measure("amp")
+    program = compile_program("exact", circuit, LayerGeometry(1, 1), torch.float64, "cpu")
+    weights = torch.zeros(1, 1, 1, dtype=torch.float64, requires_grad=True)
+    one = torch.ones(1, 1, dtype=torch.float64)
+    params = LayerParams(weights, one[..., None], 0 * one[..., None], one, 0 * one, 0 * one, one)
+    f = program.circuit_values(torch.zeros(2, 1, dtype=torch.float64), params)
+    f.sum().backward()
+    assert torch.allclose(f, torch.ones_like(f)) and torch.isfinite(weights.grad).all()

@@ -84,9 +84,6 @@ def test_single_qubit_amp_readout_is_bounded_by_one(circuit, seed, preacts):
     assert f.abs().max().item() <= 1 + 1e-12
 
 
-@pytest.mark.xfail(strict=True, reason="multi-qubit `amp` is defined as sum of |amplitude| signed by the readout "
-                                       "qubit (README), which reaches sqrt(2) here; issue 2 asks |f| <= 1 for both "
-                                       "readouts. Reported to the lead; remove this mark when the definition changes.")
 def test_multi_qubit_amp_readout_is_bounded_by_one():
     circuit = Circuit(2).h(1).measure("amp", 0)  # |0>|+>: amplitudes 1/sqrt2, 1/sqrt2 on the |0> side
     f, _ = exact_values(circuit, 0, False)

@@ -28,14 +28,10 @@ def exact_edge_value(circuit: Circuit, theta: np.ndarray, x: float, w: np.ndarra
 
 
 def qiskit_edge_value(qasm: str, kind: str, qubit: int) -> float:
-    """The readout computed by qiskit from the exported text: <Z_qubit>, or for ``amp`` the sum of
-    |amplitude| signed by the qubit's bit (qiskit indexes basis states little-endian)."""
-    state = Statevector(loads(qasm))
-    if kind == "z":
-        p0, p1 = state.probabilities([qubit])
-        return float(p0 - p1)
-    bits = (np.arange(len(state.data)) >> qubit) & 1
-    return float(np.sum((1 - 2 * bits) * np.abs(state.data)))
+    """The readout computed by qiskit from the exported text, from the qubit's marginal
+    probabilities: <Z_qubit> = P(0) - P(1), or for ``amp`` sqrt(P(0)) - sqrt(P(1))."""
+    p0, p1 = Statevector(loads(qasm)).probabilities([qubit])
+    return float(p0 - p1) if kind == "z" else float(np.sqrt(p0) - np.sqrt(p1))
 
 
 def _random_values(circuit: Circuit, rng: np.random.Generator, arccos: bool):
