@@ -387,3 +387,5 @@ def test_unknown_modules_and_bad_specs_raise_clear_errors():
         parse_spec("int8")
     with pytest.raises(TypeError, match="QuantSpec"):
         quantize(Scaler(), "W8A8")
+    with pytest.raises(ValueError, match="already quantised"):
+        quantize(quantized, parse_spec("W4AF"))

@@ -67,7 +67,7 @@ def _replace_qkan_layers(model: nn.Module, spec: QuantSpec) -> nn.Module:
 
     if isinstance(model, QKANLayer):
         return convert(model)
-    for name, module in list(model.named_modules()):
+    for module in list(model.modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, QKANLayer):
                 setattr(module, child_name, convert(child))
@@ -129,7 +129,9 @@ def quantize(model: nn.Module, spec: QuantSpec, calibration: Calibration = None,
              progress: bool = False) -> nn.Module:
     """The fake-quantised model for ``spec``; ``calibration`` (inputs, or batches of inputs or (input, target)
     pairs) is needed for input ranges and GPTQ. With QAT quantisers (``qat`` in the spec) the result
-    trains as usual: step sizes are parameters, rounding passes straight-through gradients."""
+    trains as usual: step sizes are parameters, rounding passes straight-through gradients.
+    ``inplace=True`` converts ``model``'s own modules instead of a copy (a bare QKANLayer is still
+    replaced, so use the return value)."""
     if not isinstance(spec, QuantSpec):
         raise TypeError(f"spec must be a QuantSpec (see qkan.quant.uniform_spec / parse_spec), "
                         f"got {type(spec).__name__}")
@@ -137,6 +139,8 @@ def quantize(model: nn.Module, spec: QuantSpec, calibration: Calibration = None,
     if spec.needs_calibration and not batches:
         raise ValueError(f"{spec.name} quantises inputs or uses GPTQ, which needs calibration inputs: "
                          "pass calibration=<tensor of model inputs or an iterable of batches>")
+    if quantizer_modules(model) or any(isinstance(m, QuantizedQKANLayer) for m in model.modules()):
+        raise ValueError("the model is already quantised; quantize the floating-point model instead")
     training = model.training
     model = _replace_qkan_layers(model if inplace else copy_model(model), spec)
     model.eval()
