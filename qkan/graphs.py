@@ -48,6 +48,10 @@ def make_graphed_train_step(model: nn.Module, loss_fn: Callable[[Tensor, Tensor]
     for group in optimizer.param_groups:
         if "capturable" in group:
             group["capturable"] = True
+            for p in group["params"]:  # steps taken eagerly live on the CPU; capturable ones on the device
+                state = optimizer.state.get(p, {})
+                if torch.is_tensor(state.get("step")) and state["step"].device != p.device:
+                    state["step"] = state["step"].to(p.device)
     static_x, static_y = example_x.detach().clone(), example_y.detach().clone()
 
     def train_step() -> Tensor:

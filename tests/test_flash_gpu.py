@@ -146,9 +146,21 @@ def _model_and_data(seed=0):
     return model, x, y
 
 
-def test_torch_compile_matches_eager():
+def test_torch_compile_program_fullgraph():
+    """The flash ops trace into one graph (no breaks) with forward and backward."""
+    circuit, geometry = builtin("pz", 2, "amp"), LayerGeometry(5, 3, preacts=True)
+    x, params = make_inputs(circuit, 3, 5, 40, torch.float32)
+    program = compile_program("flash", circuit, geometry, torch.float32, DEVICE)
+    compiled = torch.compile(program.layer_output, fullgraph=True)
+    torch.testing.assert_close(compiled(x, params), program.layer_output(x, params), rtol=1e-6, atol=1e-6)
+    grad = torch.autograd.grad(compiled(x, params).square().sum(), params.theta)[0]
+    torch.testing.assert_close(grad, torch.autograd.grad(program.layer_output(x, params).square().sum(),
+                                                         params.theta)[0], rtol=1e-6, atol=1e-6)
+
+
+def test_torch_compile_model_matches_eager():
     model, x, y = _model_and_data()
-    compiled = torch.compile(model, fullgraph=True)
+    compiled = torch.compile(model)
     eager_loss = torch.nn.functional.mse_loss(model(x), y)
     eager_grad = torch.autograd.grad(eager_loss, model.layers[0].theta)[0]
     compiled_loss = torch.nn.functional.mse_loss(compiled(x), y)
@@ -163,8 +175,12 @@ def test_graphed_train_step_matches_eager():
     model, x, y = _model_and_data()
     twin = copy.deepcopy(model)
     loss_fn = torch.nn.functional.mse_loss
-    step = make_graphed_train_step(model, loss_fn, torch.optim.Adam(model.parameters(), lr=1e-2), x, y)
-    twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-2)
+    optimizer, twin_opt = torch.optim.Adam(model.parameters(), lr=1e-2), torch.optim.Adam(twin.parameters(), lr=1e-2)
+    for opt, net in ((optimizer, model), (twin_opt, twin)):  # one eager step first: state on the CPU
+        opt.zero_grad()
+        loss_fn(net(x), y).backward()
+        opt.step()
+    step = make_graphed_train_step(model, loss_fn, optimizer, x, y)
     for n in range(4):
         xs, ys = x.roll(n, 0), y.roll(n, 0)
         graphed = step(xs, ys).item()
