@@ -22,7 +22,7 @@ from qkan.circuits import Circuit
 from .base import LayerGeometry, LayerParams, Program, Solver
 from .cutn_network import COMPLEX_OF, CircuitNetwork, environment_network
 from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions, layer_sum
-from .statevector import readout_signs
+from .statevector import readout
 
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
 WORKSPACE_SHARE = 0.5  # of memory_limit for cuTensorNet's workspace (scratch and gradient cache)
@@ -234,8 +234,7 @@ class CutnProgram(Program):
         out = self.contract(self.values_network, x, LayerParams(*tensors))
         if self.z_readout:
             return out.real
-        signs = readout_signs(self.circuit.n_qubits, self.circuit.readout.qubit, self.dtype, x.device)
-        return torch.einsum("boid,d->boi", out.abs().reshape(*out.shape[:3], -1), signs)
+        return readout(out.reshape(*out.shape[:3], -1), "amp", self.circuit.readout.qubit, self.circuit.n_qubits)
 
     def _layer(self, x: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
         params = LayerParams(*tensors)

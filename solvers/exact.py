@@ -68,7 +68,7 @@ class ExactProgram(Program):
         state[:, :, 0] = 1
         for item in self.segments:
             state = self._apply(state, item, theta, data)
-        f = readout(state, self.circuit.readout.kind, self.circuit.readout.qubit, self.circuit.n_qubits)
+        f = readout(state, self.circuit.readout.kind, self.circuit.readout.qubit, self.circuit.n_qubits, axis=2)
         return f.permute(2, 0, 1).expand(x.shape[0], self.geometry.out_dim, self.geometry.in_dim)
 
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:

@@ -69,18 +69,12 @@ def apply_fixed(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[int, ..
     return s.reshape(*lead, 2 ** n_qubits, batch)
 
 
-def readout(state: torch.Tensor, kind: str, qubit: int, n_qubits: int) -> torch.Tensor:
-    """(O', I, B') readout of an (O', I, 2^n, B') state on ``qubit``: ``amp`` is
-    sqrt(P(0)) - sqrt(P(1)) (|a| - |b| on one qubit, never above 1), ``z`` is P(0) - P(1)."""
-    s = _split(state, qubit, n_qubits)
-    zero, one = s[:, :, :, 0], s[:, :, :, 1]  # (O', I, L, R, B')
+def readout(amplitudes: torch.Tensor, kind: str, qubit: int, n_qubits: int, axis: int = -1) -> torch.Tensor:
+    """Readout on ``qubit`` of amplitudes whose basis-state axis is ``axis`` (that axis is removed):
+    ``amp`` is sqrt(P(0)) - sqrt(P(1)) (|a| - |b| on one qubit, never above 1), ``z`` is P(0) - P(1)."""
+    a = amplitudes.movedim(axis, -1)
+    a = a.reshape(*a.shape[:-1], 2 ** qubit, 2, 2 ** (n_qubits - qubit - 1))
+    zero, one = a[..., 0, :], a[..., 1, :]
     if kind == "amp":
-        return torch.linalg.vector_norm(zero, dim=(2, 3)) - torch.linalg.vector_norm(one, dim=(2, 3))
-    return zero.abs().square().sum(dim=(2, 3)) - one.abs().square().sum(dim=(2, 3))
-
-
-def readout_signs(n_qubits: int, qubit: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(2^n,) +1 where ``qubit`` is |0>, -1 where it is |1> (qubit 0 is the most significant bit)."""
-    idx = torch.arange(2 ** n_qubits, device=device)
-    bit = (idx >> (n_qubits - 1 - qubit)) & 1
-    return (1 - 2 * bit).to(dtype)
+        return torch.linalg.vector_norm(zero, dim=(-2, -1)) - torch.linalg.vector_norm(one, dim=(-2, -1))
+    return zero.abs().square().sum(dim=(-2, -1)) - one.abs().square().sum(dim=(-2, -1))
