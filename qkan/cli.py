@@ -63,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--tiny", action="store_true", help="every case at tiny sizes (a quick smoke run)")
     bench.add_argument("--out", default="runs/bench", help="folder for bench.md, bench.json and bench.png")
     bench.set_defaults(handler=_bench)
+
+    from .training.cli import configure_parser as configure_train, run as run_train
+
+    train = sub.add_parser("train", help="train a model (HQKAN, baselines, GPT) on digits, text or CIFAR")
+    configure_train(train)
+    train.set_defaults(handler=run_train)
+
+    from .quant.cli import configure_parser as configure_quant, run as run_quant
+
+    quant = sub.add_parser("quant", help="post-training quantisation and QAT report on the digits task")
+    configure_quant(quant)
+    quant.set_defaults(handler=run_quant)
     return parser
 
 
