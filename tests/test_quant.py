@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from qkan import QKAN, QKANLayer, create_dataset
-from qkan.circuits import Circuit, data, theta
+from qkan.circuits import Circuit, GateSpec, data, theta
 from qkan.fit_demo import sinc20
 from qkan.models import HQKAN
 from qkan.quant import (DSQQuantizer, LSQQuantizer, PeriodicQuantizer, QuantizerConfig, QuantSpec, UniformQuantizer,
@@ -97,6 +97,23 @@ def test_periods_follow_the_angle_coefficients_and_are_true_periods():
         shift[k] = periods[k] / 2  # half the period is not a period: the bound is tight
         assert not torch.allclose(_single_edge_output(circuit, base + shift), f, atol=1e-6)
     assert gate_function_period(Circuit(1).rz(0, 0.0).ops[0].spec) == 2 * math.pi
+    with pytest.raises(ValueError, match="controlled rotation"):
+        gate_function_period(GateSpec("crz", 2, generator="z"))
+
+
+def test_angle_period_is_2pi_in_an_entangled_circuit():
+    """The half-angle -1 of a rotation on one qubit of a larger state is still a global phase."""
+    circuit = (Circuit(2).h(0).h(1).rz(0, theta(0)).ry(0, data(0)).cnot(0, 1).ry(1, theta(1)).rx(1, data(0))
+               .cz(0, 1).ry(1, theta(2)).measure("amp", 1))
+    assert torch.allclose(theta_periods(circuit), torch.full((3,), 2 * math.pi, dtype=torch.float64))
+    base = torch.tensor([0.4, -0.9, 1.3], dtype=torch.float64)
+    f = _single_edge_output(circuit, base)
+    for k in range(3):
+        shift = torch.zeros(3, dtype=torch.float64)
+        shift[k] = 2 * math.pi
+        assert torch.allclose(_single_edge_output(circuit, base + shift), f, atol=1e-12)
+        shift[k] = math.pi
+        assert not torch.allclose(_single_edge_output(circuit, base + shift), f, atol=1e-6)
 
 
 @pytest.mark.parametrize("ansatz", ["pz", "rpz", "real", "mix"])

@@ -3,11 +3,12 @@
 Gates use the half-angle convention, R(t) = exp(-i t/2 P): the matrix has period 4*pi, but
 R(t + 2*pi) = -R(t). For a single-qubit gate that -1 multiplies the whole state (-U (x) I = -(U (x) I)),
 a global phase, which neither readout (``amp`` takes |amplitudes|, ``z`` their squares) can see.
-So a slot entering an angle as ``c * theta`` shifts the circuit function by nothing when theta
-moves by 2*pi/|c|: the function period is 2*pi/|c|. Only a rotation acting on part of a larger
-gate (a controlled rotation) would turn the -1 into a relative phase and need 4*pi/|c|;
-:func:`gate_function_period` encodes both, and every parametric gate the registry admits today is
-single-qubit (``register_gate`` enforces it), so every built-in angle has period 2*pi.
+So a slot entering an angle as ``c * theta`` leaves the circuit function unchanged when theta
+moves by 2*pi/|c|: the function period is 2*pi/|c|, not the matrix period 4*pi/|c|. The 4*pi
+period would apply to a rotation that acts on part of a larger gate (a controlled rotation turns
+the -1 into a relative phase), and a multi-qubit Pauli rotation exp(-i t/2 P (x) Q) is back at 2*pi;
+the gate registry admits only single-qubit rotations (``register_gate`` enforces it), so
+:func:`gate_function_period` returns 2*pi and refuses anything else rather than guess.
 """
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ from qkan.circuits import Circuit, GateSpec, Theta
 
 
 def gate_function_period(spec: GateSpec) -> float:
-    """Period of the circuit function in a rotation gate's own angle: 2*pi when the half-angle sign flip
-    is a global phase (single-qubit gates), 4*pi when it is not."""
+    """Period of the circuit function in a rotation gate's own angle: 2*pi for single-qubit rotations,
+    whose half-angle sign flip is a global phase."""
     if not spec.parametric:
         raise ValueError(f"gate {spec.name!r} has no angle")
-    return 2 * math.pi if spec.n_qubits == 1 else 4 * math.pi
+    if spec.n_qubits != 1:
+        raise ValueError(f"gate {spec.name!r} is a {spec.n_qubits}-qubit rotation: its angle period depends on its "
+                         "form (4*pi for a controlled rotation, 2*pi for exp(-i t/2 P(x)Q)); not supported")
+    return 2 * math.pi
 
 
 def _lcm(a: Fraction, b: Fraction) -> Fraction:
