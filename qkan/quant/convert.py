@@ -23,7 +23,7 @@ from .activation import ActivationQuantizer, quantize_input_hook
 from .gptq import HessianAccumulator, gptq_quantize, supports_gptq
 from .periodic import PeriodicQuantizer
 from .periods import theta_periods
-from .qkan_layer import QuantizedQKANLayer, readout_bound
+from .qkan_layer import READOUT_RANGE, QuantizedQKANLayer
 from .quantizers import make_quantizer
 from .roles import RoleEntry, plan_roles
 from .spec import QuantizerConfig, QuantSpec
@@ -60,9 +60,8 @@ def _replace_qkan_layers(model: nn.Module, spec: QuantSpec) -> nn.Module:
     def convert(layer: QKANLayer) -> QuantizedQKANLayer:
         quantizer = None
         if config is not None:
-            bound = readout_bound(layer)
             inner = make_quantizer(config.bits, config.symmetric, None, 1, config.qat, layer.theta)
-            quantizer = ActivationQuantizer(inner, config.scheme, known_range=(-bound, bound))
+            quantizer = ActivationQuantizer(inner, config.scheme, known_range=READOUT_RANGE)
         return QuantizedQKANLayer.from_layer(layer, quantizer)
 
     if isinstance(model, QKANLayer):

@@ -17,13 +17,7 @@ from qkan.solvers.layer_math import edge_contributions, layer_sum
 
 from ..layer import QKANLayer
 
-
-def readout_bound(layer: QKANLayer) -> float:
-    """|f| <= bound for the layer's readout: <Z> is in [-1, 1]; the ``amp`` readout (sum of |amplitudes|
-    signed by Z) reaches sqrt(2^(n-1)) on n qubits (half the weight spread evenly), 1 on one qubit."""
-    if layer.readout == "z":
-        return 1.0
-    return float(2 ** (layer.circuit.n_qubits - 1)) ** 0.5
+READOUT_RANGE = (-1.0, 1.0)  # amp = sqrt(P(0)) - sqrt(P(1)) and z = P(0) - P(1) both lie in [-1, 1]
 
 
 class ReadoutQuantizedProgram(Program):
