@@ -188,6 +188,19 @@ def test_ptq_is_deterministic(fitted_1d):
         assert k1 == k2 and torch.equal(v1, v2), k1
 
 
+def test_gptq_ptq_of_an_hqkan_is_deterministic():
+    torch.manual_seed(3)
+    model = HQKAN(12, e=4)
+    x = torch.randn(300, 12) @ torch.randn(12, 12)  # correlated inputs, so GPTQ differs from rounding
+    spec = parse_spec("W4A8", scheme="mse", act_scheme="mse", gptq=True)
+    first, second = quantize(model, spec, calibration=x), quantize(model, spec, calibration=x)
+    with torch.no_grad():
+        assert torch.equal(first(x), second(x))
+        assert not torch.equal(first.down.weight, quantize(model, parse_spec("W4A8", scheme="mse"), x).down.weight)
+    for (k1, v1), (k2, v2) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert k1 == k2 and torch.equal(v1, v2), k1
+
+
 def test_export_rebuilds_every_quantised_value(fitted_1d):
     model, dataset = fitted_1d
     quantized = quantize(model, parse_spec("W4A8"), calibration=dataset["train_input"])
