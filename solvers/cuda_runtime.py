@@ -39,13 +39,25 @@ def load_module(source: str, name_expressions: tuple[str, ...], options: tuple[s
     return module
 
 
+@functools.lru_cache(maxsize=None)
+def _external_stream(pointer: int, device: int):
+    """CuPy's wrapper of one torch stream, made once (creating it per launch costs host time)."""
+    import cupy
+
+    return cupy.cuda.ExternalStream(pointer, device)
+
+
 @contextmanager
 def torch_stream() -> Iterator[None]:
     """Run CuPy launches on torch's current CUDA stream (no host synchronisation)."""
-    import cupy
-
-    with cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream):
+    stream = torch.cuda.current_stream()
+    with _external_stream(stream.cuda_stream, stream.device_index):
         yield
+
+
+@functools.lru_cache(maxsize=None)
+def _function(module, name: str):
+    return module.get_function(name)
 
 
 def kernel_arg(value: Any) -> Any:
@@ -58,7 +70,7 @@ def kernel_arg(value: Any) -> Any:
 def launch(module, name: str, grid: Sequence[int], block: Sequence[int], args: Sequence[Any],
            shared_mem: int = 0) -> None:
     """Launch kernel ``name`` (a name expression of ``module``) on torch's current stream."""
-    kernel = module.get_function(name)
+    kernel = _function(module, name)
     with torch_stream():
         kernel(tuple(grid), tuple(block), tuple(kernel_arg(a) for a in args), shared_mem=shared_mem)
 

@@ -32,7 +32,7 @@ from qkan.circuits import Circuit
 
 from .base import LayerGeometry, LayerParams, Program, Solver
 from .cuda_runtime import cupy_available, launch, load_module
-from .flash_codegen import NB, FlashCodegen
+from .flash_codegen import INPUT_SPLIT, NB, FlashCodegen
 from .flash_ops import GradTuple, flash_forward, register_kernels
 from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions
 
@@ -42,7 +42,8 @@ C_TYPE = {torch.float32: "float", torch.float64: "double"}
 THREADS = 256
 BACKWARD_WARPS = 8  # warps per backward block, all over outputs of one input
 TARGET_BACKWARD_THREADS = 160_000  # enough resident work for an H100 (132 SMs)
-MAX_TILE = 512  # samples per backward tile (shared memory: warps x tile reals)
+MAX_TILE = 512  # samples per backward tile
+SHARED_BYTES = 48 * 1024  # backward shared memory: (x-only values + per-warp grad_x sums) x tile reals
 MIN_TILE = 16
 
 
@@ -81,18 +82,18 @@ class FlashKernels:
         sizes = (np.int64(batch), np.int64(out_dim), np.int64(in_dim))
         launch(self.module, f"qkan_edge_table<{real}>", (_blocks(out_dim * in_dim, THREADS),), (THREADS,),
                (theta, pre_w, pre_c, pw, pb, bw, mask, table, sizes[1], sizes[2], groups))
-        threads = out_dim * _blocks(batch, NB)
-        if threads:
-            launch(self.module, f"qkan_forward<{real}, {str(edge).lower()}>", (_blocks(threads, THREADS),),
-                   (THREADS,), (x, table, out, *sizes))
+        if batch:
+            launch(self.module, f"qkan_forward<{real}, {str(edge).lower()}>",
+                   (_blocks(batch, NB), _blocks(out_dim, 32)), (32 * INPUT_SPLIT,), (x, table, out, *sizes))
         return out, table
 
-    def tiling(self, batch: int, out_dim: int, in_dim: int) -> tuple[int, int, int, int]:
+    def tiling(self, batch: int, out_dim: int, in_dim: int, element_size: int) -> tuple[int, int, int, int]:
         """(warps per block, output chunks, batch tiles, tile length) of the backward grid."""
         warps = min(BACKWARD_WARPS, _blocks(out_dim, 32))
         chunks = _blocks(out_dim, 32 * warps)
         per_tile_threads = chunks * 32 * warps * in_dim
-        tiles = max(_blocks(TARGET_BACKWARD_THREADS, per_tile_threads), _blocks(batch, MAX_TILE))
+        max_tile = min(MAX_TILE, SHARED_BYTES // ((self.codegen.x_width + warps) * element_size))
+        tiles = max(_blocks(TARGET_BACKWARD_THREADS, per_tile_threads), _blocks(batch, max_tile))
         tiles = max(1, min(tiles, _blocks(batch, MIN_TILE), 65535))
         tile = _blocks(batch, tiles)
         return warps, chunks, _blocks(batch, tile), tile
@@ -102,14 +103,14 @@ class FlashKernels:
         cg = self.codegen
         batch, (out_dim, in_dim) = x.shape[0], mask.shape
         real = C_TYPE[x.dtype]
-        warps, chunks, tiles, tile = self.tiling(batch, out_dim, in_dim)
+        warps, chunks, tiles, tile = self.tiling(batch, out_dim, in_dim, x.element_size())
         n_acc = cg.edge_acc_count if edge else cg.acc_size
         part = torch.empty(tiles, n_acc, in_dim, out_dim, dtype=x.dtype, device=x.device)
         gxp = torch.empty(chunks, batch, in_dim, dtype=x.dtype, device=x.device)
         if batch:
             launch(self.module, f"qkan_backward<{real}, {str(edge).lower()}>", (in_dim, tiles, chunks),
                    (32 * warps,), (x, table, gout, part, gxp, np.int64(batch), np.int64(out_dim), np.int64(in_dim),
-                                   np.int64(tile)), shared_mem=warps * tile * x.element_size())
+                                   np.int64(tile)), shared_mem=(cg.x_width + warps) * tile * x.element_size())
         else:
             part.zero_()
         edge_shape = (out_dim, in_dim)

@@ -33,6 +33,9 @@ from qkan.circuits import Circuit, Data, FusedBlock, Op, Theta, fuse_parameter_g
 from .base import LayerGeometry
 
 NB = 4  # samples per thread in the forward kernel (per-edge table loads are shared by them)
+INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial sums added in a fixed order)
+MAX_INPUT_CHUNK = 64  # inputs whose x-only values (sincos of raw angles, sigma) a forward block stages at once
+STAGING_BYTES = 24576  # shared memory for that staging (double precision)
 AXES = ("x", "y", "z")
 ACTIVATION_CODE = {  # (sigma(x), sigma'(x)) in C, for the base activations fused in the kernels
     "silu": ("x / (real(1) + exp(-x))",
@@ -112,6 +115,8 @@ class FlashCodegen:
         self.layer_accs = tuple(self._acc(n) for n in ("SG", "SGF", "SGS"))
         self.edge_acc_count = len(self.acc_names) - 3  # EDGE mode uses no post-activation sums
         self.trig_exprs, self.trig_of = self._plan_trig()
+        self.x_trig = [j for j in self.trig_exprs
+                       if all(t.encoding == "raw" for t in self.gates[j].terms) and self.gates[j].offset_slot is None]
 
     # ----- planning -----------------------------------------------------------------
     def _table(self, name: str, width: int = 1) -> int:
@@ -144,7 +149,7 @@ class FlashCodegen:
 
     def _new_block(self, ops: tuple[Op, ...]) -> Block:
         k = sum(1 for b in self.items if isinstance(b, Block) and b.slot is not None)
-        slot = self._table(f"M{k}", 8)
+        slot = self._table(f"U{k}", 4)
         acc = self._acc(f"T{k}x")
         self._acc(f"T{k}y"), self._acc(f"T{k}z")
         return Block(ops, slot, None, acc)
@@ -182,8 +187,8 @@ class FlashCodegen:
         """An M2 expression for the block in the per-sample kernels."""
         if block.constant is not None:
             return _m2_literal(block.constant)
-        s = block.slot
-        return "M2<real>{" + ", ".join(f"t{s + k}" for k in range(8)) + "}"
+        ar, ai, cr, ci = (f"t{block.slot + k}" for k in range(4))  # SU(2): [[alpha, -conj beta], [beta, conj alpha]]
+        return f"M2<real>{{{ar}, {ai}, -{cr}, {ci}, {cr}, {ci}, {ar}, -{ai}}}"
 
     def _sample_setup(self, indent: str) -> list[str]:
         """Data slot values and each data gate's half-angle sincos for sample ``xv``."""
@@ -194,7 +199,34 @@ class FlashCodegen:
             if any(t.rep == rep and t.encoding == "arccos" for g in self.gates for t in g.terms):
                 lines.append(f"{indent}const real v{rep} = acos(u{rep});")
         for j, expr in self.trig_exprs.items():
-            lines.append(f"{indent}real s{j}, c{j}; sincos({expr}, &s{j}, &c{j});")
+            if j not in self.x_trig:
+                lines.append(f"{indent}real s{j}, c{j}; sincos({expr}, &s{j}, &c{j});")
+        return lines
+
+    @property
+    def x_width(self) -> int:
+        """Values per sample precomputed into shared memory: x, (sin, cos) of x-only angles, sigma, sigma'."""
+        return 1 + 2 * len(self.x_trig) + 2
+
+    def _x_values(self, indent: str, dst: str) -> list[str]:
+        """Store the sample's x-only values (they do not depend on the edge) at ``dst``."""
+        lines = [f"{indent}{dst}[0] = xv;"]
+        for n, j in enumerate(self.x_trig):
+            lines.append(f"{indent}{{ real s, c; sincos({self.trig_exprs[j]}, &s, &c); "
+                         f"{dst}[{1 + 2 * n}] = s; {dst}[{2 + 2 * n}] = c; }}")
+        k = 1 + 2 * len(self.x_trig)
+        if self.base:
+            lines.append(f"{indent}{dst}[{k}] = sigma(xv); {dst}[{k + 1}] = dsigma(xv);")
+        else:
+            lines.append(f"{indent}{dst}[{k}] = real(0); {dst}[{k + 1}] = real(0);")
+        return lines
+
+    def _x_load(self, indent: str, src: str) -> list[str]:
+        lines = [f"{indent}const real xv = {src}[0];"]
+        for n, j in enumerate(self.x_trig):
+            lines.append(f"{indent}const real s{j} = {src}[{1 + 2 * n}], c{j} = {src}[{2 + 2 * n}];")
+        k = 1 + 2 * len(self.x_trig)
+        lines.append(f"{indent}const real sgx = {src}[{k}], dsgx = {src}[{k + 1}]; (void)sgx; (void)dsgx;")
         return lines
 
     def _plan_trig(self) -> tuple[dict[int, str], list[int]]:
@@ -305,7 +337,8 @@ class FlashCodegen:
                 continue
             body.append("  {")
             body += _block_product(block.ops, self._flat, "    ")
-            body += [f"    tab[{block.slot + k}LL * IO + e] = M.{f};" for k, f in enumerate(M2_FIELDS)]
+            body.append("    real ur, ui; su2_first_column(M, ur, ui);")
+            body += [f"    tab[{block.slot + k}LL * IO + e] = {v};" for k, v in enumerate(SU2_COLUMN)]
             body.append("  }")
         for gate in self.gates:
             if gate.offset_slot is not None:
@@ -322,18 +355,24 @@ class FlashCodegen:
 
     def _forward_kernel(self) -> str:
         qw, qb, bw = self.post_slots
-        sample = self._sample_setup("        ") + ["        real ar = real(1), ai = real(0), br = real(0), bi = real(0);"]
-        sample += self._forward_gates("        ") + self._readout("        ")
-        base = f" + t{bw} * sigma(xv)" if self.base else ""
-        sample += ["        if (EDGE) { out[(b * O + o) * I + i] = f; }",
-                   f"        else {{ acc[k] += t{qw} * f + t{qb}{base}; }}"]
-        return FORWARD.format(nb=NB, load="\n".join(self._load_table("    ")), sample="\n".join(sample))
+        ind = "          "
+        sample = self._x_load(ind, "xq") + self._sample_setup(ind)
+        sample += [f"{ind}real ar = real(1), ai = real(0), br = real(0), bi = real(0);"]
+        sample += self._forward_gates(ind) + self._readout(ind)
+        base = f" + t{bw} * sgx" if self.base else ""
+        sample += [f"{ind}if (EDGE) {{ out[(b * O + o) * I + i] = f; }}",
+                   f"{ind}else {{ acc[k] += t{qw} * f + t{qb}{base}; }}"]
+        chunk = max(1, min(MAX_INPUT_CHUNK, STAGING_BYTES // (NB * self.x_width * 8)))
+        return FORWARD.format(nb=NB, ic=chunk, isplit=INPUT_SPLIT, K=self.x_width,
+                              xvalues="\n".join(self._x_values("      ", "dst")),
+                              load="\n".join(self._load_table("      ")), sample="\n".join(sample))
 
     def _backward_kernel(self) -> str:
         qw, _, bw = self.post_slots
         sg, sgf, sgs = self.layer_accs
         ind = "      "
-        sample = self._sample_setup(ind) + [f"{ind}real ar = real(1), ai = real(0), br = real(0), bi = real(0);"]
+        sample = self._x_load(ind, "xq") + self._sample_setup(ind)
+        sample += [f"{ind}real ar = real(1), ai = real(0), br = real(0), bi = real(0);"]
         sample += self._forward_gates(ind) + self._readout(ind)
         sample += [f"{ind}real gf;",
                    f"{ind}if (EDGE) {{ gf = gout[(b * O + o) * I + i]; }}",
@@ -341,13 +380,14 @@ class FlashCodegen:
                    f"{ind}  const real gy = gout[b * O + o];",
                    f"{ind}  gf = gy * t{qw}; acc{sg} += gy; acc{sgf} += gy * f;"]
         if self.base:
-            sample += [f"{ind}  acc{sgs} += gy * sigma(xv); gxl += gy * t{bw} * dsigma(xv);"]
+            sample += [f"{ind}  acc{sgs} += gy * sgx; gxl += gy * t{bw} * dsgx;"]
         sample += [f"{ind}}}"]
         sample += self._readout_cotangent(ind) + self._backward_walk(ind)
         accs = "\n".join(f"  real acc{p} = real(0);" for p in range(self.acc_size))
         stores = "\n".join(("    if (!EDGE) " if p in self.layer_accs else "    ")
                            + f"part[((bt * P + {p}) * I + i) * O + o] = acc{p};" for p in range(self.acc_size))
         return BACKWARD.format(load="\n".join(self._load_table("  ")), accs=accs, sample="\n".join(sample),
+                               K=self.x_width, xvalues="\n".join(self._x_values("    ", "dst")),
                                stores=stores, P=self.acc_size, P_edge=self.edge_acc_count)
 
     def _param_grads_kernel(self) -> str:
@@ -400,7 +440,7 @@ class FlashCodegen:
 
 
 # ----- constant matrices and per-edge block products ------------------------------------
-M2_FIELDS = ("ar", "ai", "br", "bi", "cr", "ci", "dr", "di")
+SU2_COLUMN = ("M.ar * ur - M.ai * ui", "M.ar * ui + M.ai * ur", "M.cr * ur - M.ci * ui", "M.cr * ui + M.ci * ur")
 
 
 def _const_matrix(op: Op) -> np.ndarray:
@@ -556,6 +596,21 @@ template <typename real> __device__ __forceinline__ void pauli_coeffs_z(const M2
   const M2<real> q{real(1), real(0), real(0), real(0), real(0), real(0), real(-1), real(0)};
   pauli_coeffs_from(m2_mul(m2_adj(b), m2_mul(q, b)), cx, cy, cz);
 }
+// (ur, ui) = conj(sqrt(det M)): M * (ur + i ui) is in SU(2) (a global phase, invisible to both readouts)
+template <typename real> __device__ __forceinline__ void su2_first_column(const M2<real>& m, real& ur, real& ui) {
+  const real dr = m.ar * m.dr - m.ai * m.di - (m.br * m.cr - m.bi * m.ci);
+  const real di = m.ar * m.di + m.ai * m.dr - (m.br * m.ci + m.bi * m.cr);
+  real sr, si;  // sqrt(det) by the half-angle formula, from the larger component (no cancellation)
+  if (dr >= real(0)) {
+    sr = sqrt(real(0.5) * (real(1) + dr));
+    si = di / (real(2) * sr);
+  } else {
+    si = copysign(sqrt(real(0.5) * (real(1) - dr)), di);
+    sr = di / (real(2) * si);
+  }
+  ur = sr;
+  ui = -si;
+}
 template <typename real> __device__ __forceinline__ real sigma(real x) { return @SIGMA@; }
 template <typename real> __device__ __forceinline__ real dsigma(real x) { return @DSIGMA@; }
 """
@@ -581,33 +636,60 @@ __global__ void qkan_edge_table(const real* __restrict__ theta, const real* __re
 """
 
 FORWARD = r"""
-// one thread per (output o, {nb} samples), looping over inputs i; lanes run over o
+// block: 32 lanes over outputs x {isplit} warps over inputs (warp w takes inputs w, w+{isplit}, ...), {nb}
+// samples per thread; grid (batch groups, output chunks). x-only values of a chunk of {ic} inputs are
+// staged in shared memory; the warps' partial sums are added in a fixed order (deterministic).
 template <typename real, bool EDGE>
-__global__ void qkan_forward(const real* __restrict__ x, const real* __restrict__ tab, real* __restrict__ out,
-                             long long B, long long O, long long I) {{
-  const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  const long long o = t % O, b0 = (t / O) * {nb};
-  if (b0 >= B) return;
+__global__ void __launch_bounds__(32 * {isplit}) qkan_forward(const real* __restrict__ x, const real* __restrict__ tab,
+                                                        real* __restrict__ out, long long B, long long O, long long I) {{
+  __shared__ real xs[{nb} * {ic} * {K}];
+  __shared__ real red[{isplit} * 32 * {nb}];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const long long o_raw = (long long)blockIdx.y * 32 + lane;
+  const bool active = o_raw < O;
+  const long long o = active ? o_raw : O - 1;
+  const long long b0 = (long long)blockIdx.x * {nb};
   const long long IO = I * O;
   real acc[{nb}];
 #pragma unroll
   for (int k = 0; k < {nb}; ++k) acc[k] = real(0);
-  for (long long i = 0; i < I; ++i) {{
-    const long long e = i * O + o;
+  for (long long i0 = 0; i0 < I; i0 += {ic}) {{
+    const int n_i = (int)((I - i0 < {ic}) ? I - i0 : {ic});
+    for (int q = threadIdx.x; q < {nb} * n_i; q += blockDim.x) {{
+      const int k = q / n_i, ii = q % n_i;
+      const long long b = b0 + k;
+      const real xv = b < B ? x[b * I + i0 + ii] : real(0);
+      real* dst = xs + (k * {ic} + ii) * {K};
+{xvalues}
+    }}
+    __syncthreads();
+    if (active) {{
+      for (int ii = w; ii < n_i; ii += {isplit}) {{
+        const long long i = i0 + ii, e = i * O + o;
 {load}
 #pragma unroll
-    for (int k = 0; k < {nb}; ++k) {{
-      const long long b = b0 + k;
-      if (b < B) {{
-        const real xv = x[b * I + i];
+        for (int k = 0; k < {nb}; ++k) {{
+          const long long b = b0 + k;
+          if (b < B) {{
+            const real* xq = xs + (k * {ic} + ii) * {K};
 {sample}
+          }}
+        }}
       }}
     }}
+    __syncthreads();
   }}
   if (!EDGE) {{
 #pragma unroll
-    for (int k = 0; k < {nb}; ++k)
-      if (b0 + k < B) out[(b0 + k) * O + o] = acc[k];
+    for (int k = 0; k < {nb}; ++k) red[(w * 32 + lane) * {nb} + k] = acc[k];
+    __syncthreads();
+    if (w == 0 && active) {{
+      for (int k = 0; k < {nb}; ++k) {{
+        real total = real(0);
+        for (int v = 0; v < {isplit}; ++v) total += red[(v * 32 + lane) * {nb} + k];
+        if (b0 + k < B) out[(b0 + k) * O + o] = total;
+      }}
+    }}
   }}
 }}
 """
@@ -621,7 +703,8 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
                               const real* __restrict__ gout, real* __restrict__ part, real* __restrict__ gxp,
                               long long B, long long O, long long I, long long TB) {{
   extern __shared__ unsigned char smem_raw[];
-  real* sm = reinterpret_cast<real*>(smem_raw);
+  real* xs = reinterpret_cast<real*>(smem_raw);  // (TB, {K}) x-only values of the tile's samples
+  real* sm = xs + TB * {K};                        // (warps, TB) per-warp grad_x sums
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
   const long long i = blockIdx.x, bt = blockIdx.y, oc = blockIdx.z;
   const long long o_raw = oc * blockDim.x + threadIdx.x;
@@ -634,10 +717,16 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
 {accs}
   const long long b_begin = bt * TB;
   const long long b_end = (b_begin + TB < B) ? b_begin + TB : B;
+  for (long long j = threadIdx.x; j < b_end - b_begin; j += blockDim.x) {{
+    const real xv = x[(b_begin + j) * I + i];
+    real* dst = xs + j * {K};
+{xvalues}
+  }}
+  __syncthreads();
   for (long long b = b_begin; b < b_end; ++b) {{
     real gxl = real(0);
     if (active) {{
-      const real xv = x[b * I + i];
+      const real* xq = xs + (b - b_begin) * {K};
 {sample}
     }}
 #pragma unroll
