@@ -13,11 +13,12 @@ from .periods import gate_function_period, theta_periods
 from .qkan_layer import QuantizedQKANLayer
 from .quantizers import DSQQuantizer, LSQQuantizer, UniformQuantizer
 from .roles import plan_roles, register_roles
+from .sensitivity import role_sensitivity, roles_in
 from .spec import ROLES, QuantizerConfig, QuantSpec, parse_spec, uniform_spec
 
 __all__ = [
     "ActivationGrid", "ActivationQuantizer", "DSQQuantizer", "LSQQuantizer", "PeriodicQuantizer", "QuantSpec",
     "QuantizedQKANLayer", "QuantizedTensor", "QuantizerConfig", "ROLES", "UniformQuantizer", "export_quantized",
     "gate_function_period", "gptq_quantize", "parse_spec", "plan_roles", "quantize", "quantizer_modules",
-    "register_roles", "theta_periods", "uniform_spec",
+    "register_roles", "role_sensitivity", "roles_in", "theta_periods", "uniform_spec",
 ]

@@ -101,8 +101,9 @@ class UniformQuantizer(nn.Module):
 
 
 class LSQQuantizer(UniformQuantizer):
-    """Learned step size: scale (and affine zero point) are parameters; their gradients are scaled by
-    1/sqrt(elements per channel * qmax) as LSQ prescribes, so step sizes train at the weights' pace."""
+    """Learned step size: scale (and affine zero point) are parameters, starting from the fitted (min-max
+    or MSE) range; their gradients are scaled by 1/sqrt(elements per channel * qmax) as LSQ prescribes,
+    so step sizes train at the weights' pace."""
 
     learnable = True
     min_scale = 1e-8
