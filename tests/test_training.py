@@ -110,6 +110,8 @@ def test_resume_after_interruption_continues_the_same_curve(tmp_path, monkeypatc
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        train(quiet(out=str(tmp_path / "resumed"), resume=True, **{**config, "model": "mlp"}))
 
 
 def test_ddp_two_cpu_processes_match_one_process(tmp_path):

@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
+from ..baselines.base import check_positive_int
 from ..layer import Ansatz
 from ..model import QKAN
 
@@ -63,8 +64,7 @@ class HQKANClassifier(nn.Module):
             raise ValueError(f"the last conv must have {FEATURES // 4} channels (256 features), got {channels[-1]}")
         for name, value in (("n_classes", n_classes), ("in_channels", in_channels), ("hidden", hidden),
                             ("qkan_out", qkan_out)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, value)
         self.n_classes, self.in_channels, self.image_size, self.head_name = n_classes, in_channels, image_size, head
         self.features = conv_features(in_channels, channels, pools)
         self.project = nn.Linear(FEATURES, hidden)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..baselines.base import check_positive_int
 from ..layer import Ansatz
 from .hqkan import HQKAN
 
@@ -89,8 +90,7 @@ class GPT(nn.Module):
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("block_size", block_size), ("n_layer", n_layer),
                             ("n_head", n_head), ("n_embd", n_embd), ("mlp_ratio", mlp_ratio)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, value)
         if n_embd % n_head:
             raise ValueError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head})")
         self.vocab_size, self.block_size, self.mlp_kind = vocab_size, block_size, mlp

@@ -7,6 +7,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..baselines.base import check_positive_int
 from ..layer import Ansatz
 from ..model import QKAN
 
@@ -34,12 +35,8 @@ class HQKAN(nn.Module):
     def __init__(self, d: int, e: Optional[int] = None, reps: int = 1, solver: str = "exact", ansatz: Ansatz = "pz",
                  bias: bool = True, device: Any = None, dtype: Optional[torch.dtype] = None, **qkan_kwargs: Any):
         super().__init__()
-        if not isinstance(d, int) or isinstance(d, bool) or d < 1:
-            raise ValueError(f"d must be a positive integer, got {d!r}")
-        e = bottleneck_width(d) if e is None else e
-        if not isinstance(e, int) or isinstance(e, bool) or e < 1:
-            raise ValueError(f"e must be a positive integer or None (ceil(log2 d)), got {e!r}")
-        self.d, self.e = d, e
+        self.d = check_positive_int("d", d)
+        self.e = e = bottleneck_width(d) if e is None else check_positive_int("e", e)
         factory = {"device": device, "dtype": dtype}
         self.down = nn.Linear(d, e, bias=bias, **factory)
         qkan_kwargs.setdefault("ba_trainable", True)

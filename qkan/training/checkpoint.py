@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -37,12 +37,18 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     return path
 
 
-def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any) -> dict[str, Any]:
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                    expect: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Restore model, optimiser, schedule and RNG from ``path``; returns the checkpoint (step, extras).
-    Loaded on the CPU: the model and optimiser copy their tensors to the parameters' device."""
+    ``expect``: config entries the saved run must share (else ValueError). Loaded on the CPU: the
+    model and optimiser copy their tensors to the parameters' device."""
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint to resume from at {path}")
     state = torch.load(path, map_location="cpu", weights_only=True)
+    saved = {key: state.get("config", {}).get(key) for key in expect or {}}
+    if saved != (expect or {}):
+        raise ValueError(f"{path} belongs to another run ({saved}, this run has {expect}); "
+                         "use another output folder or start without resume")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])

@@ -14,11 +14,13 @@ from torch.nn.parallel import DistributedDataParallel
 
 @dataclass(frozen=True)
 class DistContext:
-    """Where this process stands: rank, world size and its device."""
+    """Where this process stands: rank, world size, its device, and whether this context started the
+    process group (and so must end it)."""
 
     rank: int
     world: int
     device: torch.device
+    owns_group: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -50,9 +52,10 @@ def init_distributed(device: Optional[str] = None) -> DistContext:
     if base.type == "cuda":
         base = torch.device("cuda", local_rank)
         torch.cuda.set_device(base)
-    if not dist.is_initialized():
+    owns_group = not dist.is_initialized()
+    if owns_group:
         dist.init_process_group("nccl" if base.type == "cuda" else "gloo", rank=rank, world_size=world)
-    return DistContext(rank, world, base)
+    return DistContext(rank, world, base, owns_group)
 
 
 def wrap_model(model: nn.Module, ctx: DistContext) -> nn.Module:
@@ -75,5 +78,6 @@ def all_reduce_sum(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
 
 
 def shutdown(ctx: DistContext) -> None:
-    if ctx.distributed and dist.is_initialized():
+    """End the process group if this context started it."""
+    if ctx.owns_group and dist.is_initialized():
         dist.destroy_process_group()

@@ -23,6 +23,7 @@ MODELS = ("hqkan", "mlp", "spline", "bspline", "rational", "fastkan")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
 CHECKPOINT_NAME = "checkpoint.pt"
+RUN_IDENTITY = ("task", "model", "seed", "batch_size")  # a resumed run must agree on these
 
 
 @dataclass
@@ -151,7 +152,8 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
 
     step, elapsed, history, evals = 0, 0.0, [], []
     if config.resume and checkpoint_path.is_file():
-        state = load_checkpoint(checkpoint_path, model, optimizer, schedule)
+        state = load_checkpoint(checkpoint_path, model, optimizer, schedule,
+                                expect={key: getattr(config, key) for key in RUN_IDENTITY})
         step, elapsed, history, evals = state["step"], state["elapsed_s"], state["history"], state["evals"]
     net = wrap_model(model, ctx)
     items = task.items_per_batch(config.batch_size)
