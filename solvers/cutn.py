@@ -203,9 +203,10 @@ class CutnProgram(Program):
         self.complex_bytes = torch.empty((), dtype=COMPLEX_OF[dtype]).element_size()
 
     # ----- contraction ----------------------------------------------------------------
-    def contract(self, network: CircuitNetwork, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+    def contract(self, network: CircuitNetwork, x: torch.Tensor, params: LayerParams,
+                 prebuilt: Optional[dict[int, torch.Tensor]] = None) -> torch.Tensor:
         """The network's output for inputs x, with autograd through it."""
-        operands = network.operands(x, params)
+        operands = network.operands(x, params, prebuilt)
         if isinstance(self.engine, EinsumEngine):
             out = self.engine.contract(network.expression, network.path, operands)
         else:
@@ -224,23 +225,24 @@ class CutnProgram(Program):
         size = self.chunk_size(network, x.shape[0])
         if size >= x.shape[0]:
             return fn(x, *params)
-        recompute = torch.is_grad_enabled()
-        parts = [torch_checkpoint(fn, chunk, *params, use_reentrant=False) if recompute else fn(chunk, *params)
-                 for chunk in x.split(size)]
-        return torch.cat(parts)
+        prebuilt = network.batch_free_operands(x, params)  # once per step, not per chunk
+        if not torch.is_grad_enabled():
+            return torch.cat([fn(chunk, *params, prebuilt=prebuilt) for chunk in x.split(size)])
+        return torch.cat([torch_checkpoint(fn, chunk, *params, prebuilt=prebuilt, use_reentrant=False)
+                          for chunk in x.split(size)])
 
     # ----- readouts -------------------------------------------------------------------
-    def _values(self, x: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
-        out = self.contract(self.values_network, x, LayerParams(*tensors))
+    def _values(self, x: torch.Tensor, *tensors: torch.Tensor, prebuilt=None) -> torch.Tensor:
+        out = self.contract(self.values_network, x, LayerParams(*tensors), prebuilt)
         if self.z_readout:
             return out.real
         return readout(out.reshape(*out.shape[:3], -1), "amp", self.circuit.readout.qubit, self.circuit.n_qubits)
 
-    def _layer(self, x: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
+    def _layer(self, x: torch.Tensor, *tensors: torch.Tensor, prebuilt=None) -> torch.Tensor:
         params = LayerParams(*tensors)
         if self.z_readout:
-            return self.contract(self.layer_network, x, params).real + bias_and_base(x, params, self.geometry)
-        return layer_sum(self._values(x, *tensors), x, params, self.geometry)
+            return self.contract(self.layer_network, x, params, prebuilt).real + bias_and_base(x, params, self.geometry)
+        return layer_sum(self._values(x, *tensors, prebuilt=prebuilt), x, params, self.geometry)
 
     def _check(self, x: torch.Tensor, params: LayerParams) -> None:
         if self.arccos_reps:

@@ -129,8 +129,19 @@ class CircuitNetwork:
         return NetworkTensor(item, edge + outputs + inputs, edge, False)
 
     # ----- operands ----------------------------------------------------------------
-    def operands(self, x: torch.Tensor, params: LayerParams) -> list[torch.Tensor]:
-        """The network's tensors for inputs x (B, I) and the layer's parameters, contiguous, complex."""
+    def operands(self, x: torch.Tensor, params: LayerParams,
+                 prebuilt: Optional[dict[int, torch.Tensor]] = None) -> list[torch.Tensor]:
+        """The network's tensors for inputs x (B, I) and the layer's parameters, contiguous, complex;
+        positions in ``prebuilt`` (from :meth:`batch_free_operands`) are taken from there."""
+        built = self._build(x, params, range(len(self.tensors)), prebuilt or {})
+        return [built[position] for position in range(len(self.tensors))]
+
+    def batch_free_operands(self, x: torch.Tensor, params: LayerParams) -> dict[int, torch.Tensor]:
+        """The tensors that do not depend on the sample (parameter blocks, constants, the layer
+        weight), by position: built once per step when the batch is processed in chunks."""
+        return self._build(x, params, [p for p, t in enumerate(self.tensors) if BATCH not in t.labels], {})
+
+    def _build(self, x: torch.Tensor, params: LayerParams, positions, prebuilt: dict[int, torch.Tensor]):
         cdtype = COMPLEX_OF[x.dtype]
         theta = expand_edges(params.theta, self.geometry).unsqueeze(2)  # (O, I, 1, *theta_shape)
         batch_first = DataAngles(x, params, self.geometry)
@@ -139,12 +150,15 @@ class CircuitNetwork:
         def data(slot: Data) -> torch.Tensor:  # (B, O|1, I) -> (O|1, I, B)
             return batch_first(slot).permute(1, 2, 0)
 
-        out: list[torch.Tensor] = []
-        for position, t in enumerate(self.tensors):
+        out = dict(prebuilt)
+        for position in positions:
+            t = self.tensors[position]
             constant = not t.edge_labels and t.source != "weight"
             key = (position, cdtype, x.device)
+            if position in out:
+                continue
             if constant and key in self._constants:
-                out.append(self._constants[key])
+                out[position] = self._constants[key]
                 continue
             if t.conjugate_of is not None:
                 value = out[t.conjugate_of].conj().resolve_conj()
@@ -152,7 +166,7 @@ class CircuitNetwork:
                 value = self._tensor(t, theta, data, params, sizes, cdtype, x.device).contiguous()
             if constant:
                 self._constants[key] = value
-            out.append(value)
+            out[position] = value
         return out
 
     def _tensor(self, t: NetworkTensor, theta, data, params: LayerParams, sizes: dict, cdtype, device) -> torch.Tensor:
