@@ -4,7 +4,7 @@ The circuit's op list is split by ``fuse_parameter_gates`` into parameter-only b
 gates. A block becomes one complex 2x2 matrix per edge, built once per edge by the
 ``edge_table`` kernel (constant blocks are folded here, at generation time, into literals); a
 data gate is a Pauli rotation whose half-angle sine and cosine are computed per sample with
-``sincos`` (identical angle expressions share one ``sincos``). Four kernels, each templated on
+``sincospi`` (identical angle expressions share one call). Four kernels, each templated on
 the compute type (float, double) and explicitly instantiated:
 
 - ``qkan_edge_table``: per edge, block matrices, theta offsets of data gates, pre-activation
@@ -200,7 +200,7 @@ class FlashCodegen:
                 lines.append(f"{indent}const real v{rep} = acos(u{rep});")
         for j, expr in self.trig_exprs.items():
             if j not in self.x_trig:
-                lines.append(f"{indent}real s{j}, c{j}; sincos({expr}, &s{j}, &c{j});")
+                lines.append(f"{indent}real s{j}, c{j}; qsincos({expr}, &s{j}, &c{j});")
         return lines
 
     @property
@@ -212,7 +212,7 @@ class FlashCodegen:
         """Store the sample's x-only values (they do not depend on the edge) at ``dst``."""
         lines = [f"{indent}{dst}[0] = xv;"]
         for n, j in enumerate(self.x_trig):
-            lines.append(f"{indent}{{ real s, c; sincos({self.trig_exprs[j]}, &s, &c); "
+            lines.append(f"{indent}{{ real s, c; qsincos({self.trig_exprs[j]}, &s, &c); "
                          f"{dst}[{1 + 2 * n}] = s; {dst}[{2 + 2 * n}] = c; }}")
         k = 1 + 2 * len(self.x_trig)
         if self.base:
@@ -361,11 +361,18 @@ class FlashCodegen:
         sample += self._forward_gates(ind) + self._readout(ind)
         base = f" + t{bw} * sgx" if self.base else ""
         sample += [f"{ind}if (EDGE) {{ out[(b * O + o) * I + i] = f; }}",
-                   f"{ind}else {{ acc[k] += t{qw} * f + t{qb}{base}; }}"]
+                   f"{ind}else {{ acc@K@ += t{qw} * f + t{qb}{base}; }}"]
+        body = "\n".join(sample)
+        samples = "\n".join(  # unrolled here: a large loop body may stay rolled, sending acc[] to local memory
+            f"        {{ const long long b = b0 + {k};\n          if (b < B) {{\n"
+            f"            const real* xq = xs + ({k} * @IC@ + ii) * {self.x_width};\n"
+            + body.replace("@K@", str(k)) + "\n          }\n        }" for k in range(NB))
         chunk = max(1, min(MAX_INPUT_CHUNK, STAGING_BYTES // (NB * self.x_width * 8)))
         return FORWARD.format(nb=NB, ic=chunk, isplit=INPUT_SPLIT, K=self.x_width,
                               xvalues="\n".join(self._x_values("      ", "dst")),
-                              load="\n".join(self._load_table("      ")), sample="\n".join(sample))
+                              load="\n".join(self._load_table("      ")), samples=samples.replace("@IC@", str(chunk)),
+                              accs=" ".join(f"real acc{k} = real(0);" for k in range(NB)),
+                              acc_list=", ".join(f"acc{k}" for k in range(NB)))
 
     def _backward_kernel(self) -> str:
         qw, _, bw = self.post_slots
@@ -474,7 +481,7 @@ def _block_product(ops: tuple[Op, ...], flat, indent: str) -> list[str]:
         if not np.allclose(pending, np.eye(2)):
             lines.append(f"{indent}M = m2_mul({_m2_literal(pending)}, M);")
             pending = np.eye(2, dtype=np.complex128)
-        lines.append(f"{indent}{{ real s, c; sincos({_half_angle(op, flat)}, &s, &c); "
+        lines.append(f"{indent}{{ real s, c; qsincos({_half_angle(op, flat)}, &s, &c); "
                      f"M = m2_mul(m2_r{op.spec.generator}(c, s), M); }}")
     if not np.allclose(pending, np.eye(2)):
         lines.append(f"{indent}M = m2_mul({_m2_literal(pending)}, M);")
@@ -493,7 +500,7 @@ def _block_gradient(block: Block, flat, indent: str) -> list[str]:
             lines.append(f"{indent}  const real d = real(0.5) * (cx * a[{a}] + cy * a[{a + 1}] + cz * a[{a + 2}]);")
             for slot, coef in op.angle.terms:
                 lines.append(f"{indent}  g[{flat(slot)}] += {lit(coef)} * d;")
-            lines.append(f"{indent}  real s, c; sincos({_half_angle(op, flat)}, &s, &c); "
+            lines.append(f"{indent}  real s, c; qsincos({_half_angle(op, flat)}, &s, &c); "
                          f"M = m2_mul(m2_r{axis}(c, s), M); }}")
         else:
             lines.append(f"{indent}M = m2_mul({_m2_literal(_const_matrix(op))}, M);")
@@ -502,6 +509,11 @@ def _block_gradient(block: Block, flat, indent: str) -> list[str]:
 
 # ----- fixed source text ---------------------------------------------------------------
 HELPERS = r"""
+// sin and cos of a through sincospi: its argument reduction is exact, so no slow path with a local
+// array (sincos's Payne-Hanek path costs a stack frame and register spills); one extra rounding of a/pi.
+__device__ __forceinline__ void qsincos(float a, float* s, float* c) { sincospif(a * 0.318309886183790672f, s, c); }
+__device__ __forceinline__ void qsincos(double a, double* s, double* c) { sincospi(a * 0.318309886183790672, s, c); }
+
 template <typename real> struct M2 { real ar, ai, br, bi, cr, ci, dr, di; };  // [[a, b], [c, d]]
 
 template <typename real> __device__ __forceinline__ M2<real> m2_identity() {
@@ -640,8 +652,8 @@ FORWARD = r"""
 // samples per thread; grid (batch groups, output chunks). x-only values of a chunk of {ic} inputs are
 // staged in shared memory; the warps' partial sums are added in a fixed order (deterministic).
 template <typename real, bool EDGE>
-__global__ void __launch_bounds__(32 * {isplit}) qkan_forward(const real* __restrict__ x, const real* __restrict__ tab,
-                                                        real* __restrict__ out, long long B, long long O, long long I) {{
+__global__ void qkan_forward(const real* __restrict__ x, const real* __restrict__ tab, real* __restrict__ out,
+                             long long B, long long O, long long I) {{
   __shared__ real xs[{nb} * {ic} * {K}];
   __shared__ real red[{isplit} * 32 * {nb}];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
@@ -650,9 +662,7 @@ __global__ void __launch_bounds__(32 * {isplit}) qkan_forward(const real* __rest
   const long long o = active ? o_raw : O - 1;
   const long long b0 = (long long)blockIdx.x * {nb};
   const long long IO = I * O;
-  real acc[{nb}];
-#pragma unroll
-  for (int k = 0; k < {nb}; ++k) acc[k] = real(0);
+  {accs}
   for (long long i0 = 0; i0 < I; i0 += {ic}) {{
     const int n_i = (int)((I - i0 < {ic}) ? I - i0 : {ic});
     for (int q = threadIdx.x; q < {nb} * n_i; q += blockDim.x) {{
@@ -667,19 +677,13 @@ __global__ void __launch_bounds__(32 * {isplit}) qkan_forward(const real* __rest
       for (int ii = w; ii < n_i; ii += {isplit}) {{
         const long long i = i0 + ii, e = i * O + o;
 {load}
-#pragma unroll
-        for (int k = 0; k < {nb}; ++k) {{
-          const long long b = b0 + k;
-          if (b < B) {{
-            const real* xq = xs + (k * {ic} + ii) * {K};
-{sample}
-          }}
-        }}
+{samples}
       }}
     }}
     __syncthreads();
   }}
   if (!EDGE) {{
+    const real acc[{nb}] = {{{acc_list}}};
 #pragma unroll
     for (int k = 0; k < {nb}; ++k) red[(w * 32 + lane) * {nb} + k] = acc[k];
     __syncthreads();

@@ -14,7 +14,7 @@ from qkan.circuits import BUILTINS, Circuit, builtin
 from qkan.solvers import LayerGeometry, UnsupportedCircuit, compile as compile_program
 from qkan.solvers.cuda_runtime import nvcc_available, ptxas_report
 from qkan.solvers.flash import FlashSolver
-from qkan.solvers.flash_codegen import FlashCodegen
+from qkan.solvers.flash_codegen import NB, FlashCodegen
 from reference import random_circuit
 
 needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not installed")
@@ -48,15 +48,18 @@ def test_random_circuits_compile_without_spills(seed, n_ops, preacts, activation
 
 
 def test_shared_sincos_and_folded_constants():
-    """pz without pre-activations: three data gates RZ(x) share one sincos; the constant H is folded
-    into the first block's per-edge matrix, so no per-sample code multiplies by 1/sqrt(2)."""
+    """pz without pre-activations: the three data gates RZ(x) share one sincos, computed once per
+    (sample, input) in the staging loop; the constant H is folded into the first block's per-edge
+    SU(2), so no per-sample code multiplies by 1/sqrt(2). With pre-activations each gate has its own."""
     gen = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4))
+    assert len(gen.trig_exprs) == 1 and gen.x_trig == [0] and gen.trig_of == [0, 0, 0]
     forward = gen._forward_kernel()
-    assert forward.count("sincos(") == 1
+    assert forward.count("qsincos(") == 1
     assert "0.7071067811865476" not in forward
-    assert gen.table_names.count("QW") == 1 and len([n for n in gen.table_names if n.startswith("M")]) == 4 * 8
-    affine = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4, preacts=True))._forward_kernel()
-    assert affine.count("sincos(") == 3
+    assert len([n for n in gen.table_names if n.startswith("U")]) == 4 * 4
+    affine = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4, preacts=True))
+    assert len(affine.trig_exprs) == 3 and affine.x_trig == []
+    assert affine._forward_kernel().count("qsincos(") == 3 * NB
 
 
 def test_flash_refuses_cpu_and_multi_qubit_circuits():
