@@ -185,7 +185,9 @@ def bias_and_base(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry)
 
 
 class CutnProgram(Program):
-    """One network per readout mode; chunked over the batch under ``memory_limit``."""
+    """One network per readout mode, chunked over the batch under ``memory_limit`` (bytes, or a
+    fraction of free memory; default half the free GPU memory, none on CPU). ``backward``:
+    ``cutensornet`` (its own gradients where they apply, else environments) or ``environments``."""
 
     def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
                  memory_limit: Union[int, float, None] = None, backward: str = "cutensornet"):
@@ -290,8 +292,8 @@ class CutnSolver(Solver):
         if dtype not in COMPLEX_OF:
             return f"cutn computes in float32 or float64, got {dtype}"
         if torch.device(device).type == "cuda" and importlib.util.find_spec("cuquantum") is None:
-            return ("cuQuantum (cuTensorNet) is not installed: pip install cuquantum-python-cu12 "
-                    "(or -cu13 to match your CUDA), or use solver='exact'")
+            return ("cuQuantum (cuTensorNet) is not installed: pip install cuquantum-python-cu13 "
+                    "(or qkan-toolkit[gpu]), or use solver='exact'")
         return None
 
     def build(self, circuit, geometry, dtype, device, memory_limit: Union[int, float, None] = None,
