@@ -20,9 +20,9 @@ import opt_einsum
 from qkan.circuits import Circuit
 
 from .base import LayerGeometry, LayerParams, Program, Solver
-from .cutn_network import COMPLEX_OF, CircuitNetwork, environment_network
-from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions, layer_sum
-from .statevector import readout
+from .cutn_network import CircuitNetwork, environment_network
+from .layer_math import bias_and_base, check_arccos_domain, edge_contributions, layer_sum
+from .statevector import COMPLEX_OF, readout
 
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
 WORKSPACE_SHARE = 0.5  # of memory_limit for cuTensorNet's workspace (scratch and gradient cache)
@@ -175,13 +175,6 @@ def environment_gradients(engine, network: CircuitNetwork, operands: Sequence[to
         tensors = [o for j, o in enumerate(operands) if j != k] + [cotangent]
         grads.append(engine.contract(expression, path, tensors).conj())
     return grads
-
-
-def bias_and_base(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry) -> torch.Tensor:
-    """(B, O): the layer's terms that do not involve the circuit (spec §4): post-activation bias and base branch."""
-    sigma = base_activation_fn(geometry.base_activation)(x)
-    bias = (params.mask * params.postact_weights * params.postact_bias).sum(1)
-    return bias + sigma @ (params.mask * params.base_weight).T
 
 
 class CutnProgram(Program):

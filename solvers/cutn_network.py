@@ -22,17 +22,15 @@ from typing import Optional, Union
 import torch
 from opt_einsum import get_symbol
 
-from qkan.circuits import Angle, Circuit, Data, FusedBlock, Op, fuse_parameter_gates, gate_spec
-from qkan.circuits.gates import PAULI
+from qkan.circuits import Angle, Circuit, Data, FusedBlock, Op, fuse_parameter_gates
 
 from .base import LayerGeometry, LayerParams
 from .layer_math import DataAngles, evaluate_angle, expand_edges
-from .statevector import fixed_matrix, rz_phases
+from .statevector import COMPLEX_OF, fixed_matrix, rotation_matrix, rz_phases
 
 OUT, IN, BATCH = "o", "i", "b"
 EDGE_ORDER = (OUT, IN, BATCH)  # layout of angle tensors: (O|1, I|1, B|1)
 READOUT_MODES = ("amplitudes", "expectation", "layer")
-COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
 @dataclass(frozen=True)
@@ -197,15 +195,15 @@ class CircuitNetwork:
         """(O|1, I|1, B|1, 2^k, 2^k) matrix of one gate."""
         spec = op.spec
         if not spec.parametric:
-            return _fixed(spec.name, cdtype, device).reshape(1, 1, 1, *spec.fixed_matrix().shape)
-        return _rotation(spec.generator, evaluate_angle(op.angle, theta, data), cdtype)
+            return fixed_matrix(spec, cdtype, device).reshape(1, 1, 1, *spec.fixed_matrix().shape)
+        return rotation_matrix(spec, evaluate_angle(op.angle, theta, data), cdtype)
 
     @staticmethod
     def _op_diagonal(op: Op, theta: torch.Tensor, data, cdtype, device) -> torch.Tensor:
         """(O|1, I|1, B|1, 2^k) diagonal of a diagonal gate."""
         spec = op.spec
         if not spec.parametric:
-            return torch.diagonal(_fixed(spec.name, cdtype, device)).reshape(1, 1, 1, -1)
+            return torch.diagonal(fixed_matrix(spec, cdtype, device)).reshape(1, 1, 1, -1)
         return rz_phases(evaluate_angle(op.angle, theta, data), cdtype)
 
     def shape_output(self, result: torch.Tensor, batch: int) -> torch.Tensor:
@@ -217,28 +215,6 @@ class CircuitNetwork:
                 result = result.unsqueeze(position)
         full = [sizes.get(label, -1) for label in self.wanted_output] + [-1] * (result.dim() - len(self.wanted_output))
         return result.expand(*full)
-
-
-@functools.lru_cache(maxsize=None)
-def _fixed(name: str, cdtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """A fixed gate's matrix, built once per dtype and device: building it from numpy is a
-    host-to-device copy that waits for the GPU, once per operand build otherwise."""
-    return fixed_matrix(gate_spec(name), cdtype, device)
-
-
-@functools.lru_cache(maxsize=None)
-def _generator(axis: str, cdtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(I, -i P) of a Pauli rotation, built once per dtype and device (see :func:`_fixed`)."""
-    return (torch.eye(2, dtype=cdtype, device=device),
-            torch.as_tensor(-1j * PAULI[axis], dtype=cdtype, device=device))
-
-
-def _rotation(axis: str, angle: torch.Tensor, cdtype: torch.dtype) -> torch.Tensor:
-    """(..., 2, 2) cos(t/2) I - i sin(t/2) P for an angle tensor (...), without host-to-device copies
-    (statevector.rotation_matrix rebuilds its constants on every call)."""
-    eye, generator = _generator(axis, cdtype, angle.device)
-    half = angle * 0.5
-    return torch.cos(half)[..., None, None].to(cdtype) * eye + torch.sin(half)[..., None, None].to(cdtype) * generator
 
 
 def _on_edges(matrix: torch.Tensor, edge_labels: str, sizes: dict) -> torch.Tensor:

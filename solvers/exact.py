@@ -10,10 +10,9 @@ from qkan.circuits import Circuit, FusedBlock, Op, fuse_parameter_gates
 
 from .base import LayerGeometry, LayerParams, Program, Solver
 from .layer_math import DataAngles, check_arccos_domain, edge_contributions, evaluate_angle, expand_edges, layer_sum
-from .statevector import apply_fixed, apply_single, apply_single_diagonal, fixed_matrix, readout, rotation_matrix, rz_phases
+from .statevector import COMPLEX_OF, apply_fixed, apply_single, apply_single_diagonal, fixed_matrix, readout, rotation_matrix, rz_phases
 
 MAX_EXACT_QUBITS = 12
-COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
 class ExactProgram(Program):

@@ -103,10 +103,13 @@ def edge_contributions(f: torch.Tensor, x: torch.Tensor, params: LayerParams, ge
     return params.mask * (params.postact_weights * (f + params.postact_bias) + params.base_weight * sigma[:, None, :])
 
 
+def bias_and_base(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry) -> torch.Tensor:
+    """(B, O): the layer's terms that do not involve the circuit: post-activation bias and base branch."""
+    sigma = base_activation_fn(geometry.base_activation)(x)
+    bias = (params.mask * params.postact_weights * params.postact_bias).sum(1)
+    return bias + sigma @ (params.mask * params.base_weight).T
+
+
 def layer_sum(f: torch.Tensor, x: torch.Tensor, params: LayerParams, geometry: LayerGeometry) -> torch.Tensor:
     """y (B, O) from circuit values f (B, O, I), without materialising the base branch per edge."""
-    sigma = base_activation_fn(geometry.base_activation)(x)
-    quantum = torch.einsum("boi,oi->bo", f, params.mask * params.postact_weights)
-    bias = (params.mask * params.postact_weights * params.postact_bias).sum(1)
-    base = sigma @ (params.mask * params.base_weight).T
-    return quantum + bias + base
+    return torch.einsum("boi,oi->bo", f, params.mask * params.postact_weights) + bias_and_base(x, params, geometry)

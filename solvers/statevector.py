@@ -3,19 +3,29 @@
 broadcasting over size-1 O and B until a gate needs them."""
 from __future__ import annotations
 
+import functools
+
 import torch
 
-from qkan.circuits import GateSpec
+from qkan.circuits import GateSpec, gate_spec
 from qkan.circuits.gates import PAULI
+
+
+COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+
+
+@functools.lru_cache(maxsize=None)
+def _pauli_pair(axis: str, cdtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(I, -i P) for a rotation generator, built once per dtype and device: building constants from
+    numpy is a host-to-device copy that waits for the GPU."""
+    return (torch.eye(2, dtype=cdtype, device=device), torch.as_tensor(-1j * PAULI[axis], dtype=cdtype, device=device))
 
 
 def rotation_matrix(spec: GateSpec, angle: torch.Tensor, cdtype: torch.dtype) -> torch.Tensor:
     """(..., 2, 2) matrix of cos(t/2) I - i sin(t/2) P for an angle tensor of shape (...)."""
+    eye, gen = _pauli_pair(spec.generator, cdtype, angle.device)
     half = angle * 0.5
-    c, s = torch.cos(half), torch.sin(half)
-    eye = torch.eye(2, dtype=cdtype, device=angle.device)
-    gen = torch.as_tensor(-1j * PAULI[spec.generator], dtype=cdtype, device=angle.device)
-    return c[..., None, None].to(cdtype) * eye + s[..., None, None].to(cdtype) * gen
+    return torch.cos(half)[..., None, None].to(cdtype) * eye + torch.sin(half)[..., None, None].to(cdtype) * gen
 
 
 def rz_phases(angle: torch.Tensor, cdtype: torch.dtype) -> torch.Tensor:
@@ -25,7 +35,13 @@ def rz_phases(angle: torch.Tensor, cdtype: torch.dtype) -> torch.Tensor:
 
 
 def fixed_matrix(spec: GateSpec, cdtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    return torch.as_tensor(spec.fixed_matrix(), dtype=cdtype, device=device)
+    """A fixed gate's matrix on ``device``, built once per dtype and device (see :func:`_pauli_pair`)."""
+    return _fixed_by_name(spec.name, cdtype, device)
+
+
+@functools.lru_cache(maxsize=None)
+def _fixed_by_name(name: str, cdtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(gate_spec(name).fixed_matrix(), dtype=cdtype, device=device)
 
 
 def _split(state: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
