@@ -39,7 +39,7 @@ from .layer_math import base_activation_fn, check_arccos_domain, edge_contributi
 COMPUTE_DTYPE = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
                  torch.float16: torch.float32}
 C_TYPE = {torch.float32: "float", torch.float64: "double"}
-THREADS = 256
+EDGE_THREADS = 64  # per-edge kernels (table, parameter gradients): small blocks spread few edges over all SMs
 BACKWARD_WARPS = 8  # warps per backward block, all over outputs of one input
 TARGET_BACKWARD_THREADS = 160_000  # enough resident work for an H100 (132 SMs)
 MAX_TILE = 512  # samples per backward tile
@@ -80,7 +80,7 @@ class FlashKernels:
         out = x.new_empty((batch, out_dim, in_dim) if edge else (batch, out_dim))
         groups = np.int64(self.geometry.groups or 0)
         sizes = (np.int64(batch), np.int64(out_dim), np.int64(in_dim))
-        launch(self.module, f"qkan_edge_table<{real}>", (_blocks(out_dim * in_dim, THREADS),), (THREADS,),
+        launch(self.module, f"qkan_edge_table<{real}>", (_blocks(out_dim * in_dim, EDGE_THREADS),), (EDGE_THREADS,),
                (theta, pre_w, pre_c, pw, pb, bw, mask, table, sizes[1], sizes[2], groups))
         if batch:
             launch(self.module, f"qkan_forward<{real}, {str(edge).lower()}>",
@@ -118,7 +118,7 @@ class FlashKernels:
         g_prew, g_prec = x.new_empty(*edge_shape, cg.reps), x.new_empty(*edge_shape, cg.reps)
         g_pw, g_pb, g_bw = x.new_empty(edge_shape), x.new_empty(edge_shape), x.new_empty(edge_shape)
         launch(self.module, f"qkan_param_grads<{real}, {str(edge).lower()}>",
-               (_blocks(out_dim * in_dim, THREADS),), (THREADS,),
+               (_blocks(out_dim * in_dim, EDGE_THREADS),), (EDGE_THREADS,),
                (part, theta, pw, pb, mask, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw, np.int64(out_dim),
                 np.int64(in_dim), np.int64(self.geometry.groups or 0), np.int64(tiles)))
         gx = gxp[0] if chunks == 1 else gxp.sum(0)
