@@ -127,6 +127,20 @@ def evaluate(model: nn.Module, task: Task, batch_size: int, ctx: DistContext) ->
     return {"eval_loss": loss_sum / count, "eval_accuracy": accuracy}
 
 
+def train_step(net: nn.Module, task: Task, optimizer: torch.optim.Optimizer, schedule: Any, config: TrainConfig,
+               ctx: DistContext, step: int) -> float:
+    """One optimiser step on this rank's share of global batch ``step``; returns the global mean loss."""
+    x, y = task.batch(config.seed, step, config.batch_size, ctx.rank, ctx.world)
+    loss, _ = task.loss(net, x, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip:
+        nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+    optimizer.step()
+    schedule.step()
+    return all_reduce_sum(loss.detach(), ctx).item() / ctx.world
+
+
 def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) training as configured; returns the summary written to metrics.json."""
     config.check()
@@ -161,33 +175,28 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
     bar = tqdm(total=total, initial=step, desc=f"{config.task}/{config.model}", unit="step",
                disable=not (ctx.is_main and config.progress))
     net.train()
+    last_eval: dict[str, str] = {}
     while step < total:
         start = time.perf_counter()
-        x, y = task.batch(config.seed, step, config.batch_size, ctx.rank, ctx.world)
-        loss, _ = task.loss(net, x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
         lr = optimizer.param_groups[0]["lr"]
-        schedule.step()
-        train_loss = all_reduce_sum(loss.detach(), ctx).item() / ctx.world
+        train_loss = train_step(net, task, optimizer, schedule, config, ctx, step)
         seconds = time.perf_counter() - start
         elapsed += seconds
         step += 1
         history.append({"step": step, "epoch": step / per_epoch, "train_loss": train_loss, "lr": lr,
                         "elapsed_s": elapsed, "items_per_s": items / seconds})
-        bar.update(1)
-        bar.set_postfix(loss=f"{train_loss:.4f}", **{f"{unit}/s": f"{items / seconds:,.0f}"})
+        postfix = {"loss": f"{train_loss:.4f}", f"{unit}/s": f"{items / seconds:,.0f}"}
         if step % eval_every == 0 or step == total:
             evals.append({"step": step, **evaluate(model, task, config.batch_size, ctx)})
-            bar.set_postfix(loss=f"{train_loss:.4f}", eval=f"{evals[-1]['eval_loss']:.4f}",
-                            **({"acc": f"{evals[-1]['eval_accuracy']:.3f}"} if evals[-1]["eval_accuracy"] is not None else {}))
+            last_eval = {"eval": f"{evals[-1]['eval_loss']:.4f}"}
+            if evals[-1]["eval_accuracy"] is not None:
+                last_eval["acc"] = f"{evals[-1]['eval_accuracy']:.3f}"
             if ctx.is_main:
                 save_checkpoint(checkpoint_path, model, optimizer, schedule, step,
                                 {"elapsed_s": elapsed, "history": history, "evals": evals,
                                  "config": asdict(config)})
+        bar.set_postfix(**postfix, **last_eval, refresh=False)
+        bar.update(1)
     bar.close()
     summary = {"config": asdict(config), "task": task.info, "parameters": count_parameters(model), "steps": step,
                "world_size": ctx.world, "device": str(ctx.device), "train_seconds": elapsed,
