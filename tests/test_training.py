@@ -23,7 +23,8 @@ def quiet(**kwargs):
 # ----- tasks -------------------------------------------------------------------------------------
 def test_digits_split_is_fixed_and_complete():
     (x, y), (xt, yt) = digits_tensors("train"), digits_tensors("test")
-    assert x.shape == (1437, 1, 8, 8) and xt.shape == (360, 1, 8, 8)
+    assert x.shape == (1437, 1, 8, 8) and xt.shape == (360, 1, 8, 8) and y.shape == (1437,)
+    assert sorted(set(y.tolist())) == list(range(10))
     assert x.dtype == torch.float32 and float(x.min()) == 0.0 and float(x.max()) == 1.0
     assert sorted(torch.bincount(yt).tolist())[0] >= 35  # stratified: every class in the test split
     assert torch.equal(digits_tensors("test")[0], xt)

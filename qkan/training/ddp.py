@@ -65,10 +65,6 @@ def wrap_model(model: nn.Module, ctx: DistContext) -> nn.Module:
     return DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
 def all_reduce_sum(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     """The element-wise sum of ``values`` over ranks (unchanged when alone)."""
     if ctx.distributed:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ..models import GPT, HQKANClassifier
 from .checkpoint import load_checkpoint, save_checkpoint
-from .ddp import DistContext, all_reduce_sum, init_distributed, shutdown, unwrap, wrap_model
+from .ddp import DistContext, all_reduce_sum, init_distributed, shutdown, wrap_model
 from .metrics import plot_metrics, write_metrics
 from .tasks import ClassificationTask, Task, make_task
 
