@@ -46,9 +46,13 @@ def check_parity(circuit, geometry, out_dim, in_dim, batch, group=None, what="la
         err = (out.double() - ref).abs().max().item()
         assert err <= value_tol * scale, f"{dtype} {what}: max |flash - exact| = {err:.3g} (scale {scale:.3g})"
         names = ["x"] + [n for n, p in zip(PARAM_NAMES, p64) if p.requires_grad]
-        for name, g, r in zip(names, grads, ref_grads):  # gradients that vanish (norm < 1e-3) are checked absolutely
-            rel = ((g.double() - r).norm() / r.norm().clamp_min(1e-3)).item()
-            assert rel <= grad_tol, f"{dtype} {what}: grad {name} relative error {rel:.3g}"
+        # A gradient that vanishes analytically (e.g. theta of a circuit whose readout ignores it) is
+        # rounding noise in both solvers: it is measured against a tenth of the whole gradient's norm.
+        floor = 0.1 * torch.cat([r.flatten() for r in ref_grads]).norm().item()
+        for name, g, r in zip(names, grads, ref_grads):
+            rel = ((g.double() - r).norm() / max(r.norm().item(), floor, 1e-30)).item()
+            assert rel <= grad_tol, (f"{dtype} {what}: grad {name} relative error {rel:.3g} "
+                                     f"(|ref| {r.norm().item():.3g}, floor {floor:.3g}) for {circuit}")
 
 
 @pytest.mark.parametrize("preacts", [False, True])
