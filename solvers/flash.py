@@ -18,6 +18,13 @@ over the tile and are written once per tile; a per-edge kernel adds the tiles in
 the sums to parameter gradients. grad_x is summed over o by warp shuffles, then over the block's warps
 in shared memory in a fixed order, then over output chunks by torch.sum: no atomics anywhere, so
 gradients are bitwise reproducible. Memory: tiles x P x O x I + chunks x B x I reals, never B x O x I.
+
+Measured (H100, fp32, QKAN([100,100], reps=3, pz), batch 1000; torch.profiler, 20 steps): kernel
+times forward 73 us (first version, one thread per (o, 4 samples) over all inputs: 166 us, 6 warps
+per SM), backward 193 us (266 us before the shared-memory staging of x-only values and the SU(2)
+table), parameter sums 21 us. Host cost per call: one CuPy launch 23 us, the forward custom op 89 us,
+a model forward 117 us (torch.sin: 6 us), so eager steps are launch-bound (about 1.2-1.8 ms) while a
+CUDA-graphed step (qkan.graphs) is kernel-bound: 0.41 ms (QKAN([1,1]): 0.09 ms).
 """
 from __future__ import annotations
 
