@@ -176,8 +176,9 @@ class QKANLayer(nn.Module):
                             f"convert one of them (x.to({self.theta.dtype}) or layer.to({x.dtype}))")
         if x.device != self.theta.device:
             raise ValueError(f"{self._name()}: input is on {x.device} but the layer is on {self.theta.device}")
-        capturing = x.is_cuda and torch.cuda.is_current_stream_capturing()
-        if self.check_finite and not capturing and not torch.compiler.is_compiling() and not torch.isfinite(x).all():
+        if not self.check_finite or torch.compiler.is_compiling():
+            return
+        if not (x.is_cuda and torch.cuda.is_current_stream_capturing()) and not torch.isfinite(x).all():
             raise ValueError(f"{self._name()}: input contains NaN or inf")
 
     def _name(self) -> str:
