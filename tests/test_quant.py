@@ -31,6 +31,19 @@ def test_uniform_minmax_error_is_at_most_half_a_step(bits, symmetric, axis):
         assert scale.flatten()[0] < scale.flatten()[-1]
 
 
+def test_fitted_range_ends_lie_on_the_grid_and_keep_their_gradient():
+    """On a symmetric grid the largest magnitude of a channel maps to +-qmax exactly (not qmax plus float
+    rounding, where clipping would cut its straight-through gradient), for thousands of random channels."""
+    rows = torch.randn(4000, 3, generator=torch.Generator().manual_seed(0))
+    q = LSQQuantizer(4, True, 0, rows.shape[0]).fit(rows)
+    weights = rows.clone().requires_grad_()
+    q(weights).sum().backward()
+    scale, _ = q.grid(rows)
+    assert bool(((rows / scale).abs() <= q.qmax).all())
+    ends = rows.abs() == rows.abs().amax(1, keepdim=True)
+    assert bool((weights.grad[ends] == 1).all())
+
+
 @pytest.mark.parametrize("bits, optimal_step", [(2, 1.224), (3, 0.6508)])
 def test_mse_scale_finds_the_optimal_uniform_step_for_a_gaussian(bits, optimal_step):
     """Max (1960): the MSE-optimal uniform quantiser of N(0, 1) with 3 levels has step 1.224, with 7 levels 0.6508;

@@ -6,6 +6,8 @@ with an integer zero point (so 0 is exact, which keeps masked and zero-initialis
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -21,13 +23,15 @@ def qparams_from_range(lo: torch.Tensor, hi: torch.Tensor, bits: int,
     """(scale, zero_point) covering [lo, hi] (widened to include 0); an empty range gets scale 1."""
     lo, hi = torch.minimum(lo, torch.zeros_like(lo)), torch.maximum(hi, torch.zeros_like(hi))
     qmin, qmax = grid_limits(bits, symmetric)
+    span, levels = (torch.maximum(-lo, hi), qmax) if symmetric else (hi - lo, qmax - qmin)
+    scale = span / levels
+    # the division may round the scale down by an ulp, which would put the range's end just outside the
+    # grid, where clipping drops its gradient: step the scale up to the next float there
+    scale = torch.where(span / scale > levels, torch.nextafter(scale, torch.full_like(scale, math.inf)), scale)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
     if symmetric:
-        scale = torch.maximum(-lo, hi) / qmax
         zero_point = torch.zeros_like(scale)
     else:
-        scale = (hi - lo) / (qmax - qmin)
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    if not symmetric:
         zero_point = torch.clamp(torch.round(qmin - lo / scale), qmin, qmax)
     return scale, zero_point
 
