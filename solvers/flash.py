@@ -40,7 +40,7 @@ from qkan.circuits import Circuit
 from .base import LayerGeometry, LayerParams, Program, Solver
 from .cuda_runtime import cupy_available, launch, load_module
 from .flash_codegen import INPUT_SPLIT, NB, FlashCodegen
-from .flash_ops import GradTuple, flash_forward, register_kernels
+from .flash_ops import GradTuple, flash_apply, register_kernels
 from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions
 
 COMPUTE_DTYPE = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
@@ -136,8 +136,8 @@ class FlashKernels:
 
 
 class FlashProgram(Program):
-    """Runs the generated kernels through the ``qkan::flash_*`` custom ops; bf16/fp16 in and out,
-    computed in float32."""
+    """Runs the generated kernels (solvers.flash_ops.flash_apply: custom ops when compiled, an autograd
+    Function in eager mode); bf16/fp16 in and out, computed in float32."""
 
     def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device):
         super().__init__(circuit, geometry, dtype, device)
@@ -155,8 +155,7 @@ class FlashProgram(Program):
         tensors = [t.to(self.compute_dtype).contiguous() for t in
                    (x, params.theta, params.preacts_weight, params.preacts_bias, params.postact_weights,
                     params.postact_bias, params.base_weight, params.mask)]
-        out, _ = flash_forward(self.key, edge, *tensors)
-        return out.to(x.dtype)
+        return flash_apply(self.key, edge, *tensors).to(x.dtype)
 
     def layer_output(self, x: Tensor, params: LayerParams) -> Tensor:
         y = self._run(False, x, params)

@@ -1,5 +1,7 @@
 """The flash kernels as ``torch.library.custom_op``s (forward and backward, with fake
-implementations) so autograd, ``torch.compile`` and CUDA-graph capture see two opaque ops.
+implementations) so autograd, ``torch.compile`` and CUDA-graph capture see two opaque ops, and
+as a plain ``torch.autograd.Function`` for eager calls (``flash_apply`` picks): the dispatcher's
+per-call cost of a custom op (about 90 us on the H100 machine) exceeds the kernels' own time.
 
 A compiled kernel set is registered under a string key (``register_kernels``); the ops take
 that key, so one pair of ops serves every circuit. ``edge=False`` is the layer output y (B, O),
@@ -71,13 +73,40 @@ def _setup_context(ctx, inputs, output) -> None:
     ctx.save_for_backward(x, output[1], theta, pre_w, pw, pb, mask)
 
 
-def _backward(ctx, gout: Tensor, _gtable: Optional[Tensor]):
-    x, table, theta, pre_w, pw, pb, mask = ctx.saved_tensors
-    gx, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw = flash_backward(ctx.key, ctx.edge, gout, x, table, theta, pre_w,
-                                                                   pw, pb, mask)
+def _input_grads(ctx, grads: GradTuple) -> tuple[Optional[Tensor], ...]:
+    """Gradients in the order of flash_forward's inputs (none for the key, the flag and the mask)."""
+    gx, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw = grads
     if ctx.edge:
         g_pw = g_pb = g_bw = None
     return None, None, gx, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw, None
 
 
+def _backward(ctx, gout: Tensor, _gtable: Optional[Tensor]):
+    x, table, theta, pre_w, pw, pb, mask = ctx.saved_tensors
+    return _input_grads(ctx, flash_backward(ctx.key, ctx.edge, gout, x, table, theta, pre_w, pw, pb, mask))
+
+
 flash_forward.register_autograd(_backward, setup_context=_setup_context)
+
+
+class _EagerFlash(torch.autograd.Function):
+    """The same kernels and saved tensors as the custom ops, without the dispatcher."""
+
+    @staticmethod
+    def forward(ctx, key: str, edge: bool, *tensors: Tensor) -> Tensor:
+        output = _KERNELS[key].forward(edge, *tensors)
+        _setup_context(ctx, (key, edge, *tensors), output)
+        return output[0]
+
+    @staticmethod
+    def backward(ctx, gout: Tensor):
+        x, table, theta, pre_w, pw, pb, mask = ctx.saved_tensors
+        return _input_grads(ctx, _KERNELS[ctx.key].backward(ctx.edge, gout.contiguous(), x, table, theta, pw, pb,
+                                                            mask))
+
+
+def flash_apply(key: str, edge: bool, *tensors: Tensor) -> Tensor:
+    """y (B, O) or f (B, O, I): the custom op under ``torch.compile``, the autograd.Function otherwise."""
+    if torch.compiler.is_compiling():
+        return flash_forward(key, edge, *tensors)[0]
+    return _EagerFlash.apply(key, edge, *tensors)

@@ -112,6 +112,26 @@ def test_backward_is_bitwise_deterministic():
         assert torch.equal(a, b)
 
 
+def test_eager_function_and_custom_op_agree_bitwise():
+    """Eager calls skip the dispatcher (an autograd.Function); torch.compile sees the custom ops: both
+    launch the same kernels, so values and every gradient are identical."""
+    from qkan.solvers.flash_ops import _EagerFlash, flash_forward
+
+    circuit, geometry = builtin("rpz", 2, "z"), LayerGeometry(7, 5, preacts=True)
+    program = compile_program("flash", circuit, geometry, torch.float32, DEVICE)
+    x, params = make_inputs(circuit, 5, 7, 300, torch.float32)
+    inputs = [x, *params]
+    for edge in (False, True):
+        eager = _EagerFlash.apply(program.key, edge, *inputs)
+        custom = flash_forward(program.key, edge, *inputs)[0]
+        assert torch.equal(eager, custom)
+        cotangent = torch.randn_like(eager)
+        trainable = [t for t in inputs if t.requires_grad]
+        for a, b in zip(torch.autograd.grad(eager, trainable, cotangent, allow_unused=True),
+                        torch.autograd.grad(custom, trainable, cotangent, allow_unused=True)):
+            assert (a is None and b is None) or torch.equal(a, b)
+
+
 def test_bfloat16_in_and_out():
     from qkan import QKAN
 
