@@ -8,9 +8,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -47,17 +46,11 @@ def _external_stream(pointer: int, device: int):
     return cupy.cuda.ExternalStream(pointer, device)
 
 
-@contextmanager
-def torch_stream() -> Iterator[None]:
-    """Run CuPy launches on torch's current CUDA stream (no host synchronisation)."""
-    stream = torch.cuda.current_stream()
-    with _external_stream(stream.cuda_stream, stream.device_index):
-        yield
-
-
 @functools.lru_cache(maxsize=None)
-def _function(module, name: str):
-    return module.get_function(name)
+def _function(module, name: str, device: int):
+    """The driver-level kernel of ``name`` loaded on ``device``; calling it directly with a stream
+    skips RawKernel's per-call device lookup and the stream context switch."""
+    return module.get_function(name).kernel
 
 
 def kernel_arg(value: Any) -> Any:
@@ -70,9 +63,10 @@ def kernel_arg(value: Any) -> Any:
 def launch(module, name: str, grid: Sequence[int], block: Sequence[int], args: Sequence[Any],
            shared_mem: int = 0) -> None:
     """Launch kernel ``name`` (a name expression of ``module``) on torch's current stream."""
-    kernel = _function(module, name)
-    with torch_stream():
-        kernel(tuple(grid), tuple(block), tuple(kernel_arg(a) for a in args), shared_mem=shared_mem)
+    stream = torch.cuda.current_stream()
+    kernel = _function(module, name, stream.device_index)
+    kernel(tuple(grid), tuple(block), tuple(kernel_arg(a) for a in args), shared_mem,
+           _external_stream(stream.cuda_stream, stream.device_index))
 
 
 def nvcc_available() -> bool:
