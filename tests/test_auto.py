@@ -4,7 +4,7 @@ import torch
 
 from qkan import QKAN
 from qkan.circuits import Circuit, builtin, data, theta
-from qkan.solvers import LayerGeometry, explain, solver_names
+from qkan.solvers import LayerGeometry, explain, solver_names, supported_solvers
 from qkan.solvers import auto
 
 PZ = builtin("pz", 3)
@@ -49,9 +49,9 @@ def test_exact_memory_estimate_grows_with_batch_and_qubits():
 @pytest.mark.gpu
 def test_auto_on_gpu_prefers_flash_for_one_qubit_and_cutn_when_memory_is_short(monkeypatch):
     cuda = torch.device("cuda")
-    if "flash" in solver_names():
+    if "flash" in supported_solvers(PZ, GEOM, torch.float32, cuda):  # CuPy present
         assert auto.choose(PZ, GEOM, torch.float32, cuda, batch=1000) == "flash"
     assert auto.choose(ENTANGLED, GEOM, torch.float32, cuda, batch=10) == "exact"
-    if "cutn" in solver_names():
+    if "cutn" in supported_solvers(ENTANGLED, GEOM, torch.float32, cuda):  # cuQuantum present
         monkeypatch.setattr(auto, "free_memory", lambda device: 64 * 2**20)
         assert auto.choose(ENTANGLED, GEOM, torch.float32, cuda, batch=1000) == "cutn"
