@@ -51,7 +51,9 @@ def resolve_circuit(ansatz: Ansatz, reps: Optional[int], fast_measure: Optional[
 class QKANLayer(nn.Module):
     """y[n, o] = sum_i mask * (pw * (f_oi(x[n, i]) + pb) + bw * sigma(x[n, i])), f a DARUAN circuit."""
 
-    check_finite: bool = True  # raise on NaN/inf input (one device sync per call on CUDA)
+    # NaN/inf input raises: None (default) checks CPU inputs only, since on CUDA the check costs a device
+    # sync per call (longer than a small layer's kernels); True checks on every device; False never.
+    check_finite: Optional[bool] = None
 
     def __init__(
         self,
@@ -176,7 +178,7 @@ class QKANLayer(nn.Module):
                             f"convert one of them (x.to({self.theta.dtype}) or layer.to({x.dtype}))")
         if x.device != self.theta.device:
             raise ValueError(f"{self._name()}: input is on {x.device} but the layer is on {self.theta.device}")
-        if not self.check_finite or torch.compiler.is_compiling():
+        if self.check_finite is False or (self.check_finite is None and x.is_cuda) or torch.compiler.is_compiling():
             return
         if not (x.is_cuda and torch.cuda.is_current_stream_capturing()) and not torch.isfinite(x).all():
             raise ValueError(f"{self._name()}: input contains NaN or inf")

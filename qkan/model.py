@@ -91,8 +91,7 @@ class QKAN(nn.Module):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"QKAN expects input of shape (batch, {self.width[0]}) or (batch, C, {self.width[0]}), "
                              f"got {shape}")
-        lead = x.shape[:-1]
-        h = x.reshape(-1, x.shape[-1])
+        h = x if x.dim() == 2 else x.reshape(-1, x.shape[-1])
         if self.save_act:
             self.acts, self.edge_acts = [h.detach()], []
         for layer in self.layers:
@@ -104,7 +103,7 @@ class QKAN(nn.Module):
                 self.acts.append(h.detach())
         if self.norm_out:
             h = F.normalize(h, p=self.norm_out, dim=1)
-        return h.reshape(*lead, h.shape[-1])
+        return h if x.dim() == 2 else h.reshape(*x.shape[:-1], h.shape[-1])
 
     # ----- structure changes ------------------------------------------------------------
     def refine(self, new_reps: int) -> "QKAN":

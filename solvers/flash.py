@@ -153,10 +153,15 @@ class FlashProgram(Program):
     def _run(self, edge: bool, x: Tensor, params: LayerParams) -> Tensor:
         if self.arccos_reps and not torch.compiler.is_compiling() and not torch.cuda.is_current_stream_capturing():
             check_arccos_domain(x, params, self.geometry, self.arccos_reps)
-        tensors = [t.to(self.compute_dtype).contiguous() for t in
-                   (x, params.theta, params.preacts_weight, params.preacts_bias, params.postact_weights,
-                    params.postact_bias, params.base_weight, params.mask)]
-        return flash_apply(self.key, edge, *tensors).to(x.dtype)
+        y = flash_apply(self.key, edge, *(self._compute_form(t) for t in (x, *params)))
+        return y if y.dtype == x.dtype else y.to(x.dtype)
+
+    def _compute_form(self, t: Tensor) -> Tensor:
+        """``t`` contiguous in the compute dtype (returned as is when it already is: the common case costs
+        no dispatcher call)."""
+        if t.dtype == self.compute_dtype and t.is_contiguous():
+            return t
+        return t.to(self.compute_dtype).contiguous()
 
     def layer_output(self, x: Tensor, params: LayerParams) -> Tensor:
         y = self._run(False, x, params)

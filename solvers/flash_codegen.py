@@ -4,8 +4,9 @@ The circuit's op list is split by ``fuse_parameter_gates`` into parameter-only b
 gates. A block becomes one complex 2x2 matrix per edge, built once per edge by the
 ``edge_table`` kernel (constant blocks are folded here, at generation time, into literals); a
 data gate is a Pauli rotation whose half-angle sine and cosine are computed per sample with
-``sincospi`` (identical angle expressions share one call). Four kernels, each templated on
-the compute type (float, double) and explicitly instantiated:
+``sincospi`` (identical angle expressions share one call; z rotations run as phase gates
+diag(e^{-i t}, 1) from the full angle, equal up to a global phase that neither readout sees).
+Four kernels, each templated on the compute type (float, double) and explicitly instantiated:
 
 - ``qkan_edge_table``: per edge, block matrices, theta offsets of data gates, pre-activation
   weights and the folded post-activation factors -> table (P, I, O).
@@ -32,10 +33,10 @@ from qkan.circuits import Circuit, Data, FusedBlock, Op, Theta, fuse_parameter_g
 
 from .base import LayerGeometry
 
-NB = 4  # samples per thread in the forward kernel (per-edge table loads are shared by them)
+NB = 4  # samples per thread in the forward kernel (per-edge table loads are shared by them; 16 ran no faster)
 INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial sums added in a fixed order)
 MAX_INPUT_CHUNK = 64  # inputs whose x-only values (sincos of raw angles, sigma) a forward block stages at once
-STAGING_BYTES = 24576  # shared memory for that staging (double precision)
+STAGING_BYTES = 32768  # shared memory for that staging (double precision)
 AXES = ("x", "y", "z")
 ACTIVATION_CODE = {  # (sigma(x), sigma'(x)) in C, for the base activations fused in the kernels
     "silu": ("x / (real(1) + exp(-x))",
@@ -230,19 +231,22 @@ class FlashCodegen:
         return lines
 
     def _plan_trig(self) -> tuple[dict[int, str], list[int]]:
-        """Half-angle expression of each data gate; gates with identical expressions share one sincos."""
+        """Angle expression of each data gate (half angle; full angle for z gates, which run as the phase
+        gate diag(e^{-i t}, 1) = e^{-i t/2} RZ(t): both readouts ignore global phase, and it costs half the
+        arithmetic of RZ); gates with identical expressions share one sincos."""
         exprs: dict[int, str] = {}
         seen: dict[str, int] = {}
         trig_of = []
         for j, gate in enumerate(self.gates):
+            scale = 1.0 if gate.axis == "z" else 0.5  # z gates run as phase gates: full angle
             parts = []
             for t in gate.terms:
                 value = {"raw": "xv", "affine": f"u{t.rep}", "arccos": f"v{t.rep}"}[t.encoding]
-                parts.append(f"{lit(0.5 * t.coef)} * {value}")
-            if gate.offset_slot is not None:
-                parts.append(f"t{gate.offset_slot}")  # already halved, constant included
+                parts.append(f"{lit(scale * t.coef)} * {value}")
+            if gate.offset_slot is not None:  # the table holds the half offset, constant included
+                parts.append(f"t{gate.offset_slot}" if gate.axis != "z" else f"real(2) * t{gate.offset_slot}")
             elif gate.const != 0.0:
-                parts.append(lit(0.5 * gate.const))
+                parts.append(lit(scale * gate.const))
             expr = " + ".join(parts) if parts else lit(0.0)
             if expr not in seen:
                 seen[expr] = j
@@ -263,22 +267,24 @@ class FlashCodegen:
                     lines.append(f"{indent}apply_m2({m}, ar, ai, br, bi);")
             else:
                 k = self.trig_of[gate_index]
-                lines.append(f"{indent}rot_{item.axis}(c{k}, s{k}, ar, ai, br, bi);")
+                lines.append(f"{indent}{_rotation(item.axis, k, '', 'ar, ai, br, bi')}")
                 gate_index += 1
             first = False
         return lines
 
     def _readout(self, indent: str) -> list[str]:
-        if self.readout == "amp":
-            return [f"{indent}const real ra = sqrt(ar * ar + ai * ai), rb = sqrt(br * br + bi * bi);",
+        if self.readout == "amp":  # |a| = n * rsqrt(n): the backward reuses 1/|a| (no division)
+            return [f"{indent}const real na = ar * ar + ai * ai, nb = br * br + bi * bi;",
+                    f"{indent}const real ia = qrsqrt(na), ib = qrsqrt(nb);",
+                    f"{indent}const real ra = na > real(0) ? na * ia : real(0), rb = nb > real(0) ? nb * ib : real(0);",
                     f"{indent}const real f = ra - rb;"]
         return [f"{indent}const real f = ar * ar + ai * ai - br * br - bi * bi;"]
 
     def _readout_cotangent(self, indent: str) -> list[str]:
         """lambda = dL/d(Re psi) + i dL/d(Im psi) from gf = dL/df; |a| is guarded at a = 0."""
         if self.readout == "amp":
-            return [f"{indent}const real ga = ra > real(0) ? gf / ra : real(0);",
-                    f"{indent}const real gb = rb > real(0) ? -gf / rb : real(0);",
+            return [f"{indent}const real ga = na > real(0) ? gf * ia : real(0);",
+                    f"{indent}const real gb = nb > real(0) ? -gf * ib : real(0);",
                     f"{indent}real lar = ga * ar, lai = ga * ai, lbr = gb * br, lbi = gb * bi;"]
         return [f"{indent}real lar = real(2) * gf * ar, lai = real(2) * gf * ai, lbr = real(-2) * gf * br,"
                 f" lbi = real(-2) * gf * bi;"]
@@ -307,8 +313,8 @@ class FlashCodegen:
                         lines.append(f"{indent}  du{t.rep} -= {lit(t.coef)} * d / sqrt(real(1) - u{t.rep} * u{t.rep});")
                 lines.append(f"{indent}}}")
                 if pos > 0:
-                    lines.append(f"{indent}rot_{item.axis}(c{k}, -s{k}, ar, ai, br, bi);")
-                lines.append(f"{indent}rot_{item.axis}(c{k}, -s{k}, lar, lai, lbr, lbi);")
+                    lines.append(f"{indent}{_rotation(item.axis, k, '-', 'ar, ai, br, bi')}")
+                lines.append(f"{indent}{_rotation(item.axis, k, '-', 'lar, lai, lbr, lbi')}")
                 continue
             m = self._block_matrix(item)
             lines.append(f"{indent}{{ const M2<real> m = {m};")
@@ -446,6 +452,12 @@ class FlashCodegen:
         return tuple(names)
 
 
+def _rotation(axis: str, k: int, sign: str, state: str) -> str:
+    """The call applying data gate ``k`` to the four reals ``state`` (``sign`` '-' undoes it)."""
+    name = "phase_z" if axis == "z" else f"rot_{axis}"
+    return f"{name}(c{k}, {sign}s{k}, {state});"
+
+
 # ----- constant matrices and per-edge block products ------------------------------------
 SU2_COLUMN = ("M.ar * ur - M.ai * ui", "M.ar * ui + M.ai * ur", "M.cr * ur - M.ci * ui", "M.cr * ui + M.ci * ur")
 
@@ -513,6 +525,8 @@ HELPERS = r"""
 // array (sincos's Payne-Hanek path costs a stack frame and register spills); one extra rounding of a/pi.
 __device__ __forceinline__ void qsincos(float a, float* s, float* c) { sincospif(a * 0.318309886183790672f, s, c); }
 __device__ __forceinline__ void qsincos(double a, double* s, double* c) { sincospi(a * 0.318309886183790672, s, c); }
+__device__ __forceinline__ float qrsqrt(float a) { return rsqrtf(a); }  // 2 ulp, one MUFU op: no sqrt + divide
+__device__ __forceinline__ double qrsqrt(double a) { return rsqrt(a); }
 
 template <typename real> struct M2 { real ar, ai, br, bi, cr, ci, dr, di; };  // [[a, b], [c, d]]
 
@@ -569,11 +583,10 @@ __device__ __forceinline__ void rot_y(real c, real s, real& ar, real& ai, real& 
   const real nbr = s * ar + c * br, nbi = s * ai + c * bi;
   ar = nar; ai = nai; br = nbr; bi = nbi;
 }
-template <typename real>
-__device__ __forceinline__ void rot_z(real c, real s, real& ar, real& ai, real& br, real& bi) {
+template <typename real>  // diag(e^{-i t}, 1) from c = cos t, s = sin t: RZ(t) up to a global phase
+__device__ __forceinline__ void phase_z(real c, real s, real& ar, real& ai, real&, real&) {
   const real nar = c * ar + s * ai, nai = c * ai - s * ar;
-  const real nbr = c * br - s * bi, nbi = c * bi + s * br;
-  ar = nar; ai = nai; br = nbr; bi = nbi;
+  ar = nar; ai = nai;
 }
 // Im(l^dag P psi) for the Paulis: l = (lar + i lai, lbr + i lbi), psi = (ar + i ai, br + i bi)
 template <typename real> __device__ __forceinline__ real im_x(real lar, real lai, real lbr, real lbi,
@@ -654,8 +667,10 @@ FORWARD = r"""
 template <typename real, bool EDGE>
 __global__ void qkan_forward(const real* __restrict__ x, const real* __restrict__ tab, real* __restrict__ out,
                              long long B, long long O, long long I) {{
-  __shared__ real xs[{nb} * {ic} * {K}];
-  __shared__ real red[{isplit} * 32 * {nb}];
+  // one buffer: staged x-only values while looping over inputs, then the warps' partial sums
+  __shared__ real smem[({nb} * {ic} * {K} > {isplit} * 32 * {nb}) ? {nb} * {ic} * {K} : {isplit} * 32 * {nb}];
+  real* xs = smem;
+  real* red = smem;
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
   const long long o_raw = (long long)blockIdx.y * 32 + lane;
   const bool active = o_raw < O;
@@ -768,7 +783,8 @@ __global__ void qkan_param_grads(const real* __restrict__ part, const real* __re
   for (int p = 0; p < {P}; ++p) {{
     real s = real(0);
     if (p < P)
-      for (long long bt = 0; bt < tiles; ++bt) s += part[((bt * P + p) * I + i) * O + o];
+#pragma unroll 4
+      for (long long bt = 0; bt < tiles; ++bt) s += part[((bt * P + p) * I + i) * O + o];  // loads overlap
     a[p] = s;
   }}
   const long long edge = G > 0 ? i % G : oi;

@@ -132,6 +132,29 @@ def test_eager_function_and_custom_op_agree_bitwise():
             assert (a is None and b is None) or torch.equal(a, b)
 
 
+def test_strided_input_matches_contiguous():
+    circuit, geometry = builtin("pz", 2, "amp"), LayerGeometry(6, 4)
+    program = compile_program("flash", circuit, geometry, torch.float32, DEVICE)
+    x, params = make_inputs(circuit, 4, 6, 50, torch.float32)
+    wide = torch.randn(50, 12, device=DEVICE)
+    wide[:, ::2] = x.detach()
+    strided = wide[:, ::2]
+    assert not strided.is_contiguous()
+    assert torch.equal(program.layer_output(strided, params), program.layer_output(x.detach(), params))
+
+
+def test_check_finite_on_cuda_only_when_asked(monkeypatch):
+    """By default CUDA inputs are not checked (the check costs a device sync); True checks them."""
+    from qkan import QKANLayer
+
+    layer = QKANLayer(2, 1, solver="flash", device=DEVICE, seed=0)
+    x = torch.tensor([[float("nan"), 0.0]], device=DEVICE)
+    assert torch.isnan(layer(x)).all()
+    monkeypatch.setattr(QKANLayer, "check_finite", True)
+    with pytest.raises(ValueError, match=r"input contains NaN or inf"):
+        layer(x)
+
+
 def test_bfloat16_in_and_out():
     from qkan import QKAN
 

@@ -53,6 +53,12 @@ def test_bad_input_raises_naming_the_layer(layer, x, error, message):
             method(x)
 
 
+def test_check_finite_false_lets_nan_through(monkeypatch):
+    layer = QKANLayer(2, 1, seed=0)
+    monkeypatch.setattr(QKANLayer, "check_finite", False)
+    assert torch.isnan(layer(torch.tensor([[float("nan"), 0.0]]))).all()
+
+
 def test_model_names_the_failing_layer_and_checks_rank():
     model = QKAN([2, 3, 1], seed=0)
     with pytest.raises(ValueError, match=r"QKANLayer\(2->3\): input contains NaN or inf"):
