@@ -1,25 +1,27 @@
 """CUDA C source for the flash solver, generated from a single-qubit Circuit (DESIGN.md §4).
 
 The circuit's op list is split by ``fuse_parameter_gates`` into parameter-only blocks and data
-gates. A block becomes one complex 2x2 matrix per edge, built once per edge by the
-``edge_table`` kernel (constant blocks are folded here, at generation time, into literals); a
-data gate is a Pauli rotation whose half-angle sine and cosine are computed per sample with
-``sincospi`` (identical angle expressions share one call; z rotations run as phase gates
-diag(e^{-i t}, 1) from the full angle, equal up to a global phase that neither readout sees).
-Four kernels, each templated on the compute type (float, double) and explicitly instantiated:
+gates. The per-sample kernels carry the qubit as its Bloch vector r (3 reals; a pure state's
+readouts are functions of it: z = r_z, amp = |a| - |b| = r_z / sqrt(1 + sqrt(r_x^2 + r_y^2)),
+which stays exact near the poles). A block becomes its 3x3 rotation of the Bloch sphere, built once
+per edge by the ``edge_table`` kernel from the block's 2x2 unitary (constant blocks are folded here,
+at generation time, into literals); a data gate turns r by its angle about its axis, with sine and
+cosine computed per sample by ``sincospi`` (identical angle expressions share one call). Four
+kernels, each templated on the compute type (float, double) and explicitly instantiated:
 
-- ``qkan_edge_table``: per edge, block matrices, theta offsets of data gates, pre-activation
+- ``qkan_edge_table``: per edge, block rotations, theta offsets of data gates, pre-activation
   weights and the folded post-activation factors -> table (P, I, O).
 - ``qkan_forward<real, EDGE>``: one thread per (output, NB samples) looping over inputs; writes
   y (B, O) (EDGE=false: readout, post-activation, mask and base branch summed over inputs) or
   the raw readout f (B, O, I) (EDGE=true).
 - ``qkan_backward<real, EDGE>``: one thread per edge looping over a batch tile, the adjoint
-  method (re-run to the end, then undo each gate with its adjoint while carrying the
-  cotangent); per-edge sums over the tile go to a partial buffer, grad_x is reduced over
-  outputs by warp shuffles and a fixed-order pass over the block's warps.
+  method: re-run to the end, then undo each gate with its inverse (the transpose) while carrying
+  the cotangent q = dL/dr back; a rotation's angle gets axis . (r x q). Per-edge sums over the tile
+  go to a partial buffer; grad_x is reduced over outputs by warp shuffles and a fixed-order pass
+  over the block's warps.
 - ``qkan_param_grads<real, EDGE>``: per edge, sums the tiles in order and maps the sums to
-  parameter gradients (block sums are right-trivialised Pauli components; each rotation in a
-  block gets sum_P c_P T_P with c = Pauli coefficients of B^dag Q B, B the gates before it).
+  parameter gradients (a block's sums are T = r x q at its input; each rotation in a block gets
+  sum_P c_P T_P with c = Pauli coefficients of B^dag Q B, B the gates before it).
 """
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ from qkan.circuits import Circuit, Data, FusedBlock, Op, Theta, fuse_parameter_g
 
 from .base import LayerGeometry
 
-NB = 4  # samples per thread in the forward kernel (per-edge table loads are shared by them; 16 ran no faster)
+NB = 16  # samples per thread in the forward kernel: they share each per-edge table load (H100, QKAN([256,256])
+# b4096: NB=4 987 us, 8 885 us, 16 759 us)
 INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial sums added in a fixed order)
 MAX_INPUT_CHUNK = 64  # inputs whose x-only values (sincos of raw angles, sigma) a forward block stages at once
 STAGING_BYTES = 32768  # shared memory for that staging (double precision)
@@ -68,19 +71,20 @@ class DataTerm:
 
 @dataclass(frozen=True)
 class DataGate:
-    """A per-sample rotation: half-angle = half_const + offset (theta terms, per edge) + data terms."""
+    """A per-sample rotation: angle = const + offset (theta terms, per edge) + data terms."""
 
     axis: str
     const: float
     thetas: tuple[tuple[int, float], ...]  # (flat theta index, coef)
     terms: tuple[DataTerm, ...]
-    offset_slot: Optional[int]  # table slot of the per-edge half theta offset, None if no theta terms
+    offset_slot: Optional[int]  # table slot of the per-edge theta offset (constant included), None if none
     offset_acc: Optional[int]   # accumulator slot of dL/d(angle) for the theta offset
 
 
 @dataclass(frozen=True)
 class Block:
-    """A parameter-only block: constant (a literal matrix) or per-edge (8 table slots from ``slot``)."""
+    """A parameter-only block: constant (a literal matrix) or per-edge (its Bloch rotation, 9 table slots
+    from ``slot``, row-major)."""
 
     ops: tuple[Op, ...]
     slot: Optional[int]
@@ -150,7 +154,7 @@ class FlashCodegen:
 
     def _new_block(self, ops: tuple[Op, ...]) -> Block:
         k = sum(1 for b in self.items if isinstance(b, Block) and b.slot is not None)
-        slot = self._table(f"U{k}", 4)
+        slot = self._table(f"R{k}", 9)
         acc = self._acc(f"T{k}x")
         self._acc(f"T{k}y"), self._acc(f"T{k}z")
         return Block(ops, slot, None, acc)
@@ -184,12 +188,11 @@ class FlashCodegen:
     def _load_table(self, indent: str) -> list[str]:
         return [f"{indent}const real t{p} = tab[{p}LL * IO + e];" for p in range(self.table_size)]
 
-    def _block_matrix(self, block: Block) -> str:
-        """An M2 expression for the block in the per-sample kernels."""
+    def _block_entries(self, block: Block) -> list[str]:
+        """The block's Bloch rotation, row-major: table values, or literals for a constant block."""
         if block.constant is not None:
-            return _m2_literal(block.constant)
-        ar, ai, cr, ci = (f"t{block.slot + k}" for k in range(4))  # SU(2): [[alpha, -conj beta], [beta, conj alpha]]
-        return f"M2<real>{{{ar}, {ai}, -{cr}, {ci}, {cr}, {ci}, {ar}, -{ai}}}"
+            return [lit(v) for v in bloch_rotation(block.constant).ravel()]
+        return [f"t{block.slot + k}" for k in range(9)]
 
     def _sample_setup(self, indent: str) -> list[str]:
         """Data slot values and each data gate's half-angle sincos for sample ``xv``."""
@@ -231,22 +234,20 @@ class FlashCodegen:
         return lines
 
     def _plan_trig(self) -> tuple[dict[int, str], list[int]]:
-        """Angle expression of each data gate (half angle; full angle for z gates, which run as the phase
-        gate diag(e^{-i t}, 1) = e^{-i t/2} RZ(t): both readouts ignore global phase, and it costs half the
-        arithmetic of RZ); gates with identical expressions share one sincos."""
+        """Angle expression of each data gate (the Bloch vector turns by the full angle); gates with
+        identical expressions share one sincos."""
         exprs: dict[int, str] = {}
         seen: dict[str, int] = {}
         trig_of = []
         for j, gate in enumerate(self.gates):
-            scale = 1.0 if gate.axis == "z" else 0.5  # z gates run as phase gates: full angle
             parts = []
             for t in gate.terms:
                 value = {"raw": "xv", "affine": f"u{t.rep}", "arccos": f"v{t.rep}"}[t.encoding]
-                parts.append(f"{lit(scale * t.coef)} * {value}")
-            if gate.offset_slot is not None:  # the table holds the half offset, constant included
-                parts.append(f"t{gate.offset_slot}" if gate.axis != "z" else f"real(2) * t{gate.offset_slot}")
+                parts.append(f"{lit(t.coef)} * {value}")
+            if gate.offset_slot is not None:  # constant included
+                parts.append(f"t{gate.offset_slot}")
             elif gate.const != 0.0:
-                parts.append(lit(scale * gate.const))
+                parts.append(lit(gate.const))
             expr = " + ".join(parts) if parts else lit(0.0)
             if expr not in seen:
                 seen[expr] = j
@@ -255,39 +256,36 @@ class FlashCodegen:
         return exprs, trig_of
 
     def _forward_gates(self, indent: str) -> list[str]:
-        lines = []
-        first = True
+        """Turn the Bloch vector (rx, ry, rz), from |0> = e_z, through every block and data gate."""
+        lines = [f"{indent}real rx = real(0), ry = real(0), rz = real(1);"]
         gate_index = 0
-        for item in self.items:
+        for pos, item in enumerate(self.items):
             if isinstance(item, Block):
-                m = self._block_matrix(item)
-                if first:
-                    lines.append(f"{indent}{{ const M2<real> m = {m}; ar = m.ar; ai = m.ai; br = m.cr; bi = m.ci; }}")
+                r = self._block_entries(item)
+                if pos == 0:  # R e_z: the third column
+                    lines.append(f"{indent}rx = {r[2]}; ry = {r[5]}; rz = {r[8]};")
                 else:
-                    lines.append(f"{indent}apply_m2({m}, ar, ai, br, bi);")
+                    lines.append(f"{indent}{_rotate(r, 'rx, ry, rz', transpose=False)}")
             else:
                 k = self.trig_of[gate_index]
-                lines.append(f"{indent}{_rotation(item.axis, k, '', 'ar, ai, br, bi')}")
+                lines.append(f"{indent}rot_{item.axis}(c{k}, s{k}, rx, ry, rz);")
                 gate_index += 1
-            first = False
         return lines
 
     def _readout(self, indent: str) -> list[str]:
-        if self.readout == "amp":  # |a| = n * rsqrt(n): the backward reuses 1/|a| (no division)
-            return [f"{indent}const real na = ar * ar + ai * ai, nb = br * br + bi * bi;",
-                    f"{indent}const real ia = qrsqrt(na), ib = qrsqrt(nb);",
-                    f"{indent}const real ra = na > real(0) ? na * ia : real(0), rb = nb > real(0) ? nb * ib : real(0);",
-                    f"{indent}const real f = ra - rb;"]
-        return [f"{indent}const real f = ar * ar + ai * ai - br * br - bi * bi;"]
+        if self.readout == "amp":  # |a| - |b| = z / sqrt(1 + rho), rho = sqrt(x^2 + y^2): exact near the poles
+            return [f"{indent}const real nt = rx * rx + ry * ry, it = qrsqrt(nt);",
+                    f"{indent}const real rho = nt > real(0) ? nt * it : real(0), h = qrsqrt(real(1) + rho);",
+                    f"{indent}const real f = rz * h;"]
+        return [f"{indent}const real f = rz;"]
 
     def _readout_cotangent(self, indent: str) -> list[str]:
-        """lambda = dL/d(Re psi) + i dL/d(Im psi) from gf = dL/df; |a| is guarded at a = 0."""
+        """q = dL/dr from gf = dL/df (its radial part is irrelevant: rotations keep |r|); the amp readout's
+        kink at the poles (rho = 0) gets the zero subgradient there."""
         if self.readout == "amp":
-            return [f"{indent}const real ga = na > real(0) ? gf * ia : real(0);",
-                    f"{indent}const real gb = nb > real(0) ? -gf * ib : real(0);",
-                    f"{indent}real lar = ga * ar, lai = ga * ai, lbr = gb * br, lbi = gb * bi;"]
-        return [f"{indent}real lar = real(2) * gf * ar, lai = real(2) * gf * ai, lbr = real(-2) * gf * br,"
-                f" lbi = real(-2) * gf * bi;"]
+            return [f"{indent}const real gt = nt > real(0) ? real(-0.5) * gf * rz * h * h * h * it : real(0);",
+                    f"{indent}real qx = gt * rx, qy = gt * ry, qz = gf * h;"]
+        return [f"{indent}real qx = real(0), qy = real(0), qz = gf;"]
 
     def _backward_walk(self, indent: str) -> list[str]:
         """Undo the gates last to first, carrying the cotangent; accumulate dL/d(angle) sums."""
@@ -301,7 +299,7 @@ class FlashCodegen:
                 gate_index -= 1
                 j = gate_index
                 k = self.trig_of[j]
-                lines.append(f"{indent}{{ const real d = real(0.5) * im_{item.axis}(lar, lai, lbr, lbi, ar, ai, br, bi);")
+                lines.append(f"{indent}{{ const real d = cross_{item.axis}(rx, ry, rz, qx, qy, qz);")
                 if item.offset_acc is not None:
                     lines.append(f"{indent}  acc{item.offset_acc} += d;")
                 for t in item.terms:
@@ -313,22 +311,20 @@ class FlashCodegen:
                         lines.append(f"{indent}  du{t.rep} -= {lit(t.coef)} * d / sqrt(real(1) - u{t.rep} * u{t.rep});")
                 lines.append(f"{indent}}}")
                 if pos > 0:
-                    lines.append(f"{indent}{_rotation(item.axis, k, '-', 'ar, ai, br, bi')}")
-                lines.append(f"{indent}{_rotation(item.axis, k, '-', 'lar, lai, lbr, lbi')}")
+                    lines.append(f"{indent}rot_{item.axis}(c{k}, -s{k}, rx, ry, rz);")
+                lines.append(f"{indent}rot_{item.axis}(c{k}, -s{k}, qx, qy, qz);")
                 continue
-            m = self._block_matrix(item)
-            lines.append(f"{indent}{{ const M2<real> m = {m};")
+            r = self._block_entries(item)
             if pos > 0:
-                lines.append(f"{indent}  apply_m2_adj(m, ar, ai, br, bi);")
-            lines.append(f"{indent}  apply_m2_adj(m, lar, lai, lbr, lbi); }}")
-            if item.acc is not None:
+                lines.append(f"{indent}{_rotate(r, 'rx, ry, rz', transpose=True)}")
+            lines.append(f"{indent}{_rotate(r, 'qx, qy, qz', transpose=True)}")
+            if item.acc is not None:  # T_P = (r x q)_P at the block's input (r = e_z first: T_z = 0)
                 a = item.acc
-                if pos == 0:  # psi_in = |0>: Im(l^dag P e0) for P = X, Y, Z
-                    lines.append(f"{indent}acc{a} -= lbi; acc{a + 1} += lbr; acc{a + 2} -= lai;")
+                if pos == 0:
+                    lines.append(f"{indent}acc{a} -= qy; acc{a + 1} += qx;")
                 else:
-                    lines += [f"{indent}acc{a} += im_x(lar, lai, lbr, lbi, ar, ai, br, bi);",
-                              f"{indent}acc{a + 1} += im_y(lar, lai, lbr, lbi, ar, ai, br, bi);",
-                              f"{indent}acc{a + 2} += im_z(lar, lai, lbr, lbi, ar, ai, br, bi);"]
+                    lines += [f"{indent}acc{a + n} += cross_{axis}(rx, ry, rz, qx, qy, qz);"
+                              for n, axis in enumerate(AXES)]
         for rep in self.affine_reps:
             w, _ = self.pre_slots[rep]
             dw, dc = self.pre_acc[rep]
@@ -343,12 +339,15 @@ class FlashCodegen:
                 continue
             body.append("  {")
             body += _block_product(block.ops, self._flat, "    ")
-            body.append("    real ur, ui; su2_first_column(M, ur, ui);")
-            body += [f"    tab[{block.slot + k}LL * IO + e] = {v};" for k, v in enumerate(SU2_COLUMN)]
+            body.append("    const M2<real> Mt = m2_adj(M);  // column j of R: Pauli coefficients of M P_j M^dag")
+            for j, axis in enumerate(AXES):
+                body.append(f"    {{ real cx, cy, cz; pauli_coeffs_{axis}(Mt, cx, cy, cz); "
+                            f"tab[{block.slot + j}LL * IO + e] = cx; tab[{block.slot + 3 + j}LL * IO + e] = cy; "
+                            f"tab[{block.slot + 6 + j}LL * IO + e] = cz; }}")
             body.append("  }")
         for gate in self.gates:
             if gate.offset_slot is not None:
-                expr = " + ".join([lit(0.5 * gate.const)] + [f"{lit(0.5 * c)} * th[{i}]" for i, c in gate.thetas])
+                expr = " + ".join([lit(gate.const)] + [f"{lit(c)} * th[{i}]" for i, c in gate.thetas])
                 body.append(f"  tab[{gate.offset_slot}LL * IO + e] = {expr};")
         for rep in self.affine_reps:
             w, c = self.pre_slots[rep]
@@ -363,7 +362,6 @@ class FlashCodegen:
         qw, qb, bw = self.post_slots
         ind = "          "
         sample = self._x_load(ind, "xq") + self._sample_setup(ind)
-        sample += [f"{ind}real ar = real(1), ai = real(0), br = real(0), bi = real(0);"]
         sample += self._forward_gates(ind) + self._readout(ind)
         base = f" + t{bw} * sgx" if self.base else ""
         sample += [f"{ind}if (EDGE) {{ out[(b * O + o) * I + i] = f; }}",
@@ -385,7 +383,6 @@ class FlashCodegen:
         sg, sgf, sgs = self.layer_accs
         ind = "      "
         sample = self._x_load(ind, "xq") + self._sample_setup(ind)
-        sample += [f"{ind}real ar = real(1), ai = real(0), br = real(0), bi = real(0);"]
         sample += self._forward_gates(ind) + self._readout(ind)
         sample += [f"{ind}real gf;",
                    f"{ind}if (EDGE) {{ gf = gout[(b * O + o) * I + i]; }}",
@@ -452,16 +449,25 @@ class FlashCodegen:
         return tuple(names)
 
 
-def _rotation(axis: str, k: int, sign: str, state: str) -> str:
-    """The call applying data gate ``k`` to the four reals ``state`` (``sign`` '-' undoes it)."""
-    name = "phase_z" if axis == "z" else f"rot_{axis}"
-    return f"{name}(c{k}, {sign}s{k}, {state});"
+def _rotate(r: list[str], vector: str, transpose: bool) -> str:
+    """C applying the 3x3 rotation ``r`` (row-major entries), or its transpose (inverse), to ``vector``."""
+    x, y, z = (v.strip() for v in vector.split(","))
+    rows = [[r[3 * j + i] if transpose else r[3 * i + j] for j in range(3)] for i in range(3)]
+    new = [" + ".join(f"{m} * {v}" for m, v in zip(row, (x, y, z))) for row in rows]
+    return (f"{{ const real n0 = {new[0]}, n1 = {new[1]}, n2 = {new[2]}; "
+            f"{x} = n0; {y} = n1; {z} = n2; }}")
+
+
+PAULI = {"x": np.array([[0, 1], [1, 0]], dtype=np.complex128), "y": np.array([[0, -1j], [1j, 0]]),
+         "z": np.array([[1, 0], [0, -1]], dtype=np.complex128)}
+
+
+def bloch_rotation(m: np.ndarray) -> np.ndarray:
+    """The rotation R of the Bloch sphere made by the 2x2 unitary m: R_ij = Tr(P_i m P_j m^dag) / 2."""
+    return np.array([[0.5 * np.trace(PAULI[a] @ m @ PAULI[b] @ m.conj().T).real for b in AXES] for a in AXES])
 
 
 # ----- constant matrices and per-edge block products ------------------------------------
-SU2_COLUMN = ("M.ar * ur - M.ai * ui", "M.ar * ui + M.ai * ur", "M.cr * ur - M.ci * ui", "M.cr * ui + M.ci * ur")
-
-
 def _const_matrix(op: Op) -> np.ndarray:
     spec = op.spec
     if not spec.parametric:
@@ -501,15 +507,16 @@ def _block_product(ops: tuple[Op, ...], flat, indent: str) -> list[str]:
 
 
 def _block_gradient(block: Block, flat, indent: str) -> list[str]:
-    """C lines adding each theta-dependent rotation's gradient: dangle = 1/2 sum_P c_P T_P with
-    c the Pauli coefficients of B^dag Q B (B: the block's gates before the rotation)."""
+    """C lines adding each theta-dependent rotation's gradient: dangle = sum_P c_P T_P with c the
+    Pauli coefficients of B^dag Q B (B: the block's gates before the rotation), i.e. the rotation's axis
+    carried back to the block's input, and T = r x q there."""
     a = block.acc
     lines = [f"{indent}M2<real> M = m2_identity<real>();"]
     for op in block.ops:
         if op.angle is not None and op.angle.thetas:
             axis = op.spec.generator
             lines.append(f"{indent}{{ real cx, cy, cz; pauli_coeffs_{axis}(M, cx, cy, cz);")
-            lines.append(f"{indent}  const real d = real(0.5) * (cx * a[{a}] + cy * a[{a + 1}] + cz * a[{a + 2}]);")
+            lines.append(f"{indent}  const real d = cx * a[{a}] + cy * a[{a + 1}] + cz * a[{a + 2}];")
             for slot, coef in op.angle.terms:
                 lines.append(f"{indent}  g[{flat(slot)}] += {lit(coef)} * d;")
             lines.append(f"{indent}  real s, c; qsincos({_half_angle(op, flat)}, &s, &c); "
@@ -555,51 +562,30 @@ template <typename real> __device__ __forceinline__ M2<real> m2_ry(real c, real 
 template <typename real> __device__ __forceinline__ M2<real> m2_rz(real c, real s) {
   return M2<real>{c, -s, real(0), real(0), real(0), real(0), c, s};
 }
-template <typename real>
-__device__ __forceinline__ void apply_m2(const M2<real>& m, real& ar, real& ai, real& br, real& bi) {
-  const real nar = m.ar * ar - m.ai * ai + m.br * br - m.bi * bi;
-  const real nai = m.ar * ai + m.ai * ar + m.br * bi + m.bi * br;
-  const real nbr = m.cr * ar - m.ci * ai + m.dr * br - m.di * bi;
-  const real nbi = m.cr * ai + m.ci * ar + m.dr * bi + m.di * br;
-  ar = nar; ai = nai; br = nbr; bi = nbi;
+// Bloch-vector rotations by angle t about an axis from c = cos t, s = sin t (the gate exp(-i t P / 2));
+// (c, -s) undoes one. Single-qubit states and cotangents are real 3-vectors: 9 multiply-adds per block
+// instead of 16 for a complex 2x2 matrix, 4 per data gate instead of 8.
+template <typename real> __device__ __forceinline__ void rot_x(real c, real s, real& x, real& y, real& z) {
+  const real ny = c * y - s * z, nz = s * y + c * z;
+  y = ny; z = nz;
 }
-template <typename real>  // psi <- m^dag psi
-__device__ __forceinline__ void apply_m2_adj(const M2<real>& m, real& ar, real& ai, real& br, real& bi) {
-  const real nar = m.ar * ar + m.ai * ai + m.cr * br + m.ci * bi;
-  const real nai = m.ar * ai - m.ai * ar + m.cr * bi - m.ci * br;
-  const real nbr = m.br * ar + m.bi * ai + m.dr * br + m.di * bi;
-  const real nbi = m.br * ai - m.bi * ar + m.dr * bi - m.di * br;
-  ar = nar; ai = nai; br = nbr; bi = nbi;
+template <typename real> __device__ __forceinline__ void rot_y(real c, real s, real& x, real& y, real& z) {
+  const real nz = c * z - s * x, nx = s * z + c * x;
+  z = nz; x = nx;
 }
-template <typename real>
-__device__ __forceinline__ void rot_x(real c, real s, real& ar, real& ai, real& br, real& bi) {
-  const real nar = c * ar + s * bi, nai = c * ai - s * br;
-  const real nbr = c * br + s * ai, nbi = c * bi - s * ar;
-  ar = nar; ai = nai; br = nbr; bi = nbi;
+template <typename real> __device__ __forceinline__ void rot_z(real c, real s, real& x, real& y, real& z) {
+  const real nx = c * x - s * y, ny = s * x + c * y;
+  x = nx; y = ny;
 }
-template <typename real>
-__device__ __forceinline__ void rot_y(real c, real s, real& ar, real& ai, real& br, real& bi) {
-  const real nar = c * ar - s * br, nai = c * ai - s * bi;
-  const real nbr = s * ar + c * br, nbi = s * ai + c * bi;
-  ar = nar; ai = nai; br = nbr; bi = nbi;
+// components of r x q: the derivative of f(r) along a rotation of r about that axis (q = df/dr)
+template <typename real> __device__ __forceinline__ real cross_x(real rx, real ry, real rz, real qx, real qy, real qz) {
+  return ry * qz - rz * qy;
 }
-template <typename real>  // diag(e^{-i t}, 1) from c = cos t, s = sin t: RZ(t) up to a global phase
-__device__ __forceinline__ void phase_z(real c, real s, real& ar, real& ai, real&, real&) {
-  const real nar = c * ar + s * ai, nai = c * ai - s * ar;
-  ar = nar; ai = nai;
+template <typename real> __device__ __forceinline__ real cross_y(real rx, real ry, real rz, real qx, real qy, real qz) {
+  return rz * qx - rx * qz;
 }
-// Im(l^dag P psi) for the Paulis: l = (lar + i lai, lbr + i lbi), psi = (ar + i ai, br + i bi)
-template <typename real> __device__ __forceinline__ real im_x(real lar, real lai, real lbr, real lbi,
-                                                              real ar, real ai, real br, real bi) {
-  return lar * bi - lai * br + lbr * ai - lbi * ar;
-}
-template <typename real> __device__ __forceinline__ real im_y(real lar, real lai, real lbr, real lbi,
-                                                              real ar, real ai, real br, real bi) {
-  return -(lar * br + lai * bi) + (lbr * ar + lbi * ai);
-}
-template <typename real> __device__ __forceinline__ real im_z(real lar, real lai, real lbr, real lbi,
-                                                              real ar, real ai, real br, real bi) {
-  return (lar * ai - lai * ar) - (lbr * bi - lbi * br);
+template <typename real> __device__ __forceinline__ real cross_z(real rx, real ry, real rz, real qx, real qy, real qz) {
+  return rx * qy - ry * qx;
 }
 // Pauli coefficients (c_X, c_Y, c_Z) of K = B^dag Q B (traceless Hermitian for unitary B)
 template <typename real>
@@ -620,21 +606,6 @@ template <typename real> __device__ __forceinline__ void pauli_coeffs_y(const M2
 template <typename real> __device__ __forceinline__ void pauli_coeffs_z(const M2<real>& b, real& cx, real& cy, real& cz) {
   const M2<real> q{real(1), real(0), real(0), real(0), real(0), real(0), real(-1), real(0)};
   pauli_coeffs_from(m2_mul(m2_adj(b), m2_mul(q, b)), cx, cy, cz);
-}
-// (ur, ui) = conj(sqrt(det M)): M * (ur + i ui) is in SU(2) (a global phase, invisible to both readouts)
-template <typename real> __device__ __forceinline__ void su2_first_column(const M2<real>& m, real& ur, real& ui) {
-  const real dr = m.ar * m.dr - m.ai * m.di - (m.br * m.cr - m.bi * m.ci);
-  const real di = m.ar * m.di + m.ai * m.dr - (m.br * m.ci + m.bi * m.cr);
-  real sr, si;  // sqrt(det) by the half-angle formula, from the larger component (no cancellation)
-  if (dr >= real(0)) {
-    sr = sqrt(real(0.5) * (real(1) + dr));
-    si = di / (real(2) * sr);
-  } else {
-    si = copysign(sqrt(real(0.5) * (real(1) - dr)), di);
-    sr = di / (real(2) * si);
-  }
-  ur = sr;
-  ui = -si;
 }
 template <typename real> __device__ __forceinline__ real sigma(real x) { return @SIGMA@; }
 template <typename real> __device__ __forceinline__ real dsigma(real x) { return @DSIGMA@; }
@@ -742,7 +713,8 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
 {xvalues}
   }}
   __syncthreads();
-  for (long long b = b_begin; b < b_end; ++b) {{
+#pragma unroll 2
+  for (long long b = b_begin; b < b_end; ++b) {{  // two samples in flight: their chains interleave
     real gxl = real(0);
     if (active) {{
       const real* xq = xs + (b - b_begin) * {K};

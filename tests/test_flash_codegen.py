@@ -50,13 +50,13 @@ def test_random_circuits_compile_without_spills(seed, n_ops, preacts, activation
 def test_shared_sincos_and_folded_constants():
     """pz without pre-activations: the three data gates RZ(x) share one sincos, computed once per
     (sample, input) in the staging loop; the constant H is folded into the first block's per-edge
-    SU(2), so no per-sample code multiplies by 1/sqrt(2). With pre-activations each gate has its own."""
+    Bloch rotation, so no per-sample code multiplies by 1/sqrt(2). With pre-activations each gate has its own."""
     gen = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4))
     assert len(gen.trig_exprs) == 1 and gen.x_trig == [0] and gen.trig_of == [0, 0, 0]
     forward = gen._forward_kernel()
     assert forward.count("qsincos(") == 1
     assert "0.7071067811865476" not in forward
-    assert len([n for n in gen.table_names if n.startswith("U")]) == 4 * 4
+    assert len([n for n in gen.table_names if n.startswith("R")]) == 4 * 9
     affine = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4, preacts=True))
     assert len(affine.trig_exprs) == 3 and affine.x_trig == []
     assert affine._forward_kernel().count("qsincos(") == 3 * NB
