@@ -37,6 +37,8 @@ from .base import LayerGeometry
 
 NB = 16  # samples per thread in the forward kernel: they share each per-edge table load (H100, QKAN([256,256])
 # b4096: NB=4 987 us, 8 885 us, 16 759 us)
+MAX_KEPT_STATES = 3  # circuits with at most this many data gates keep the Bloch vector after each (3 registers
+# apiece) for the backward walk instead of undoing the gates on it: 13 of ~36 operations per gate and block
 INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial sums added in a fixed order)
 MAX_INPUT_CHUNK = 64  # inputs whose x-only values (sincos of raw angles, sigma) a forward block stages at once
 STAGING_BYTES = 32768  # shared memory for that staging (double precision)
@@ -255,8 +257,14 @@ class FlashCodegen:
             trig_of.append(seen[expr])
         return exprs, trig_of
 
-    def _forward_gates(self, indent: str) -> list[str]:
-        """Turn the Bloch vector (rx, ry, rz), from |0> = e_z, through every block and data gate."""
+    @property
+    def keeps_states(self) -> bool:
+        """Whether the backward keeps the state after each data gate (registers) rather than undoing gates."""
+        return len(self.gates) <= MAX_KEPT_STATES
+
+    def _forward_gates(self, indent: str, keep: bool = False) -> list[str]:
+        """Turn the Bloch vector (rx, ry, rz), from |0> = e_z, through every block and data gate; with
+        ``keep``, name its value after each data gate (kx{pos}, ...) for the backward walk."""
         lines = [f"{indent}real rx = real(0), ry = real(0), rz = real(1);"]
         gate_index = 0
         for pos, item in enumerate(self.items):
@@ -269,6 +277,8 @@ class FlashCodegen:
             else:
                 k = self.trig_of[gate_index]
                 lines.append(f"{indent}rot_{item.axis}(c{k}, s{k}, rx, ry, rz);")
+                if keep:
+                    lines.append(f"{indent}const real kx{pos} = rx, ky{pos} = ry, kz{pos} = rz;")
                 gate_index += 1
         return lines
 
@@ -288,7 +298,9 @@ class FlashCodegen:
         return [f"{indent}real qx = real(0), qy = real(0), qz = gf;"]
 
     def _backward_walk(self, indent: str) -> list[str]:
-        """Undo the gates last to first, carrying the cotangent; accumulate dL/d(angle) sums."""
+        """Walk the gates last to first, undoing each on the cotangent q (and on the state r, unless the
+        forward kept r after every data gate); accumulate dL/d(angle) sums."""
+        keep = self.keeps_states
         lines = []
         for rep in self.affine_reps:
             lines.append(f"{indent}real du{rep} = real(0);")
@@ -299,6 +311,8 @@ class FlashCodegen:
                 gate_index -= 1
                 j = gate_index
                 k = self.trig_of[j]
+                if keep:  # r after this gate
+                    lines.append(f"{indent}rx = kx{pos}; ry = ky{pos}; rz = kz{pos};")
                 lines.append(f"{indent}{{ const real d = cross_{item.axis}(rx, ry, rz, qx, qy, qz);")
                 if item.offset_acc is not None:
                     lines.append(f"{indent}  acc{item.offset_acc} += d;")
@@ -310,12 +324,14 @@ class FlashCodegen:
                     else:
                         lines.append(f"{indent}  du{t.rep} -= {lit(t.coef)} * d / sqrt(real(1) - u{t.rep} * u{t.rep});")
                 lines.append(f"{indent}}}")
-                if pos > 0:
+                if pos > 0 and not keep:
                     lines.append(f"{indent}rot_{item.axis}(c{k}, -s{k}, rx, ry, rz);")
                 lines.append(f"{indent}rot_{item.axis}(c{k}, -s{k}, qx, qy, qz);")
                 continue
             r = self._block_entries(item)
-            if pos > 0:
+            if pos > 0 and keep:  # the block's input is the output of the data gate before it
+                lines.append(f"{indent}rx = kx{pos - 1}; ry = ky{pos - 1}; rz = kz{pos - 1};")
+            elif pos > 0:
                 lines.append(f"{indent}{_rotate(r, 'rx, ry, rz', transpose=True)}")
             lines.append(f"{indent}{_rotate(r, 'qx, qy, qz', transpose=True)}")
             if item.acc is not None:  # T_P = (r x q)_P at the block's input (r = e_z first: T_z = 0)
@@ -383,7 +399,7 @@ class FlashCodegen:
         sg, sgf, sgs = self.layer_accs
         ind = "      "
         sample = self._x_load(ind, "xq") + self._sample_setup(ind)
-        sample += self._forward_gates(ind) + self._readout(ind)
+        sample += self._forward_gates(ind, keep=self.keeps_states) + self._readout(ind)
         sample += [f"{ind}real gf;",
                    f"{ind}if (EDGE) {{ gf = gout[(b * O + o) * I + i]; }}",
                    f"{ind}else {{",
