@@ -197,7 +197,7 @@ class FlashCodegen:
         return [f"t{block.slot + k}" for k in range(9)]
 
     def _sample_setup(self, indent: str) -> list[str]:
-        """Data slot values and each data gate's half-angle sincos for sample ``xv``."""
+        """Data slot values and each data gate's angle sincos for sample ``xv``."""
         lines = []
         for rep in self.affine_reps:
             w, c = self.pre_slots[rep]
