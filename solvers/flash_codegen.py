@@ -729,8 +729,8 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
 {xvalues}
   }}
   __syncthreads();
-#pragma unroll 2
-  for (long long b = b_begin; b < b_end; ++b) {{  // two samples in flight: their chains interleave
+#pragma unroll (sizeof(real) == 4 ? 2 : 1)
+  for (long long b = b_begin; b < b_end; ++b) {{  // float: two samples in flight (double would spill)
     real gxl = real(0);
     if (active) {{
       const real* xq = xs + (b - b_begin) * {K};

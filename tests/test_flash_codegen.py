@@ -14,7 +14,7 @@ from qkan.circuits import BUILTINS, Circuit, builtin
 from qkan.solvers import LayerGeometry, UnsupportedCircuit, compile as compile_program
 from qkan.solvers.cuda_runtime import nvcc_available, ptxas_report
 from qkan.solvers.flash import FlashSolver
-from qkan.solvers.flash_codegen import NB, FlashCodegen
+from qkan.solvers.flash_codegen import MAX_KEPT_STATES, NB, FlashCodegen
 from reference import random_circuit
 
 needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not installed")
@@ -60,6 +60,15 @@ def test_shared_sincos_and_folded_constants():
     affine = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4, preacts=True))
     assert len(affine.trig_exprs) == 3 and affine.x_trig == []
     assert affine._forward_kernel().count("qsincos(") == 3 * NB
+
+
+@needs_nvcc
+def test_long_circuits_undo_gates_and_compile_without_spills():
+    """Beyond MAX_KEPT_STATES data gates the backward undoes each gate on the state instead of keeping it."""
+    short, long = (FlashCodegen(builtin("pz", reps), LayerGeometry(4, 4)) for reps in (MAX_KEPT_STATES, 5))
+    assert short.keeps_states and "const real kx" in short._backward_kernel()
+    assert not long.keeps_states and "const real kx" not in long._backward_kernel()
+    assert_compiles_without_spills(builtin("pz", 5), LayerGeometry(4, 4, preacts=True))
 
 
 def test_flash_refuses_cpu_and_multi_qubit_circuits():

@@ -4,13 +4,15 @@ gradcheck, bitwise determinism, large layers, torch.compile and the graphed trai
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from qkan.circuits import BUILTINS, Circuit, builtin
+from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
+from qkan.solvers.flash_codegen import MAX_KEPT_STATES, FlashCodegen
 from reference import PARAM_NAMES, random_circuit, random_tensors
 
 pytestmark = pytest.mark.gpu
@@ -21,6 +23,10 @@ def make_inputs(circuit: Circuit, out_dim: int, in_dim: int, batch: int, dtype: 
     """x and LayerParams on the GPU in ``dtype``, every tensor requiring grad (mask excepted)."""
     tensors = random_tensors(circuit.parameter_shape, out_dim, in_dim, circuit.data_reps, batch, group=group,
                              arccos_safe="arccos" in circuit.data_encodings, seed=seed)
+    return on_device(tensors, dtype)
+
+
+def on_device(tensors: dict, dtype: torch.dtype):
     moved = {k: v.to(DEVICE, dtype).requires_grad_(k != "mask") for k, v in tensors.items()}
     return moved["x"], LayerParams(*(moved[n] for n in PARAM_NAMES))
 
@@ -36,10 +42,18 @@ def run(solver: str, circuit: Circuit, geometry: LayerGeometry, x, params, what:
 
 
 def check_parity(circuit, geometry, out_dim, in_dim, batch, group=None, what="layer", dtypes=(torch.float32, torch.float64)):
-    x64, p64 = make_inputs(circuit, out_dim, in_dim, batch, torch.float64, group)
+    tensors = random_tensors(circuit.parameter_shape, out_dim, in_dim, circuit.data_reps, batch, group=group,
+                             arccos_safe="arccos" in circuit.data_encodings)
+    assert_matches_exact(circuit, geometry, tensors, what, dtypes)
+
+
+def assert_matches_exact(circuit, geometry, tensors: dict, what="layer", dtypes=(torch.float32, torch.float64)):
+    """flash in each dtype against float64 exact on the same (float64, CPU) tensors: values within 1e-5
+    (fp32) / 1e-10 (fp64) of the output's scale, every gradient within 1e-4 / 1e-10 relative."""
+    x64, p64 = on_device(tensors, torch.float64)
     ref, ref_grads = run("exact", circuit, geometry, x64, p64, what)
     for dtype in dtypes:
-        x, params = make_inputs(circuit, out_dim, in_dim, batch, dtype, group)
+        x, params = on_device(tensors, dtype)
         out, grads = run("flash", circuit, geometry, x, params, what)
         value_tol, grad_tol = (1e-5, 1e-4) if dtype == torch.float32 else (1e-10, 1e-10)
         scale = max(1.0, ref.abs().max().item())
@@ -84,6 +98,27 @@ def test_base_activations_match_exact(activation):
 def test_random_circuits_match_exact(seed, n_ops, preacts):
     circuit = random_circuit(1, n_ops, 2, seed)
     check_parity(circuit, LayerGeometry(3, 2, preacts=preacts), 2, 3, 25)
+
+
+@pytest.mark.parametrize("reps", [3, 5])
+def test_kept_and_undone_states_match_exact(reps):
+    """Up to MAX_KEPT_STATES data gates the backward keeps the state after each gate; beyond, it undoes them."""
+    circuit = builtin("pz", reps, "amp")
+    assert FlashCodegen(circuit, LayerGeometry(4, 3)).keeps_states == (reps <= MAX_KEPT_STATES)
+    check_parity(circuit, LayerGeometry(4, 3, preacts=True), 3, 4, 50)
+
+
+def test_amp_readout_near_the_poles():
+    """Rotations within 1e-4..3e-4 of |0> and |1> (never across the readout's kink there): the amp readout
+    computed as z / sqrt(1 + rho) keeps float32 precision (sqrt((1 - z) / 2) would not: 1 - z = 5e-9..5e-8
+    rounds to 0 or 6e-8 in float32)."""
+    circuit = Circuit(1, reps=1, theta_shape=(1,)).ry(0, angle=theta(0) + data(0, "raw")).measure("amp", 0)
+    tensors = random_tensors(circuit.parameter_shape, 4, 6, 1, 64, seed=3)
+    tensors["x"] = (tensors["x"] * 5e-5).clamp(-1e-4, 1e-4)
+    poles = torch.tensor([0.0, math.pi]).repeat(12)[:24].view(4, 6, 1).to(torch.float64)
+    tensors["theta"] = poles + 2e-4
+    assert_matches_exact(circuit, LayerGeometry(6, 4), tensors, what="circuit")
+    assert_matches_exact(circuit, LayerGeometry(6, 4), tensors)
 
 
 def test_gradcheck_float64():
