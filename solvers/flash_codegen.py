@@ -25,13 +25,12 @@ kernels, each templated on the compute type (float, double) and explicitly insta
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional, Union
 
 import numpy as np
 
-from qkan.circuits import Circuit, Data, FusedBlock, Op, Theta, fuse_parameter_gates
+from qkan.circuits import Circuit, FusedBlock, Op, Theta, fuse_parameter_gates
 
 from .base import LayerGeometry
 
