@@ -52,7 +52,6 @@ class Kernel:
 
         with cupy.cuda.Device(device):
             self.function = module.get_function(name).kernel  # keeps the loaded module alive
-        self.device = device
         self._layouts: dict[int, tuple[Any, struct.Struct, int, Any]] = {}
         self._lock = threading.Lock()
 

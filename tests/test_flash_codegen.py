@@ -1,18 +1,20 @@
 """The flash solver's generated CUDA source compiles for sm_90 with no register spills (CPU/CI:
 needs nvcc, no GPU), for every built-in x readout x pre-activations and for random circuits; plus
-the solver's refusals off the GPU and on multi-qubit circuits."""
+the solver's refusals off the GPU and on multi-qubit circuits, and the launcher's argument packing."""
 from __future__ import annotations
 
+import ctypes
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
 from qkan.circuits import BUILTINS, Circuit, builtin
 from qkan.solvers import LayerGeometry, UnsupportedCircuit, compile as compile_program
-from qkan.solvers.cuda_runtime import nvcc_available, ptxas_report
+from qkan.solvers.cuda_runtime import Kernel, _integer, nvcc_available, ptxas_report
 from qkan.solvers.flash import FlashSolver
 from qkan.solvers.flash_codegen import MAX_KEPT_STATES, NB, FlashCodegen
 from reference import random_circuit
@@ -80,3 +82,18 @@ def test_flash_refuses_cpu_and_multi_qubit_circuits():
     assert "single-qubit" in reason and "exact" in reason and "cutn" in reason
     with pytest.raises(ValueError, match="single-qubit"):
         FlashCodegen(two, geometry)
+
+
+def test_kernel_argument_slots_point_at_packed_values():
+    """cuLaunchKernel reads argument k through slot pointer k: each must address its packed 8-byte value."""
+    kernel = object.__new__(Kernel)  # the packing needs no GPU; __init__ loads the function
+    kernel._layouts = {}
+    buffer, packer, slots = kernel._layout(3)
+    packer.pack_into(buffer, 0, 5, 2 ** 40 + 3, -1)
+    pointers = (ctypes.c_void_p * 3).from_address(slots)
+    assert [ctypes.c_int64.from_address(p).value for p in pointers] == [5, 2 ** 40 + 3, -1]
+    assert kernel._layout(3)[0] is buffer
+    assert _integer(np.int32(7)) == 7
+    for bad in (1.5, True, "x"):
+        with pytest.raises(TypeError, match="tensors or integers"):
+            _integer(bad)
