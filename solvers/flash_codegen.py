@@ -31,6 +31,7 @@ from typing import Optional, Union
 import numpy as np
 
 from qkan.circuits import Circuit, FusedBlock, Op, Theta, fuse_parameter_gates
+from qkan.circuits.gates import PAULI
 
 from .base import LayerGeometry
 
@@ -471,10 +472,6 @@ def _rotate(r: list[str], vector: str, transpose: bool) -> str:
     new = [" + ".join(f"{m} * {v}" for m, v in zip(row, (x, y, z))) for row in rows]
     return (f"{{ const real n0 = {new[0]}, n1 = {new[1]}, n2 = {new[2]}; "
             f"{x} = n0; {y} = n1; {z} = n2; }}")
-
-
-PAULI = {"x": np.array([[0, 1], [1, 0]], dtype=np.complex128), "y": np.array([[0, -1j], [1j, 0]]),
-         "z": np.array([[1, 0], [0, -1]], dtype=np.complex128)}
 
 
 def bloch_rotation(m: np.ndarray) -> np.ndarray:
