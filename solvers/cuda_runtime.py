@@ -41,41 +41,48 @@ def load_module(source: str, name_expressions: tuple[str, ...], options: tuple[s
     return module
 
 
+class ArgumentSlots:
+    """A reused argument block for ``cuLaunchKernel``: ``n`` 8-byte values (a device pointer or an integer;
+    a 4-byte int parameter reads its slot's low half) and the array of pointers to them that the driver
+    reads, so a launch packs its values with one ``struct.pack_into``."""
+
+    def __init__(self, n: int):
+        self.values = (ctypes.c_int64 * n)()
+        base = ctypes.addressof(self.values)
+        self._pointers = (ctypes.c_void_p * n)(*(base + 8 * k for k in range(n)))
+        self.address = ctypes.addressof(self._pointers)
+        self._packer = struct.Struct(f"{n}q")
+
+    def pack(self, values: Sequence[int]) -> None:
+        self._packer.pack_into(self.values, 0, *values)
+
+
 class Kernel:
     """One kernel of a compiled module on one device, launched by ``cuLaunchKernel`` (CuPy's driver
-    binding) from a reused argument buffer: every argument is an 8-byte slot (a device pointer or an
-    integer; a 4-byte int parameter reads the slot's low half), so a launch packs the values with one
-    ``struct.pack_into`` and makes one driver call, instead of RawKernel's ~30 us of argument handling."""
+    binding) from reused argument slots: one driver call instead of RawKernel's ~30 us of argument
+    handling."""
 
     def __init__(self, module, name: str, device: int):
         import cupy
+        from cupy.cuda import driver
 
         with cupy.cuda.Device(device):
             self.function = module.get_function(name).kernel  # keeps the loaded module alive
-        self._layouts: dict[int, tuple[Any, struct.Struct, int, Any]] = {}
+        self._launch_kernel = driver.launchKernel
+        self._slots: dict[int, ArgumentSlots] = {}
         self._lock = threading.Lock()
-
-    def _layout(self, n_args: int) -> tuple[Any, struct.Struct, int]:
-        """(value buffer, packer, address of the array of slot pointers) for ``n_args`` arguments (the
-        pointer array itself is kept alive in the cache beside them)."""
-        if n_args not in self._layouts:
-            values = (ctypes.c_int64 * n_args)()
-            base = ctypes.addressof(values)
-            slots = (ctypes.c_void_p * n_args)(*(base + 8 * k for k in range(n_args)))
-            self._layouts[n_args] = (values, struct.Struct(f"{n_args}q"), ctypes.addressof(slots), slots)
-        return self._layouts[n_args][:3]
 
     def __call__(self, grid: Sequence[int], block: Sequence[int], args: Sequence[Any], shared_mem: int,
                  stream: int) -> None:
-        from cupy.cuda import driver
-
         values = [a.data_ptr() if isinstance(a, torch.Tensor) else _integer(a) for a in args]
         gx, gy, gz = (*grid, 1, 1)[:3]
         bx, by, bz = (*block, 1, 1)[:3]
-        with self._lock:  # the buffer is shared by threads; the driver copies it at launch
-            buffer, packer, slots = self._layout(len(values))
-            packer.pack_into(buffer, 0, *values)
-            driver.launchKernel(self.function.ptr, gx, gy, gz, bx, by, bz, shared_mem, stream, slots, 0)
+        with self._lock:  # the slots are shared by threads; the driver copies them at launch
+            slots = self._slots.get(len(values))
+            if slots is None:
+                slots = self._slots[len(values)] = ArgumentSlots(len(values))
+            slots.pack(values)
+            self._launch_kernel(self.function.ptr, gx, gy, gz, bx, by, bz, shared_mem, stream, slots.address, 0)
 
 
 def _integer(value: Any) -> int:
@@ -93,11 +100,11 @@ def launch(module, name: str, grid: Sequence[int], block: Sequence[int], args: S
            shared_mem: int = 0) -> None:
     """Launch kernel ``name`` (a name expression of ``module``) on torch's current stream of the device
     of the first argument (a tensor)."""
-    device = args[0].device.index
+    device = args[0].get_device()
     if device != torch.cuda.current_device():
         with torch.cuda.device(device):
             return launch(module, name, grid, block, args, shared_mem)
-    stream = torch.cuda.current_stream(device).cuda_stream
+    stream = torch._C._cuda_getCurrentRawStream(device)  # the int handle, without building a Stream object
     _kernel(module, name, device)(grid, block, args, shared_mem, stream)
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 from typing import Optional
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -91,8 +90,8 @@ class FlashKernels:
         real = C_TYPE[x.dtype]
         table = torch.empty(self.table_size, in_dim, out_dim, dtype=x.dtype, device=x.device)
         out = x.new_empty((batch, out_dim, in_dim) if edge else (batch, out_dim))
-        groups = np.int64(self.geometry.groups or 0)
-        sizes = (np.int64(batch), np.int64(out_dim), np.int64(in_dim))
+        groups = self.geometry.groups or 0
+        sizes = (batch, out_dim, in_dim)
         launch(self.module, f"qkan_edge_table<{real}>", (_blocks(out_dim * in_dim, EDGE_THREADS),), (EDGE_THREADS,),
                (theta, pre_w, pre_c, pw, pb, bw, mask, table, sizes[1], sizes[2], groups))
         if batch:
@@ -122,8 +121,8 @@ class FlashKernels:
         gxp = torch.empty(chunks, batch, in_dim, dtype=x.dtype, device=x.device)
         if batch:
             launch(self.module, f"qkan_backward<{real}, {str(edge).lower()}>", (in_dim, tiles, chunks),
-                   (32 * warps,), (x, table, gout, part, gxp, np.int64(batch), np.int64(out_dim), np.int64(in_dim),
-                                   np.int64(tile)), shared_mem=(cg.x_width + warps) * tile * x.element_size())
+                   (32 * warps,), (x, table, gout, part, gxp, batch, out_dim, in_dim, tile),
+                   shared_mem=(cg.x_width + warps) * tile * x.element_size())
         else:
             part.zero_()
         edge_shape = (out_dim, in_dim)
@@ -132,8 +131,8 @@ class FlashKernels:
         g_pw, g_pb, g_bw = x.new_empty(edge_shape), x.new_empty(edge_shape), x.new_empty(edge_shape)
         launch(self.module, f"qkan_param_grads<{real}, {str(edge).lower()}>",
                (_blocks(out_dim * in_dim, EDGE_THREADS),), (EDGE_THREADS,),
-               (part, theta, pw, pb, mask, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw, np.int64(out_dim),
-                np.int64(in_dim), np.int64(self.geometry.groups or 0), np.int64(tiles)))
+               (part, theta, pw, pb, mask, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw, out_dim, in_dim,
+                self.geometry.groups or 0, tiles))
         gx = gxp[0] if chunks == 1 else gxp.sum(0)
         groups = self.geometry.groups
         g_theta = group_sum(g_theta, groups).view(theta.shape)

@@ -106,7 +106,10 @@ class _EagerFlash(torch.autograd.Function):
 
 
 def flash_apply(key: str, edge: bool, *tensors: Tensor) -> Tensor:
-    """y (B, O) or f (B, O, I): the custom op under ``torch.compile``, the autograd.Function otherwise."""
+    """y (B, O) or f (B, O, I): the custom op under ``torch.compile``, the kernels alone under no_grad, the
+    autograd.Function otherwise."""
     if torch.compiler.is_compiling():
         return flash_forward(key, edge, *tensors)[0]
+    if not torch.is_grad_enabled():  # inference: no autograd node to build, so call the kernels directly
+        return _KERNELS[key].forward(edge, *tensors)[0]
     return _EagerFlash.apply(key, edge, *tensors)

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from qkan.circuits import BUILTINS, Circuit, builtin
 from qkan.solvers import LayerGeometry, UnsupportedCircuit, compile as compile_program
-from qkan.solvers.cuda_runtime import Kernel, _integer, nvcc_available, ptxas_report
+from qkan.solvers.cuda_runtime import ArgumentSlots, _integer, nvcc_available, ptxas_report
 from qkan.solvers.flash import FlashSolver
 from qkan.solvers.flash_codegen import MAX_KEPT_STATES, NB, FlashCodegen
 from reference import random_circuit
@@ -86,13 +86,10 @@ def test_flash_refuses_cpu_and_multi_qubit_circuits():
 
 def test_kernel_argument_slots_point_at_packed_values():
     """cuLaunchKernel reads argument k through slot pointer k: each must address its packed 8-byte value."""
-    kernel = object.__new__(Kernel)  # the packing needs no GPU; __init__ loads the function
-    kernel._layouts = {}
-    buffer, packer, slots = kernel._layout(3)
-    packer.pack_into(buffer, 0, 5, 2 ** 40 + 3, -1)
-    pointers = (ctypes.c_void_p * 3).from_address(slots)
+    slots = ArgumentSlots(3)
+    slots.pack([5, 2 ** 40 + 3, -1])
+    pointers = (ctypes.c_void_p * 3).from_address(slots.address)
     assert [ctypes.c_int64.from_address(p).value for p in pointers] == [5, 2 ** 40 + 3, -1]
-    assert kernel._layout(3)[0] is buffer
     assert _integer(np.int32(7)) == 7
     for bad in (1.5, True, "x"):
         with pytest.raises(TypeError, match="tensors or integers"):
