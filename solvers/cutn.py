@@ -171,7 +171,7 @@ def environment_gradients(engine, network: CircuitNetwork, operands: Sequence[to
         if not needed[k]:
             grads.append(None)
             continue
-        expression, path = environment_network(network.expression, network.order, k)
+        expression, path = environment_network(network.expression, network.order, k, network.split)
         tensors = [o for j, o in enumerate(operands) if j != k] + [cotangent]
         grads.append(engine.contract(expression, path, tensors).conj())
     return grads

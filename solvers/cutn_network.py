@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 import torch
+import opt_einsum
 from opt_einsum import get_symbol
 
 from qkan.circuits import Angle, Circuit, Data, FusedBlock, Op, fuse_parameter_gates
@@ -29,6 +30,9 @@ from .layer_math import DataAngles, evaluate_angle, expand_edges
 from .statevector import COMPLEX_OF, fixed_matrix, rotation_matrix, rz_phases
 
 OUT, IN, BATCH = "o", "i", "b"
+PATH_STRATEGIES = ("auto", "circuit", "split")
+REFERENCE_SIZES = {OUT: 128, IN: 128, BATCH: 1024}  # extents at which the two paths are compared
+SPLIT_FLOPS_ALLOWANCE = 8  # the split may cost this many times the flops, when it writes less
 EDGE_ORDER = (OUT, IN, BATCH)  # layout of angle tensors: (O|1, I|1, B|1)
 READOUT_MODES = ("amplitudes", "expectation", "layer")
 
@@ -73,9 +77,11 @@ def _edge_labels(angles: list[Angle], preacts: bool) -> str:
 
 
 class CircuitNetwork:
-    """The einsum network of one circuit over a layer, for one readout mode."""
+    """The einsum network of one circuit over a layer, for one readout mode, and its contraction path:
+    ``strategy`` "circuit" (statevector order), "split" (see :func:`split_path`) or "auto" (the split
+    where :func:`split_pays_off`)."""
 
-    def __init__(self, circuit: Circuit, geometry: LayerGeometry, mode: str):
+    def __init__(self, circuit: Circuit, geometry: LayerGeometry, mode: str, strategy: str = "auto"):
         if mode not in READOUT_MODES:
             raise ValueError(f"unknown readout mode {mode!r}; expected one of {READOUT_MODES}")
         if mode != "amplitudes" and circuit.readout.kind != "z":
@@ -107,9 +113,14 @@ class CircuitNetwork:
         order = ket_order if mode == "amplitudes" else (
             ket_order + [2 * len(ket)] + [len(ket) + k for k in reversed(ket_order)] + list(range(2 * len(ket) + 1, len(tensors))))
         self.order = tuple(order)
-        self.path = chain_path(len(tensors), [order])
-        self.largest_per_sample = largest_intermediate([t.labels for t in tensors], self.output, self.path,
-                                                       {OUT: geometry.out_dim, IN: geometry.in_dim, BATCH: 1})
+        labels_list = [t.labels for t in tensors]
+        if strategy not in PATH_STRATEGIES:
+            raise ValueError(f"unknown path strategy {strategy!r}; expected one of {PATH_STRATEGIES}")
+        self.split = split_pays_off(self.expression, self.order) if strategy == "auto" else strategy == "split"
+        self.path = split_path(labels_list, self.order) if self.split else chain_path(len(tensors), [order])
+        self.largest_per_sample = largest_intermediate(labels_list, self.output, self.path,
+                                                       {OUT: geometry.out_dim, IN: geometry.in_dim, BATCH: 1},
+                                                       containing=BATCH)
         self._constants: dict[tuple, torch.Tensor] = {}  # tensors without edge labels, built once per dtype/device
 
     def _lower(self, item: Union[Op, FusedBlock], wires: list[str], labels: _Labels) -> NetworkTensor:
@@ -254,10 +265,41 @@ def chain_path(n_tensors: int, chains: list[list[int]]) -> list[tuple[int, ...]]
     return path or [(0,)]
 
 
-def largest_intermediate(labels: list[str], output: str, path: list[tuple[int, ...]], sizes: dict[str, int]) -> int:
-    """Elements of the largest operand or intermediate along ``path`` (extents from ``sizes``, 2 for wires)."""
+def split_path(labels: list[str], order: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The path that contracts the sample-free tensors (parameter blocks, constants: per edge at most) and
+    the sample tensors (data gates: per (b, i) when they carry no o) each in circuit order, then joins the
+    two in one contraction over the wires the data gates act on: the only tensor of size B x O x I is the
+    output, where the circuit order writes one per gate."""
+    edge = [k for k in order if BATCH not in labels[k]]
+    batch = [k for k in order if BATCH in labels[k]]
+    return chain_path(len(labels), [edge, batch])
+
+
+def path_cost(expression: str, path: list[tuple[int, ...]], sizes: dict[str, int]) -> tuple[int, int]:
+    """(flops, elements written to intermediates) of ``path`` at the extents ``sizes`` (2 for wires)."""
+    shapes = [tuple(sizes.get(c, 2) for c in labels) for labels in expression.split("->")[0].split(",")]
+    _, info = opt_einsum.contract_path(expression, *shapes, shapes=True, optimize=path)
+    return int(info.opt_cost), int(sum(info.size_list))
+
+
+def split_pays_off(expression: str, order: tuple[int, ...]) -> bool:
+    """Whether :func:`split_path` writes fewer elements than the circuit order at REFERENCE_SIZES without
+    more than SPLIT_FLOPS_ALLOWANCE times its flops: these contractions are bound by memory traffic (an
+    H100 does ~20 float32 flops per byte it moves), so a join shaped like a batched GEMM that writes one
+    B x O x I tensor beats gate-by-gate updates that each write one. Data gates that depend on o
+    (pre-activations) or many data gates on one wire make the split's join larger, and it loses."""
+    labels = expression.split("->")[0].split(",")
+    circuit_flops, circuit_written = path_cost(expression, chain_path(len(labels), [list(order)]), REFERENCE_SIZES)
+    split_flops, split_written = path_cost(expression, split_path(labels, order), REFERENCE_SIZES)
+    return split_written < circuit_written and split_flops <= SPLIT_FLOPS_ALLOWANCE * circuit_flops
+
+
+def largest_intermediate(labels: list[str], output: str, path: list[tuple[int, ...]], sizes: dict[str, int],
+                         containing: Optional[str] = None) -> int:
+    """Elements of the largest operand or intermediate along ``path`` (extents from ``sizes``, 2 for wires),
+    among those carrying the label ``containing`` if given."""
     def size(ls) -> int:
-        return math.prod(sizes.get(c, 2) for c in ls)
+        return math.prod(sizes.get(c, 2) for c in ls) if containing is None or containing in ls else 0
 
     current = [set(ls) for ls in labels]
     largest = max(size(ls) for ls in labels)
@@ -271,17 +313,24 @@ def largest_intermediate(labels: list[str], output: str, path: list[tuple[int, .
 
 
 @functools.lru_cache(maxsize=None)
-def environment_network(expression: str, order: tuple[int, ...], k: int) -> tuple[str, list[tuple[int, ...]]]:
+def environment_network(expression: str, order: tuple[int, ...], k: int,
+                        split: bool = False) -> tuple[str, list[tuple[int, ...]]]:
     """The network of d(output)/d(tensor k): tensor k removed, the output cotangent added (last),
-    output labels those of tensor k; its path joins the state before k (in ``order``) with the
-    cotangent propagated back from the end."""
+    output labels those of tensor k. Its path joins the state before k (in ``order``) with the
+    cotangent propagated back from the end; for a ``split`` network, the other side's tensors are
+    contracted with the cotangent first (summing out b, or o and the output wire), then k's side."""
     inputs, output = expression.split("->")
     labels = inputs.split(",")
     others = [j for j in range(len(labels)) if j != k]
     position = {j: p for p, j in enumerate(others)}
     cotangent = len(others)
+    env = ",".join([labels[j] for j in others] + [output]) + "->" + labels[k]
+    if split:
+        edge = [position[j] for j in order if j != k and BATCH not in labels[j]]
+        batch = [position[j] for j in order if j != k and BATCH in labels[j]]
+        chain = edge + [cotangent] + batch if BATCH in labels[k] else batch + [cotangent] + edge
+        return env, chain_path(len(others) + 1, [chain])
     where = order.index(k)
     before = [position[j] for j in order[:where]]
     after = [cotangent] + [position[j] for j in reversed(order[where + 1:])]
-    env = ",".join([labels[j] for j in others] + [output]) + "->" + labels[k]
     return env, chain_path(len(others) + 1, [before, after])

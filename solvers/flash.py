@@ -35,7 +35,7 @@ are therefore host-bound; a CUDA-graphed step (qkan.graphs) is kernel-bound: 0.2
 from __future__ import annotations
 
 import hashlib
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -45,7 +45,7 @@ from qkan.circuits import Circuit
 from .base import LayerGeometry, LayerParams, Program, Solver
 from .cuda_runtime import cupy_available, launch, load_module
 from .flash_codegen import INPUT_SPLIT, NB, FlashCodegen
-from .flash_ops import GradTuple, flash_apply, register_kernels
+from .flash_ops import ALL_GRADS, GradTuple, flash_apply, register_kernels
 from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions
 
 COMPUTE_DTYPE = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
@@ -63,10 +63,10 @@ def _blocks(n: int, per: int) -> int:
     return -(-n // per)
 
 
-def group_sum(t: Tensor, groups: Optional[int]) -> Tensor:
+def group_sum(t: Optional[Tensor], groups: Optional[int]) -> Optional[Tensor]:
     """Per-edge gradients (O, I, ...) -> per-group (g, ...): edge (o, i) belongs to group i mod g.
     A padded reshape and one torch.sum, so the order of additions is fixed."""
-    if groups is None:
+    if groups is None or t is None:
         return t
     out_dim, in_dim = t.shape[:2]
     per_group = _blocks(in_dim, groups)
@@ -111,33 +111,43 @@ class FlashKernels:
         return warps, chunks, _blocks(batch, tile), tile
 
     def backward(self, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pw: Tensor, pb: Tensor,
-                 mask: Tensor) -> GradTuple:
+                 mask: Tensor, needed: Sequence[bool] = ALL_GRADS) -> GradTuple:
+        """Gradients in GradTuple order; those ``needed`` marks False (and, for ``edge``, the post-activation
+        and base ones) are None and never allocated or written."""
         cg = self.codegen
         batch, (out_dim, in_dim) = x.shape[0], mask.shape
         real = C_TYPE[x.dtype]
+        need_x, _, need_prew, need_prec, need_pw, need_pb, need_bw = needed
         warps, chunks, tiles, tile = self.tiling(batch, out_dim, in_dim, x.element_size())
         n_acc = cg.edge_acc_count if edge else cg.acc_size
         part = torch.empty(tiles, n_acc, in_dim, out_dim, dtype=x.dtype, device=x.device)
-        gxp = torch.empty(chunks, batch, in_dim, dtype=x.dtype, device=x.device)
+        gxp = torch.empty(chunks, batch, in_dim, dtype=x.dtype, device=x.device) if need_x else None
         if batch:
             launch(self.module, f"qkan_backward<{real}, {str(edge).lower()}>", (in_dim, tiles, chunks),
-                   (32 * warps,), (x, table, gout, part, gxp, batch, out_dim, in_dim, tile),
+                   (32 * warps,), (x, table, gout, part, _pointer(gxp), batch, out_dim, in_dim, tile),
                    shared_mem=(cg.x_width + warps) * tile * x.element_size())
         else:
             part.zero_()
+            if gxp is not None:
+                gxp.zero_()
         edge_shape = (out_dim, in_dim)
         g_theta = x.new_empty(*edge_shape, cg.theta_numel)
-        g_prew, g_prec = x.new_empty(*edge_shape, cg.reps), x.new_empty(*edge_shape, cg.reps)
-        g_pw, g_pb, g_bw = x.new_empty(edge_shape), x.new_empty(edge_shape), x.new_empty(edge_shape)
+        g_prew = x.new_empty(*edge_shape, cg.reps) if need_prew else None
+        g_prec = x.new_empty(*edge_shape, cg.reps) if need_prec else None
+        g_pw, g_pb, g_bw = (x.new_empty(edge_shape) if need else None for need in (need_pw, need_pb, need_bw))
         launch(self.module, f"qkan_param_grads<{real}, {str(edge).lower()}>",
                (_blocks(out_dim * in_dim, EDGE_THREADS),), (EDGE_THREADS,),
-               (part, theta, pw, pb, mask, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw, out_dim, in_dim,
-                self.geometry.groups or 0, tiles))
-        gx = gxp[0] if chunks == 1 else gxp.sum(0)
+               (part, theta, pw, pb, mask, g_theta, *map(_pointer, (g_prew, g_prec, g_pw, g_pb, g_bw)), out_dim,
+                in_dim, self.geometry.groups or 0, tiles))
+        gx = None if gxp is None else gxp[0] if chunks == 1 else gxp.sum(0)
         groups = self.geometry.groups
         g_theta = group_sum(g_theta, groups).view(theta.shape)
-        g_prew, g_prec = group_sum(g_prew, groups), group_sum(g_prec, groups)
-        return gx, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw
+        return gx, g_theta, group_sum(g_prew, groups), group_sum(g_prec, groups), g_pw, g_pb, g_bw
+
+
+def _pointer(t: Optional[Tensor]):
+    """A kernel argument for an optional output: the tensor, or a null pointer."""
+    return 0 if t is None else t
 
 
 class FlashProgram(Program):

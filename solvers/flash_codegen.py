@@ -429,15 +429,13 @@ class FlashCodegen:
                 body.append(f"  g[{index}] += {lit(coef)} * a[{gate.offset_acc}];")
         for rep in range(self.reps):
             dw, dc = (f"a[{k}]" for k in self.pre_acc[rep]) if rep in self.pre_acc else ("real(0)", "real(0)")
-            body.append(f"  g_prew[oi * {self.reps} + {rep}] = {dw}; g_prec[oi * {self.reps} + {rep}] = {dc};")
+            body.append(f"  if (g_prew) g_prew[oi * {self.reps} + {rep}] = {dw};")
+            body.append(f"  if (g_prec) g_prec[oi * {self.reps} + {rep}] = {dc};")
         sg, sgf, sgs = self.layer_accs
-        body.append("  if (!EDGE) {")
-        body.append(f"    g_pw[oi] = mask[oi] * (a[{sgf}] + pb[oi] * a[{sg}]);")
-        body.append(f"    g_pb[oi] = mask[oi] * pw[oi] * a[{sg}];")
-        body.append(f"    g_bw[oi] = mask[oi] * a[{sgs}];" if self.base else "    g_bw[oi] = real(0);")
-        body.append("  } else {")
-        body.append("    g_pw[oi] = real(0); g_pb[oi] = real(0); g_bw[oi] = real(0);")
-        body.append("  }")
+        body.append(f"  if (g_pw) g_pw[oi] = EDGE ? real(0) : mask[oi] * (a[{sgf}] + pb[oi] * a[{sg}]);")
+        body.append(f"  if (g_pb) g_pb[oi] = EDGE ? real(0) : mask[oi] * pw[oi] * a[{sg}];")
+        body.append(f"  if (g_bw) g_bw[oi] = EDGE ? real(0) : mask[oi] * a[{sgs}];" if self.base
+                    else "  if (g_bw) g_bw[oi] = real(0);")
         return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps,
                                   P=self.acc_size, P_edge=self.edge_acc_count)
 
@@ -699,7 +697,8 @@ __global__ void qkan_forward(const real* __restrict__ x, const real* __restrict_
 BACKWARD = r"""
 // grid (I, batch tiles, output chunks), block 32*warps threads over outputs; one thread per edge
 // loops over its batch tile. Per-edge sums -> part (tiles, P, I, O); grad_x partial per chunk ->
-// gxp (chunks, B, I), reduced over the block's outputs by shuffles and a fixed-order warp sum.
+// gxp (chunks, B, I), reduced over the block's outputs by shuffles and a fixed-order warp sum (skipped
+// when gxp is null: the input needs no gradient).
 template <typename real, bool EDGE>
 __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict__ tab,
                               const real* __restrict__ gout, real* __restrict__ part, real* __restrict__ gxp,
@@ -732,12 +731,14 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
       const real* xq = xs + (b - b_begin) * {K};
 {sample}
     }}
+    if (gxp) {{
 #pragma unroll
-    for (int off = 16; off > 0; off >>= 1) gxl += __shfl_xor_sync(0xffffffffu, gxl, off);
-    if (lane == 0) sm[warp * TB + (b - b_begin)] = gxl;
+      for (int off = 16; off > 0; off >>= 1) gxl += __shfl_xor_sync(0xffffffffu, gxl, off);
+      if (lane == 0) sm[warp * TB + (b - b_begin)] = gxl;
+    }}
   }}
   __syncthreads();
-  for (long long j = threadIdx.x; j < b_end - b_begin; j += blockDim.x) {{
+  for (long long j = threadIdx.x; gxp && j < b_end - b_begin; j += blockDim.x) {{
     real s = real(0);
     for (int w = 0; w < nwarps; ++w) s += sm[w * TB + j];
     gxp[(oc * B + b_begin + j) * I + i] = s;
@@ -749,7 +750,8 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
 """
 
 PARAM_GRADS = r"""
-// one thread per edge (o fastest): sum the batch tiles in order, then map the sums to gradients
+// one thread per edge (o fastest): sum the batch tiles in order, then map the sums to gradients;
+// a null output pointer (a gradient nobody needs) is skipped
 template <typename real, bool EDGE>
 __global__ void qkan_param_grads(const real* __restrict__ part, const real* __restrict__ theta,
                                  const real* __restrict__ pw, const real* __restrict__ pb,

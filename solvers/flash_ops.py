@@ -9,12 +9,14 @@ that key, so one pair of ops serves every circuit. ``edge=False`` is the layer o
 the backward reuses (nothing of size B x O x I is saved)."""
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Optional, Protocol, Sequence
 
 import torch
 from torch import Tensor
 
-GradTuple = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
+GradTuple = tuple[Optional[Tensor], ...]  # grad x, theta, preacts w, c, postact w, b, base weight
+GradTensors = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]  # all seven (the op's schema)
+ALL_GRADS = (True,) * 7
 
 
 class FlashKernelSet(Protocol):
@@ -26,7 +28,7 @@ class FlashKernelSet(Protocol):
                 bw: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]: ...
 
     def backward(self, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pw: Tensor, pb: Tensor,
-                 mask: Tensor) -> GradTuple: ...
+                 mask: Tensor, needed: Sequence[bool] = ALL_GRADS) -> GradTuple: ...
 
 
 _KERNELS: dict[str, FlashKernelSet] = {}
@@ -55,7 +57,7 @@ def _(key, edge, x, theta, pre_w, pre_c, pw, pb, bw, mask):
 
 @torch.library.custom_op("qkan::flash_backward", mutates_args=())
 def flash_backward(key: str, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pre_w: Tensor,
-                   pw: Tensor, pb: Tensor, mask: Tensor) -> GradTuple:
+                   pw: Tensor, pb: Tensor, mask: Tensor) -> GradTensors:
     """(grad x, theta, preacts_weight, preacts_bias, postact_weights, postact_bias, base_weight) for the
     cotangent ``gout`` of flash_forward's output; the last three are zeros for ``edge=True``."""
     return _KERNELS[key].backward(edge, gout.contiguous(), x, table, theta, pw, pb, mask)
@@ -101,8 +103,9 @@ class _EagerFlash(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gout: Tensor):
         x, table, theta, pre_w, pw, pb, mask = ctx.saved_tensors
+        needed = ctx.needs_input_grad[2:9]  # x, theta, preacts w and c, postact w and b, base weight
         return _input_grads(ctx, _KERNELS[ctx.key].backward(ctx.edge, gout.contiguous(), x, table, theta, pw, pb,
-                                                            mask))
+                                                            mask, needed))
 
 
 def flash_apply(key: str, edge: bool, *tensors: Tensor) -> Tensor:

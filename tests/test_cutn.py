@@ -9,7 +9,7 @@ from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, UnsupportedCircuit, compile as compile_program
 from qkan.solvers.cutn import ContractNetwork, CutnSolver, EinsumEngine, environment_gradients
-from qkan.solvers.cutn_network import CircuitNetwork
+from qkan.solvers.cutn_network import CircuitNetwork, path_cost
 
 B, I, O, REPS = 5, 3, 2, 2
 
@@ -112,23 +112,43 @@ def test_random_entangling_circuits_match_exact(circuit, preacts):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(circuit=random_circuits())
-def test_recontraction_backward_matches_autograd(circuit):
-    """The GPU path's backward (environments of each operand) on opt_einsum, against torch autograd."""
-    geometry = LayerGeometry(I, O, preacts=True)
-    mode = "expectation" if circuit.readout.kind == "z" else "amplitudes"
-    network = CircuitNetwork(circuit, geometry, mode)
+@given(circuit=random_circuits(), preacts=st.booleans(), strategy=st.sampled_from(["circuit", "split"]),
+       layer=st.booleans())
+def test_recontraction_backward_matches_autograd(circuit, preacts, strategy, layer):
+    """The GPU path's backward (environments of each operand) on opt_einsum, along either path strategy,
+    against torch autograd through the circuit-order contraction."""
+    geometry = LayerGeometry(I, O, preacts=preacts)
+    mode = ("layer" if layer else "expectation") if circuit.readout.kind == "z" else "amplitudes"
+    network = CircuitNetwork(circuit, geometry, mode, strategy=strategy)
+    assert network.split == (strategy == "split")
     operands = [o.detach().requires_grad_() for o in network.operands(inputs(torch.float64),
                                                                       random_params(circuit, geometry, torch.float64))]
     engine = EinsumEngine()
-    reference = engine.contract(network.expression, network.path, operands)
+    reference = engine.contract(network.expression, CircuitNetwork(circuit, geometry, mode, "circuit").path, operands)
     cotangent = torch.randn_like(reference)
     expected = torch.autograd.grad(reference, operands, cotangent)
     got = environment_gradients(engine, network, [o.detach() for o in operands], [True] * len(operands), cotangent)
     for e, g in zip(expected, got):
         torch.testing.assert_close(g, e, atol=1e-12, rtol=0)
     through_function = ContractNetwork.apply(engine, network, "environments", *operands)
-    torch.testing.assert_close(through_function, reference)
+    torch.testing.assert_close(through_function, reference, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("readout,mode", [("amp", "amplitudes"), ("z", "expectation"), ("z", "layer")])
+def test_split_path_where_it_writes_less(readout, mode):
+    """pz without pre-activations (data gates per (b, i)) is contracted edge side and data side apart: the
+    only per-sample tensor as large as the output is the output itself, and far less is written than in
+    circuit order; with pre-activations (data gates per (o, i, b)) the circuit order stays."""
+    sizes = {"o": 100, "i": 100, "b": 1000}
+    split = CircuitNetwork(builtin("pz", 3, readout), LayerGeometry(100, 100), mode)
+    circuit = CircuitNetwork(builtin("pz", 3, readout), LayerGeometry(100, 100), mode, strategy="circuit")
+    assert split.split and not circuit.split
+    assert split.largest_per_sample <= circuit.largest_per_sample
+    (split_flops, split_written), (_, circuit_written) = (path_cost(n.expression, n.path, sizes) for n in (split, circuit))
+    assert split_written * 4 < circuit_written and split_flops > 0
+    assert not CircuitNetwork(builtin("pz", 3, readout), LayerGeometry(100, 100, preacts=True), mode).split
+    with pytest.raises(ValueError, match="path strategy"):
+        CircuitNetwork(builtin("pz", 3, readout), LayerGeometry(2, 2), mode, strategy="greedy")
 
 
 @pytest.mark.parametrize("readout", ["amp", "z"])

@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
 from qkan.solvers.flash_codegen import MAX_KEPT_STATES, FlashCodegen
@@ -165,6 +166,26 @@ def test_eager_function_and_custom_op_agree_bitwise():
         for a, b in zip(torch.autograd.grad(eager, trainable, cotangent, allow_unused=True),
                         torch.autograd.grad(custom, trainable, cotangent, allow_unused=True)):
             assert (a is None and b is None) or torch.equal(a, b)
+
+
+@pytest.mark.parametrize("trainable", [("theta",), ("theta", "base_weight", "postact_bias"), ("theta", "x")])
+def test_gradients_of_a_subset_match_exact(trainable):
+    """The eager backward allocates and writes only the gradients autograd asks for (QKAN's default trains
+    theta alone, its input needs none): those it computes match exact, the rest stay None."""
+    grads = {}
+    for solver, dtype in (("exact", torch.float64), ("flash", torch.float32)):
+        torch.manual_seed(0)
+        layer = QKANLayer(6, 5, solver=solver, device=DEVICE, dtype=dtype, seed=3)
+        for name, p in layer.named_parameters():
+            p.requires_grad_(name in trainable)
+        x = (torch.rand(40, 6, device=DEVICE, dtype=torch.float64) * 2 - 1).to(dtype).requires_grad_("x" in trainable)
+        layer(x).square().sum().backward()
+        grads[solver] = {name: p.grad for name, p in [*layer.named_parameters(), ("x", x)]}
+    for name, got in grads["flash"].items():
+        expected = grads["exact"][name]
+        assert (got is None) == (name not in trainable) == (expected is None)
+        if got is not None:
+            torch.testing.assert_close(got.double(), expected, atol=1e-4, rtol=1e-4)
 
 
 def test_strided_input_matches_contiguous():
