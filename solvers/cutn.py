@@ -20,7 +20,7 @@ import opt_einsum
 from qkan.circuits import Circuit
 
 from .base import LayerGeometry, LayerParams, Program, Solver
-from .cutn_network import CircuitNetwork, environment_network
+from .cutn_network import CircuitNetwork, broadcast_environment, environment_network
 from .layer_math import bias_and_base, check_arccos_domain, edge_contributions, layer_sum
 from .statevector import COMPLEX_OF, readout
 
@@ -173,7 +173,9 @@ def environment_gradients(engine, network: CircuitNetwork, operands: Sequence[to
             continue
         expression, path = environment_network(network.expression, network.order, k, network.split)
         tensors = [o for j, o in enumerate(operands) if j != k] + [cotangent]
-        grads.append(engine.contract(expression, path, tensors).conj())
+        env = engine.contract(expression, path, tensors).conj()
+        grads.append(broadcast_environment(env, expression.split("->")[1], network.tensors[k].labels,
+                                           operands[k].shape))
     return grads
 
 
@@ -189,13 +191,22 @@ class CutnProgram(Program):
             raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
         self.memory_limit = resolve_memory_limit(memory_limit, device)
         self.backward = backward
+        self.complex_bytes = torch.empty((), dtype=COMPLEX_OF[dtype]).element_size()
         self.z_readout = circuit.readout.kind == "z"
-        self.values_network = CircuitNetwork(circuit, geometry, "expectation" if self.z_readout else "amplitudes")
-        self.layer_network = CircuitNetwork(circuit, geometry, "layer") if self.z_readout else None
+        self.values_network = self._network("expectation" if self.z_readout else "amplitudes")
+        self.layer_network = self._network("layer") if self.z_readout else None
         self.arccos_reps = sorted({s.rep for op in circuit.ops if op.angle for s in op.angle.data
                                    if s.encoding == "arccos"})
         self.engine = (CutnEngine(self.memory_limit * WORKSPACE_SHARE) if device.type == "cuda" else EinsumEngine())
-        self.complex_bytes = torch.empty((), dtype=COMPLEX_OF[dtype]).element_size()
+
+    def _network(self, mode: str) -> CircuitNetwork:
+        """The mode's network, along the split path unless its per-edge tensors (not sliced by chunking)
+        would not fit a chunk's share of the memory limit: then in circuit order."""
+        network = CircuitNetwork(self.circuit, self.geometry, mode)
+        if network.split and self.memory_limit is not None and \
+                network.largest_sample_free * self.complex_bytes > self.memory_limit / CHUNK_SHARE:
+            return CircuitNetwork(self.circuit, self.geometry, mode, strategy="circuit")
+        return network
 
     # ----- contraction ----------------------------------------------------------------
     def contract(self, network: CircuitNetwork, x: torch.Tensor, params: LayerParams,
@@ -209,11 +220,12 @@ class CutnProgram(Program):
         return network.shape_output(out, x.shape[0])
 
     def chunk_size(self, network: CircuitNetwork, batch: int) -> int:
-        """Samples per chunk: the largest per-chunk tensor within a share of the memory limit."""
+        """Samples per chunk: the largest per-chunk tensor within a share of the memory limit, less the
+        largest tensor that does not depend on the sample."""
         if self.memory_limit is None:
             return batch
         per_sample = network.largest_per_sample * self.complex_bytes
-        budget = self.memory_limit / CHUNK_SHARE
+        budget = self.memory_limit / CHUNK_SHARE - network.largest_sample_free * self.complex_bytes
         return max(1, min(batch, int(budget // max(per_sample, 1))))
 
     def _chunked(self, fn, network: CircuitNetwork, x: torch.Tensor, params: LayerParams) -> torch.Tensor:

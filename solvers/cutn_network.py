@@ -118,9 +118,9 @@ class CircuitNetwork:
             raise ValueError(f"unknown path strategy {strategy!r}; expected one of {PATH_STRATEGIES}")
         self.split = split_pays_off(self.expression, self.order) if strategy == "auto" else strategy == "split"
         self.path = split_path(labels_list, self.order) if self.split else chain_path(len(tensors), [order])
-        self.largest_per_sample = largest_intermediate(labels_list, self.output, self.path,
-                                                       {OUT: geometry.out_dim, IN: geometry.in_dim, BATCH: 1},
-                                                       containing=BATCH)
+        per_edge = {OUT: geometry.out_dim, IN: geometry.in_dim, BATCH: 1}
+        self.largest_per_sample = largest_intermediate(labels_list, self.output, self.path, per_edge, batch=True)
+        self.largest_sample_free = largest_intermediate(labels_list, self.output, self.path, per_edge, batch=False)
         self._constants: dict[tuple, torch.Tensor] = {}  # tensors without edge labels, built once per dtype/device
 
     def _lower(self, item: Union[Op, FusedBlock], wires: list[str], labels: _Labels) -> NetworkTensor:
@@ -295,11 +295,11 @@ def split_pays_off(expression: str, order: tuple[int, ...]) -> bool:
 
 
 def largest_intermediate(labels: list[str], output: str, path: list[tuple[int, ...]], sizes: dict[str, int],
-                         containing: Optional[str] = None) -> int:
-    """Elements of the largest operand or intermediate along ``path`` (extents from ``sizes``, 2 for wires),
-    among those carrying the label ``containing`` if given."""
+                         batch: Optional[bool] = None) -> int:
+    """Elements of the largest operand or intermediate along ``path`` (extents from ``sizes``, 2 for wires);
+    ``batch`` True or False: only among those with, or without, the sample label b."""
     def size(ls) -> int:
-        return math.prod(sizes.get(c, 2) for c in ls) if containing is None or containing in ls else 0
+        return math.prod(sizes.get(c, 2) for c in ls) if batch is None or (BATCH in ls) == batch else 0
 
     current = [set(ls) for ls in labels]
     largest = max(size(ls) for ls in labels)
@@ -316,7 +316,8 @@ def largest_intermediate(labels: list[str], output: str, path: list[tuple[int, .
 def environment_network(expression: str, order: tuple[int, ...], k: int,
                         split: bool = False) -> tuple[str, list[tuple[int, ...]]]:
     """The network of d(output)/d(tensor k): tensor k removed, the output cotangent added (last),
-    output labels those of tensor k. Its path joins the state before k (in ``order``) with the
+    output labels those of tensor k that occur elsewhere (one that occurs only in k was summed out: the
+    gradient is constant along it, see :func:`broadcast_environment`). Its path joins the state before k (in ``order``) with the
     cotangent propagated back from the end; for a ``split`` network, the other side's tensors are
     contracted with the cotangent first (summing out b, or o and the output wire), then k's side."""
     inputs, output = expression.split("->")
@@ -324,7 +325,8 @@ def environment_network(expression: str, order: tuple[int, ...], k: int,
     others = [j for j in range(len(labels)) if j != k]
     position = {j: p for p, j in enumerate(others)}
     cotangent = len(others)
-    env = ",".join([labels[j] for j in others] + [output]) + "->" + labels[k]
+    present = set("".join(labels[j] for j in others) + output)
+    env = ",".join([labels[j] for j in others] + [output]) + "->" + "".join(c for c in labels[k] if c in present)
     if split:
         edge = [position[j] for j in order if j != k and BATCH not in labels[j]]
         batch = [position[j] for j in order if j != k and BATCH in labels[j]]
@@ -334,3 +336,11 @@ def environment_network(expression: str, order: tuple[int, ...], k: int,
     before = [position[j] for j in order[:where]]
     after = [cotangent] + [position[j] for j in reversed(order[where + 1:])]
     return env, chain_path(len(others) + 1, [before, after])
+
+
+def broadcast_environment(env: torch.Tensor, env_labels: str, labels: str, shape: torch.Size) -> torch.Tensor:
+    """An environment over ``env_labels`` expanded to its tensor's ``labels`` and ``shape``."""
+    for position, label in enumerate(labels):
+        if label not in env_labels:
+            env = env.unsqueeze(position)
+    return env.expand(shape)
