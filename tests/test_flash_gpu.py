@@ -173,12 +173,14 @@ def test_gradients_of_a_subset_match_exact(trainable):
     """The eager backward allocates and writes only the gradients autograd asks for (QKAN's default trains
     theta alone, its input needs none): those it computes match exact, the rest stay None."""
     grads = {}
+    reference = QKANLayer(6, 5, device=DEVICE, dtype=torch.float64, seed=3)
+    x64 = torch.rand(40, 6, device=DEVICE, dtype=torch.float64) * 2 - 1
     for solver, dtype in (("exact", torch.float64), ("flash", torch.float32)):
-        torch.manual_seed(0)
-        layer = QKANLayer(6, 5, solver=solver, device=DEVICE, dtype=dtype, seed=3)
+        layer = QKANLayer(6, 5, solver=solver, device=DEVICE, dtype=dtype)
+        layer.load_state_dict(reference.state_dict())  # the same weights in both dtypes
         for name, p in layer.named_parameters():
             p.requires_grad_(name in trainable)
-        x = (torch.rand(40, 6, device=DEVICE, dtype=torch.float64) * 2 - 1).to(dtype).requires_grad_("x" in trainable)
+        x = x64.to(dtype).detach().requires_grad_("x" in trainable)
         layer(x).square().sum().backward()
         grads[solver] = {name: p.grad for name, p in [*layer.named_parameters(), ("x", x)]}
     for name, got in grads["flash"].items():
