@@ -10,6 +10,8 @@ from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, UnsupportedCircuit, compile as compile_program
 from qkan.solvers.cutn import ContractNetwork, CutnSolver, EinsumEngine, environment_gradients
 from qkan.solvers.cutn_network import CircuitNetwork, path_cost
+from qkan.solvers.cutn_readout import amp_readout
+from qkan.solvers.statevector import readout
 
 B, I, O, REPS = 5, 3, 2, 2
 
@@ -223,3 +225,23 @@ def test_options_and_unsupported_reasons(monkeypatch):
     assert "cuQuantum" in reason and "exact" in reason
     with pytest.raises(UnsupportedCircuit, match="cuQuantum"):
         compile_program("cutn", circuit, geometry, torch.float32, "cuda")
+
+
+@pytest.mark.parametrize("qubit,n_qubits", [(0, 1), (0, 3), (1, 3), (2, 3)])
+def test_amp_readout_matches_torch_autograd(qubit, n_qubits):
+    """The lean amp readout node: values and gradients equal torch autograd through the statevector
+    readout (a zero-norm half included, where both give the subgradient 0); gradcheck in float64."""
+    g = torch.Generator().manual_seed(qubit + 10 * n_qubits)
+    amplitudes = torch.randn(4, 3, 2 ** n_qubits, dtype=torch.complex128, generator=g)
+    amplitudes.view(4, 3, 2 ** qubit, 2, -1)[0, 0, :, 1] = 0  # P(1) = 0 on one edge
+    cotangent = torch.randn(4, 3, dtype=torch.float64, generator=g)
+    ours = amplitudes.clone().requires_grad_()
+    reference = amplitudes.clone().requires_grad_()
+    f = amp_readout(ours, qubit, n_qubits)
+    expected = readout(reference, "amp", qubit, n_qubits)
+    torch.testing.assert_close(f, expected, atol=1e-14, rtol=0)
+    (grad,) = torch.autograd.grad(f, ours, cotangent)
+    (expected_grad,) = torch.autograd.grad(expected, reference, cotangent)
+    torch.testing.assert_close(grad, expected_grad, atol=1e-14, rtol=0)
+    nonzero = torch.randn(2, 2 ** n_qubits, dtype=torch.complex128, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: amp_readout(a, qubit, n_qubits), (nonzero,))
