@@ -27,15 +27,13 @@ import opt_einsum
 from qkan.circuits import Circuit
 
 from .base import LayerGeometry, LayerParams, Program, Solver
-from .cutn_network import CircuitNetwork, broadcast_environment, environment_network, largest_intermediate
+from .cutn_network import CircuitNetwork, broadcast_environment, environment_network
 from .layer_math import bias_and_base, check_arccos_domain, edge_contributions, layer_sum
 from .cutn_readout import amp_readout
 from .statevector import COMPLEX_OF
 
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
 WORKSPACE_SHARE = 0.5  # of memory_limit for cuTensorNet's workspace (scratch and gradient cache)
-WORKSPACE_PER_TENSOR = 2  # a network's workspace: at most this many times its largest tensor ...
-WORKSPACE_FLOOR = 32 * 2 ** 20  # ... and never below this
 CHUNK_SHARE = 8  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE
 BACKWARDS = ("cutensornet", "environments")
 Path = list[tuple[int, ...]]
@@ -58,9 +56,8 @@ class EinsumEngine:
 class CutnEngine:
     """cuTensorNet ``Network``s planned once per (expression, shapes, dtype, gradient flags) along the
     given path, fed new operands with ``reset_operands``, run non-blocking on torch's current stream;
-    workspace (drawn from torch's allocator) is bounded by ``workspace_limit`` and by a multiple of each
-    network's largest tensor, and handed back after each call, so the many networks of a step do not
-    each hold one.
+    workspace (drawn from torch's allocator) is bounded by ``workspace_limit`` and handed back after
+    each call, so the many networks of a step do not each hold one.
 
     cuTensorNet's own backward runs only on unsliced networks without extent-1 modes whose gradient
     cache fits the limit; where it does not, the network is planned without gradient flags and
@@ -68,12 +65,10 @@ class CutnEngine:
 
     def __init__(self, workspace_limit: int):
         from cuquantum.bindings import cutensornet
-        from cuquantum.memory import MemoryLimitExceeded
         from cuquantum.tensornet import Network, NetworkOptions
 
         self._network_class, self._qualifiers_dtype = Network, cutensornet.tensor_qualifiers_dtype
-        self._options_class, self.workspace_limit = NetworkOptions, int(workspace_limit)
-        self._limit_exceeded = MemoryLimitExceeded
+        self.options = NetworkOptions(memory_limit=int(workspace_limit), blocking="auto")
         self._networks: dict[tuple, object] = {}
         self._native: dict[tuple, bool] = {}
         self._last: dict[tuple, tuple] = {}  # key -> operands of the network's latest contraction
@@ -102,27 +97,12 @@ class CutnEngine:
         return self._networks[key]
 
     def _plan(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream, grads: tuple[bool, ...]):
-        """Planned within the network's own workspace (network_workspace), or within the whole
-        workspace_limit where that one is too small (cuTensorNet refuses it, or would slice)."""
-        own = network_workspace(expression, path, operands, self.workspace_limit)
-        if own < self.workspace_limit:
-            try:
-                network = self._plan_within(own, expression, path, operands, stream, grads)
-                if network.num_slices == 1:
-                    return network
-                network.free()
-            except self._limit_exceeded:
-                pass
-        return self._plan_within(self.workspace_limit, expression, path, operands, stream, grads)
-
-    def _plan_within(self, workspace: int, expression: str, path: Path, operands: Sequence[torch.Tensor], stream,
-                     grads: tuple[bool, ...]):
         import numpy as np
 
         qualifiers = np.zeros(len(operands), dtype=self._qualifiers_dtype)
         qualifiers["requires_gradient"] = grads
-        options = self._options_class(memory_limit=workspace, blocking="auto")
-        network = self._network_class(expression, *operands, qualifiers=qualifiers, options=options, stream=stream)
+        network = self._network_class(expression, *operands, qualifiers=qualifiers, options=self.options,
+                                      stream=stream)
         network.contract_path(optimize={"path": path})
         return network
 
@@ -158,18 +138,6 @@ class CutnEngine:
                           "environments instead", RuntimeWarning)
             self._native[key] = False
             return None
-
-
-def network_workspace(expression: str, path: Path, operands: Sequence[torch.Tensor], limit: int) -> int:
-    """Workspace bytes for one network: ``limit``, but at most WORKSPACE_PER_TENSOR times its largest
-    tensor (never under WORKSPACE_FLOOR). cuTensorNet takes all the scratch it may use, up to its maximum
-    (900 MiB for a QKAN([100,100]) b1000 amplitudes network whose largest tensor is 153 MiB); the
-    intermediates it must hold are bounded by the largest tensor."""
-    inputs, output = expression.split("->")
-    labels = inputs.split(",")
-    sizes = {c: n for ls, o in zip(labels, operands) for c, n in zip(ls, o.shape)}
-    largest = largest_intermediate(labels, output, path, sizes) * operands[0].element_size()
-    return int(min(limit, max(WORKSPACE_FLOOR, WORKSPACE_PER_TENSOR * largest)))
 
 
 def _identity(operands: Sequence[torch.Tensor]) -> tuple:

@@ -8,8 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, UnsupportedCircuit, compile as compile_program
-from qkan.solvers.cutn import (WORKSPACE_FLOOR, WORKSPACE_PER_TENSOR, ContractNetwork, CutnSolver, EinsumEngine,
-                               environment_gradients, network_workspace)
+from qkan.solvers.cutn import ContractNetwork, CutnSolver, EinsumEngine, environment_gradients
 from qkan.solvers.cutn_network import CircuitNetwork, path_cost
 from qkan.solvers.cutn_readout import amp_readout
 from qkan.solvers.statevector import readout
@@ -246,18 +245,3 @@ def test_amp_readout_matches_torch_autograd(qubit, n_qubits):
     torch.testing.assert_close(grad, expected_grad, atol=1e-14, rtol=0)
     nonzero = torch.randn(2, 2 ** n_qubits, dtype=torch.complex128, generator=g, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a: amp_readout(a, qubit, n_qubits), (nonzero,))
-
-
-def test_network_workspace_is_bounded_by_the_largest_tensor():
-    """cuTensorNet gets at most twice a network's largest tensor as workspace (never under the floor,
-    never over the limit): QKAN([100,100]) b1000 amplitudes, complex64 output 1000 x 100 x 100 x 2."""
-    network = CircuitNetwork(builtin("pz", 3, "amp"), LayerGeometry(100, 100), "amplitudes")
-    shapes = [tuple({"o": 100, "i": 100, "b": 1000}.get(c, 2) for c in labels)
-              for labels in network.expression.split("->")[0].split(",")]
-    operands = [torch.empty(shape, dtype=torch.complex64, device="meta") for shape in shapes]
-    output_bytes = 1000 * 100 * 100 * 2 * 8
-    assert network_workspace(network.expression, network.path, operands, 2 ** 40) == WORKSPACE_PER_TENSOR * output_bytes
-    assert network_workspace(network.expression, network.path, operands, 2 ** 20) == 2 ** 20
-    small = [torch.empty(tuple(1 if s > 2 else s for s in shape), dtype=torch.complex64, device="meta")
-             for shape in shapes]
-    assert network_workspace(network.expression, network.path, small, 2 ** 40) == WORKSPACE_FLOOR
