@@ -11,6 +11,9 @@ multi-qubit gates as (2,)*2k tensors (diagonal ones as (2,)*k). Readouts:
 - ``expectation``: <psi|Z_q|psi> per edge, the ket, its conjugate and a Z vector; output (b, o, i);
 - ``layer``: the same with the layer weight mask*postact_weights (o, i) in the network, so the sum
   over inputs is part of the contraction; output (b, o).
+
+Paths: circuit order (a statevector simulation over the edges), or split (the sample-free and the
+sample tensors each in circuit order, then one join), whichever :func:`split_pays_off` picks.
 """
 from __future__ import annotations
 
@@ -21,7 +24,6 @@ from typing import Optional, Union
 
 import torch
 import opt_einsum
-from opt_einsum import get_symbol
 
 from qkan.circuits import Angle, Circuit, Data, FusedBlock, Op, fuse_parameter_gates
 
@@ -60,7 +62,7 @@ class _Labels:
 
     def new(self) -> str:
         while True:
-            symbol = get_symbol(self.count)
+            symbol = opt_einsum.get_symbol(self.count)
             self.count += 1
             if symbol not in EDGE_ORDER:
                 return symbol
@@ -317,9 +319,10 @@ def environment_network(expression: str, order: tuple[int, ...], k: int,
                         split: bool = False) -> tuple[str, list[tuple[int, ...]]]:
     """The network of d(output)/d(tensor k): tensor k removed, the output cotangent added (last),
     output labels those of tensor k that occur elsewhere (one that occurs only in k was summed out: the
-    gradient is constant along it, see :func:`broadcast_environment`). Its path joins the state before k (in ``order``) with the
-    cotangent propagated back from the end; for a ``split`` network, the other side's tensors are
-    contracted with the cotangent first (summing out b, or o and the output wire), then k's side."""
+    gradient is constant along it, see :func:`broadcast_environment`). Its path joins the state before k
+    (in ``order``) with the cotangent propagated back from the end; for a ``split`` network, the other
+    side's tensors are contracted with the cotangent first (summing out b, or o and the output wire),
+    then k's side."""
     inputs, output = expression.split("->")
     labels = inputs.split(",")
     others = [j for j in range(len(labels)) if j != k]

@@ -117,8 +117,8 @@ class FlashKernels:
 
     def backward(self, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pw: Tensor, pb: Tensor,
                  mask: Tensor, needed: Sequence[bool] = ALL_GRADS) -> GradTuple:
-        """Gradients in GradTuple order; those ``needed`` marks False (and, for ``edge``, the post-activation
-        and base ones) are None and never allocated or written."""
+        """Gradients in GradTuple order; those ``needed`` marks False are None, never allocated or written
+        (for ``edge`` the post-activation and base gradients are zeros)."""
         cg = self.codegen
         batch, (out_dim, in_dim) = x.shape[0], mask.shape
         real = C_TYPE[x.dtype]
