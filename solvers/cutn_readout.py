@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import torch
 
-
-def _split_qubit(amplitudes: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
-    """(..., 2^n) -> (..., 2^qubit, 2, 2^(n - qubit - 1)): the measured qubit's axis in the middle."""
-    return amplitudes.reshape(*amplitudes.shape[:-1], 2 ** qubit, 2, 2 ** (n_qubits - qubit - 1))
+from .statevector import split_basis
 
 
 class AmpReadout(torch.autograd.Function):
@@ -21,13 +18,13 @@ class AmpReadout(torch.autograd.Function):
     def forward(ctx, amplitudes: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
         ctx.qubit, ctx.n_qubits = qubit, n_qubits
         ctx.save_for_backward(amplitudes)
-        norms = torch.linalg.vector_norm(_split_qubit(amplitudes, qubit, n_qubits), dim=(-3, -1))
+        norms = torch.linalg.vector_norm(split_basis(amplitudes, qubit, n_qubits), dim=(-3, -1))
         return norms[..., 0] - norms[..., 1]
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (amplitudes,) = ctx.saved_tensors
-        split = _split_qubit(amplitudes, ctx.qubit, ctx.n_qubits)
+        split = split_basis(amplitudes, ctx.qubit, ctx.n_qubits)
         scale = torch.linalg.vector_norm(split, dim=(-3, -1), keepdim=True)  # (..., 1, 2, 1)
         sign = torch.tensor([1.0, -1.0], dtype=scale.dtype, device=scale.device).view(2, 1)
         scale = torch.reciprocal_(scale).mul_(sign).mul_(grad[..., None, None, None])

@@ -85,11 +85,15 @@ def apply_fixed(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[int, ..
     return s.reshape(*lead, 2 ** n_qubits, batch)
 
 
+def split_basis(amplitudes: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
+    """(..., 2^n) -> (..., 2^qubit, 2, 2^(n - qubit - 1)): ``qubit``'s axis between the others."""
+    return amplitudes.reshape(*amplitudes.shape[:-1], 2 ** qubit, 2, 2 ** (n_qubits - qubit - 1))
+
+
 def readout(amplitudes: torch.Tensor, kind: str, qubit: int, n_qubits: int, axis: int = -1) -> torch.Tensor:
     """Readout on ``qubit`` of amplitudes whose basis-state axis is ``axis`` (that axis is removed):
     ``amp`` is sqrt(P(0)) - sqrt(P(1)) (|a| - |b| on one qubit, never above 1), ``z`` is P(0) - P(1)."""
-    a = amplitudes.movedim(axis, -1)
-    a = a.reshape(*a.shape[:-1], 2 ** qubit, 2, 2 ** (n_qubits - qubit - 1))
+    a = split_basis(amplitudes.movedim(axis, -1), qubit, n_qubits)
     zero, one = a[..., 0, :], a[..., 1, :]
     if kind == "amp":
         return torch.linalg.vector_norm(zero, dim=(-2, -1)) - torch.linalg.vector_norm(one, dim=(-2, -1))

@@ -203,8 +203,6 @@ def test_strided_input_matches_contiguous():
 
 def test_check_finite_on_cuda_only_when_asked(monkeypatch):
     """By default CUDA inputs are not checked (the check costs a device sync); True checks them."""
-    from qkan import QKANLayer
-
     layer = QKANLayer(2, 1, solver="flash", device=DEVICE, seed=0)
     x = torch.tensor([[float("nan"), 0.0]], device=DEVICE)
     assert torch.isnan(layer(x)).all()
