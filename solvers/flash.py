@@ -47,9 +47,10 @@ from torch import Tensor
 
 from qkan.circuits import Circuit
 
-from .base import LayerGeometry, LayerParams, Program, Solver
+from .base import LayerGeometry, LayerParams, Program, Solver, UnsupportedCircuit
 from .cuda_runtime import cupy_available, launch, load_module
 from .flash_codegen import INPUT_SPLIT, NB, FlashCodegen
+from .flash_fourier import MAX_DENOMINATOR, MAX_FOURIER_DEGREE, fourier_form, make_codegen
 from .flash_ops import ALL_GRADS, GradTuple, flash_apply, register_kernels
 from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions
 
@@ -159,10 +160,11 @@ class FlashProgram(Program):
     """Runs the generated kernels (solvers.flash_ops.flash_apply: custom ops when compiled, an autograd
     Function in eager mode); bf16/fp16 in and out, computed in float32."""
 
-    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device):
+    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
+                 fourier: Optional[bool] = None):
         super().__init__(circuit, geometry, dtype, device)
         self.compute_dtype = COMPUTE_DTYPE[dtype]
-        self.kernels = FlashKernels(FlashCodegen(circuit, geometry))
+        self.kernels = FlashKernels(make_codegen(circuit, geometry, fourier))
         digest = hashlib.sha1(self.kernels.codegen.source.encode()).hexdigest()[:16]
         self.key = register_kernels(f"{digest}-{geometry.in_dim}x{geometry.out_dim}", self.kernels)
         self.arccos_reps = sorted({t.rep for g in self.kernels.codegen.gates for t in g.terms
@@ -215,5 +217,13 @@ class FlashSolver(Solver):
             return f"flash computes float32/float64 (bf16 and fp16 through float32), got {dtype}"
         return None
 
-    def build(self, circuit, geometry, dtype, device) -> FlashProgram:
-        return FlashProgram(circuit, geometry, dtype, torch.device(device))
+    def build(self, circuit, geometry, dtype, device, fourier: Optional[bool] = None) -> FlashProgram:
+        """``fourier``: None (default) uses the Fourier-series kernels wherever the circuit allows
+        (solvers/flash_fourier.py), False always the gate-walk kernels, True insists on Fourier."""
+        if fourier not in (None, True, False):
+            raise TypeError(f"fourier must be None, True or False, got {fourier!r}")
+        if fourier and fourier_form(FlashCodegen(circuit, geometry)) is None:
+            raise UnsupportedCircuit(f"flash cannot use fourier=True for circuit {circuit.name!r}: its data gates are "
+                                     f"not integer multiples of x / d (d <= {MAX_DENOMINATOR}) of the raw input, or "
+                                     f"their degree exceeds {MAX_FOURIER_DEGREE}; pass fourier=None or False")
+        return FlashProgram(circuit, geometry, dtype, torch.device(device), fourier)

@@ -26,7 +26,7 @@ kernels, each templated on the compute type (float, double) and explicitly insta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -348,7 +348,9 @@ class FlashCodegen:
         return lines
 
     # ----- kernels -------------------------------------------------------------------
-    def _edge_table_kernel(self) -> str:
+    def _theta_values(self, store: Callable[[int, str], str]) -> list[str]:
+        """C lines computing the per-edge values that depend on theta alone (block rotations, data-gate
+        offsets) from ``th``; ``store(slot, expr)`` is the statement that keeps one (a table write, a local)."""
         body = []
         for block in self.blocks:
             if block.slot is None:
@@ -358,13 +360,17 @@ class FlashCodegen:
             body.append("    const M2<real> Mt = m2_adj(M);  // column j of R: Pauli coefficients of M P_j M^dag")
             for j, axis in enumerate(AXES):
                 body.append(f"    {{ real cx, cy, cz; pauli_coeffs_{axis}(Mt, cx, cy, cz); "
-                            f"tab[{block.slot + j}LL * IO + e] = cx; tab[{block.slot + 3 + j}LL * IO + e] = cy; "
-                            f"tab[{block.slot + 6 + j}LL * IO + e] = cz; }}")
+                            f"{store(block.slot + j, 'cx')} {store(block.slot + 3 + j, 'cy')} "
+                            f"{store(block.slot + 6 + j, 'cz')} }}")
             body.append("  }")
         for gate in self.gates:
             if gate.offset_slot is not None:
                 expr = " + ".join([lit(gate.const)] + [f"{lit(c)} * th[{i}]" for i, c in gate.thetas])
-                body.append(f"  tab[{gate.offset_slot}LL * IO + e] = {expr};")
+                body.append(f"  {store(gate.offset_slot, expr)}")
+        return body
+
+    def _edge_table_kernel(self) -> str:
+        body = self._theta_values(lambda slot, expr: f"tab[{slot}LL * IO + e] = {expr};")
         for rep in self.affine_reps:
             w, c = self.pre_slots[rep]
             body.append(f"  tab[{w}LL * IO + e] = pre_w[pe + {rep}]; tab[{c}LL * IO + e] = pre_c[pe + {rep}];")
@@ -418,15 +424,7 @@ class FlashCodegen:
 
     def _param_grads_kernel(self) -> str:
         body = []
-        for block in self.blocks:
-            if block.slot is None:
-                continue
-            body.append("  {")
-            body += _block_gradient(block, self._flat, "    ")
-            body.append("  }")
-        for gate in self.gates:
-            for index, coef in gate.thetas:
-                body.append(f"  g[{index}] += {lit(coef)} * a[{gate.offset_acc}];")
+        body = self._theta_gradients(lambda p: f"a[{p}]")
         for rep in range(self.reps):
             dw, dc = (f"a[{k}]" for k in self.pre_acc[rep]) if rep in self.pre_acc else ("real(0)", "real(0)")
             body.append(f"  if (g_prew) g_prew[oi * {self.reps} + {rep}] = {dw};")
@@ -438,6 +436,20 @@ class FlashCodegen:
                     else "  if (g_bw) g_bw[oi] = real(0);")
         return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps,
                                   P=self.acc_size, P_edge=self.edge_acc_count)
+
+    def _theta_gradients(self, acc: Callable[[int], str]) -> list[str]:
+        """C lines adding dL/dtheta into ``g`` from the walk's per-edge sums (``acc(slot)`` names one)."""
+        body = []
+        for block in self.blocks:
+            if block.slot is None:
+                continue
+            body.append("  {")
+            body += _block_gradient(block, self._flat, "    ", acc)
+            body.append("  }")
+        for gate in self.gates:
+            for index, coef in gate.thetas:
+                body.append(f"  g[{index}] += {lit(coef)} * {acc(gate.offset_acc)};")
+        return body
 
     @property
     def source(self) -> str:
@@ -516,7 +528,7 @@ def _block_product(ops: tuple[Op, ...], flat, indent: str) -> list[str]:
     return lines
 
 
-def _block_gradient(block: Block, flat, indent: str) -> list[str]:
+def _block_gradient(block: Block, flat, indent: str, acc: Callable[[int], str]) -> list[str]:
     """C lines adding each theta-dependent rotation's gradient: dangle = sum_P c_P T_P with c the
     Pauli coefficients of B^dag Q B (B: the block's gates before the rotation), i.e. the rotation's axis
     carried back to the block's input, and T = r x q there."""
@@ -526,7 +538,7 @@ def _block_gradient(block: Block, flat, indent: str) -> list[str]:
         if op.angle is not None and op.angle.thetas:
             axis = op.spec.generator
             lines.append(f"{indent}{{ real cx, cy, cz; pauli_coeffs_{axis}(M, cx, cy, cz);")
-            lines.append(f"{indent}  const real d = cx * a[{a}] + cy * a[{a + 1}] + cz * a[{a + 2}];")
+            lines.append(f"{indent}  const real d = cx * {acc(a)} + cy * {acc(a + 1)} + cz * {acc(a + 2)};")
             for slot, coef in op.angle.terms:
                 lines.append(f"{indent}  g[{flat(slot)}] += {lit(coef)} * d;")
             lines.append(f"{indent}  real s, c; qsincos({_half_angle(op, flat)}, &s, &c); "

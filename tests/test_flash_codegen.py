@@ -1,5 +1,6 @@
 """The flash solver's generated CUDA source compiles for sm_90 with no register spills (CPU/CI:
-needs nvcc, no GPU), for every built-in x readout x pre-activations and for random circuits; plus
+needs nvcc, no GPU), for every built-in x readout x pre-activations (gate-walk kernels; the Fourier
+kernels in test_flash_fourier.py) and for random circuits (whichever kernels the solver picks); plus
 the solver's refusals off the GPU and on multi-qubit circuits, and the launcher's argument packing."""
 from __future__ import annotations
 
@@ -17,14 +18,16 @@ from qkan.solvers import LayerGeometry, UnsupportedCircuit, compile as compile_p
 from qkan.solvers.cuda_runtime import ArgumentSlots, _integer, nvcc_available, ptxas_report
 from qkan.solvers.flash import FlashSolver
 from qkan.solvers.flash_codegen import MAX_KEPT_STATES, NB, FlashCodegen
+from qkan.solvers.flash_fourier import make_codegen
 from reference import random_circuit
 
 needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not installed")
 KERNELS_PER_SOURCE = 14  # edge table + (forward, backward, param grads) x (layer, edge), for float and double
 
 
-def assert_compiles_without_spills(circuit: Circuit, geometry: LayerGeometry) -> None:
-    report = ptxas_report(FlashCodegen(circuit, geometry).source, arch="sm_90")
+def assert_compiles_without_spills(circuit: Circuit, geometry: LayerGeometry, fourier=False) -> None:
+    """The gate-walk kernels (``fourier=False``), or whichever the solver picks (None)."""
+    report = ptxas_report(make_codegen(circuit, geometry, fourier).source, arch="sm_90")
     assert len(report) == KERNELS_PER_SOURCE, sorted(report)
     spilling = {k: v for k, v in report.items() if v["spill_stores"] or v["spill_loads"]}
     assert not spilling, f"{circuit.name}: register spills in {spilling}"
@@ -46,7 +49,8 @@ def test_builtins_compile_without_spills():
        activation=st.sampled_from(["silu", "gelu", "tanh", None]))
 def test_random_circuits_compile_without_spills(seed, n_ops, preacts, activation):
     circuit = random_circuit(1, n_ops, 3, seed)
-    assert_compiles_without_spills(circuit, LayerGeometry(5, 4, groups=2, preacts=preacts, base_activation=activation))
+    assert_compiles_without_spills(circuit, LayerGeometry(5, 4, groups=2, preacts=preacts, base_activation=activation),
+                                   fourier=None)
 
 
 def test_shared_sincos_and_folded_constants():

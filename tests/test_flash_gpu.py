@@ -32,9 +32,9 @@ def on_device(tensors: dict, dtype: torch.dtype):
     return moved["x"], LayerParams(*(moved[n] for n in PARAM_NAMES))
 
 
-def run(solver: str, circuit: Circuit, geometry: LayerGeometry, x, params, what: str = "layer"):
+def run(solver: str, circuit: Circuit, geometry: LayerGeometry, x, params, what: str = "layer", **options):
     """Output and gradients of sum(output * fixed random weights) w.r.t. x and every parameter."""
-    program = compile_program(solver, circuit, geometry, x.dtype, DEVICE)
+    program = compile_program(solver, circuit, geometry, x.dtype, DEVICE, **options)
     out = {"layer": program.layer_output, "edge": program.edge_values, "circuit": program.circuit_values}[what](x, params)
     weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64).to(out)
     inputs = [x] + [p for p in params if p.requires_grad]
@@ -42,20 +42,23 @@ def run(solver: str, circuit: Circuit, geometry: LayerGeometry, x, params, what:
     return out, [torch.zeros_like(t) if g is None else g for g, t in zip(grads, inputs)]
 
 
-def check_parity(circuit, geometry, out_dim, in_dim, batch, group=None, what="layer", dtypes=(torch.float32, torch.float64)):
+def check_parity(circuit, geometry, out_dim, in_dim, batch, group=None, what="layer", dtypes=(torch.float32, torch.float64),
+                 fourier=None):
     tensors = random_tensors(circuit.parameter_shape, out_dim, in_dim, circuit.data_reps, batch, group=group,
                              arccos_safe="arccos" in circuit.data_encodings)
-    assert_matches_exact(circuit, geometry, tensors, what, dtypes)
+    assert_matches_exact(circuit, geometry, tensors, what, dtypes, fourier)
 
 
-def assert_matches_exact(circuit, geometry, tensors: dict, what="layer", dtypes=(torch.float32, torch.float64)):
+def assert_matches_exact(circuit, geometry, tensors: dict, what="layer", dtypes=(torch.float32, torch.float64),
+                         fourier=None):
     """flash in each dtype against float64 exact on the same (float64, CPU) tensors: values within 1e-5
-    (fp32) / 1e-10 (fp64) of the output's scale, every gradient within 1e-4 / 1e-10 relative."""
+    (fp32) / 1e-10 (fp64) of the output's scale, every gradient within 1e-4 / 1e-10 relative. ``fourier``:
+    the flash kernels to use (None: the solver's pick, the Fourier series where the circuit allows)."""
     x64, p64 = on_device(tensors, torch.float64)
     ref, ref_grads = run("exact", circuit, geometry, x64, p64, what)
     for dtype in dtypes:
         x, params = on_device(tensors, dtype)
-        out, grads = run("flash", circuit, geometry, x, params, what)
+        out, grads = run("flash", circuit, geometry, x, params, what, fourier=fourier)
         value_tol, grad_tol = (1e-5, 1e-4) if dtype == torch.float32 else (1e-10, 1e-10)
         scale = max(1.0, ref.abs().max().item())
         err = (out.double() - ref).abs().max().item()
@@ -70,23 +73,46 @@ def assert_matches_exact(circuit, geometry, tensors: dict, what="layer", dtypes=
                                      f"(|ref| {r.norm().item():.3g}, floor {floor:.3g}) for {circuit}")
 
 
+@pytest.mark.parametrize("fourier", [None, False])
 @pytest.mark.parametrize("preacts", [False, True])
 @pytest.mark.parametrize("readout", ["amp", "z"])
 @pytest.mark.parametrize("name", sorted(BUILTINS))
-def test_builtins_match_exact(name, readout, preacts):
+def test_builtins_match_exact(name, readout, preacts, fourier):
+    """fourier=None takes the Fourier-series kernels for pz, real and mix without pre-activations."""
     circuit = builtin(name, 3, readout)
-    check_parity(circuit, LayerGeometry(5, 3, preacts=preacts), 3, 5, 70)
+    check_parity(circuit, LayerGeometry(5, 3, preacts=preacts), 3, 5, 70, fourier=fourier)
 
 
+def test_raw_circuits_default_to_the_fourier_kernels():
+    from qkan.solvers.flash_fourier import FourierCodegen
+
+    for preacts, expected in ((False, True), (True, False)):
+        program = compile_program("flash", builtin("pz", 3), LayerGeometry(4, 3, preacts=preacts), torch.float32, DEVICE)
+        assert isinstance(program.kernels.codegen, FourierCodegen) == expected
+
+
+@pytest.mark.parametrize("preacts", [False, True])
 @pytest.mark.parametrize("what", ["edge", "circuit"])
-def test_edge_values_match_exact(what):
-    check_parity(builtin("pz", 2, "amp"), LayerGeometry(4, 3, preacts=True), 3, 4, 33, what=what)
+def test_edge_values_match_exact(what, preacts):
+    check_parity(builtin("pz", 2, "amp"), LayerGeometry(4, 3, preacts=preacts), 3, 4, 33, what=what)
 
 
+@pytest.mark.parametrize("preacts", [False, True])
 @pytest.mark.parametrize("group", [1, 2, 3])
-def test_grouping_and_masks_match_exact(group):
+def test_grouping_and_masks_match_exact(group, preacts):
     """Output chunks > 1 (O=300 over 256-thread blocks), several batch tiles, grouped theta/preacts."""
-    check_parity(builtin("pz", 2, "amp"), LayerGeometry(7, 300, groups=group, preacts=True), 300, 7, 90, group=group)
+    check_parity(builtin("pz", 2, "amp"), LayerGeometry(7, 300, groups=group, preacts=preacts), 300, 7, 90,
+                 group=group)
+
+
+@pytest.mark.parametrize("reps", [1, 4])
+@pytest.mark.parametrize("readout", ["amp", "z"])
+def test_fourier_degrees_match_exact(reps, readout):
+    """The lowest and the highest degree the Fourier kernels take, with the base branch on, x far from 0."""
+    circuit = builtin("mix", reps, readout)
+    tensors = random_tensors(circuit.parameter_shape, 6, 9, reps, 120)
+    tensors["x"] = tensors["x"] * 4
+    assert_matches_exact(circuit, LayerGeometry(9, 6), tensors, fourier=True)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "gelu", "relu", "sigmoid", "identity", torch.sin])
@@ -94,7 +120,7 @@ def test_base_activations_match_exact(activation):
     check_parity(builtin("rpz", 2, "z"), LayerGeometry(4, 2, base_activation=activation), 2, 4, 40)
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 10_000), n_ops=st.integers(1, 12), preacts=st.booleans())
 def test_random_circuits_match_exact(seed, n_ops, preacts):
     circuit = random_circuit(1, n_ops, 2, seed)
@@ -109,7 +135,8 @@ def test_kept_and_undone_states_match_exact(reps):
     check_parity(circuit, LayerGeometry(4, 3, preacts=True), 3, 4, 50)
 
 
-def test_amp_readout_near_the_poles():
+@pytest.mark.parametrize("fourier", [True, False])
+def test_amp_readout_near_the_poles(fourier):
     """Rotations within 1e-4..3e-4 of |0> and |1> (never across the readout's kink there): the amp readout
     computed as z / sqrt(1 + rho) keeps float32 precision (sqrt((1 - z) / 2) would not: 1 - z = 5e-9..5e-8
     rounds to 0 or 6e-8 in float32)."""
@@ -118,12 +145,13 @@ def test_amp_readout_near_the_poles():
     tensors["x"] = (tensors["x"] * 5e-5).clamp(-1e-4, 1e-4)
     poles = torch.tensor([0.0, math.pi]).repeat(12)[:24].view(4, 6, 1).to(torch.float64)
     tensors["theta"] = poles + 2e-4
-    assert_matches_exact(circuit, LayerGeometry(6, 4), tensors, what="circuit")
-    assert_matches_exact(circuit, LayerGeometry(6, 4), tensors)
+    assert_matches_exact(circuit, LayerGeometry(6, 4), tensors, what="circuit", fourier=fourier)
+    assert_matches_exact(circuit, LayerGeometry(6, 4), tensors, fourier=fourier)
 
 
 def test_gradcheck_float64():
-    for circuit, preacts in ((builtin("pz", 2, "amp"), True), (builtin("px", 2, "z"), False)):
+    for circuit, preacts in ((builtin("pz", 2, "amp"), True), (builtin("px", 2, "z"), False),
+                             (builtin("pz", 2, "amp"), False), (builtin("real", 2, "z"), False)):
         geometry = LayerGeometry(3, 2, preacts=preacts)
         x, params = make_inputs(circuit, 2, 3, 5, torch.float64)
         program = compile_program("flash", circuit, geometry, torch.float64, DEVICE)
@@ -138,9 +166,10 @@ def test_gradcheck_float64():
                                         (x, params.theta))
 
 
-def test_backward_is_bitwise_deterministic():
+@pytest.mark.parametrize("preacts", [False, True])
+def test_backward_is_bitwise_deterministic(preacts):
     circuit = builtin("pz", 3, "amp")
-    geometry = LayerGeometry(100, 100, preacts=True)
+    geometry = LayerGeometry(100, 100, preacts=preacts)
     x, params = make_inputs(circuit, 100, 100, 1000, torch.float32)
     first = run("flash", circuit, geometry, x, params)[1]
     second = run("flash", circuit, geometry, x, params)[1]
