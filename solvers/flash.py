@@ -49,7 +49,7 @@ from qkan.circuits import Circuit
 
 from .base import LayerGeometry, LayerParams, Program, Solver, UnsupportedCircuit
 from .cuda_runtime import cupy_available, launch, load_module
-from .flash_codegen import INPUT_SPLIT, NB, FlashCodegen
+from .flash_codegen import BACKWARD_CHUNK, INPUT_SPLIT, NB, PARAM_WARPS, FlashCodegen
 from .flash_fourier import MAX_DENOMINATOR, MAX_FOURIER_DEGREE, fourier_form, make_codegen
 from .flash_ops import ALL_GRADS, GradTuple, flash_apply, register_kernels
 from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions
@@ -57,11 +57,10 @@ from .layer_math import base_activation_fn, check_arccos_domain, edge_contributi
 COMPUTE_DTYPE = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
                  torch.float16: torch.float32}
 C_TYPE = {torch.float32: "float", torch.float64: "double"}
-EDGE_THREADS = 64  # per-edge kernels (table, parameter gradients): small blocks spread few edges over all SMs
+EDGE_THREADS = 64  # the per-edge table kernel: small blocks spread few edges over all SMs
 BACKWARD_WARPS = 8  # warps per backward block, all over outputs of one input
 TARGET_BACKWARD_THREADS = 160_000  # enough resident work for an H100 (132 SMs)
-MAX_TILE = 512  # samples per backward tile
-SHARED_BYTES = 48 * 1024  # backward shared memory: (x-only values + per-warp grad_x sums) x tile reals
+MAX_TILE = 2048  # samples per backward tile (the tile is staged in chunks, so shared memory does not bound it)
 MIN_TILE = 16
 
 
@@ -105,16 +104,19 @@ class FlashKernels:
                    (_blocks(batch, NB), _blocks(out_dim, 32)), (32 * INPUT_SPLIT,), (x, table, out, *sizes))
         return out, table
 
-    def tiling(self, batch: int, out_dim: int, in_dim: int, element_size: int) -> tuple[int, int, int, int]:
+    def tiling(self, batch: int, out_dim: int, in_dim: int) -> tuple[int, int, int, int]:
         """(warps per block, output chunks, batch tiles, tile length) of the backward grid."""
         warps = min(BACKWARD_WARPS, _blocks(out_dim, 32))
         chunks = _blocks(out_dim, 32 * warps)
         per_tile_threads = chunks * 32 * warps * in_dim
-        max_tile = min(MAX_TILE, SHARED_BYTES // ((self.codegen.x_width + warps) * element_size))
-        tiles = max(_blocks(TARGET_BACKWARD_THREADS, per_tile_threads), _blocks(batch, max_tile))
+        tiles = max(_blocks(TARGET_BACKWARD_THREADS, per_tile_threads), _blocks(batch, MAX_TILE))
         tiles = max(1, min(tiles, _blocks(batch, MIN_TILE), 65535))
         tile = _blocks(batch, tiles)
         return warps, chunks, _blocks(batch, tile), tile
+
+    def backward_shared_bytes(self, warps: int, element_size: int) -> int:
+        """Dynamic shared memory of a backward block: a chunk's x-only values, cotangents and warp sums."""
+        return BACKWARD_CHUNK[element_size] * (self.codegen.x_width + 33 * warps) * element_size
 
     def backward(self, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pw: Tensor, pb: Tensor,
                  mask: Tensor, needed: Sequence[bool] = ALL_GRADS) -> GradTuple:
@@ -124,14 +126,14 @@ class FlashKernels:
         batch, (out_dim, in_dim) = x.shape[0], mask.shape
         real = C_TYPE[x.dtype]
         need_x, _, need_prew, need_prec, need_pw, need_pb, need_bw = needed
-        warps, chunks, tiles, tile = self.tiling(batch, out_dim, in_dim, x.element_size())
+        warps, chunks, tiles, tile = self.tiling(batch, out_dim, in_dim)
         n_acc = cg.edge_acc_count if edge else cg.acc_size
         part = torch.empty(tiles, n_acc, in_dim, out_dim, dtype=x.dtype, device=x.device)
         gxp = torch.empty(chunks, batch, in_dim, dtype=x.dtype, device=x.device) if need_x else None
         if batch:
             launch(self.module, f"qkan_backward<{real}, {str(edge).lower()}>", (in_dim, tiles, chunks),
                    (32 * warps,), (x, table, gout, part, _pointer(gxp), batch, out_dim, in_dim, tile),
-                   shared_mem=(cg.x_width + warps) * tile * x.element_size())
+                   shared_mem=self.backward_shared_bytes(warps, x.element_size()))
         else:
             part.zero_()
             if gxp is not None:
@@ -142,7 +144,7 @@ class FlashKernels:
         g_prec = x.new_empty(*edge_shape, cg.reps) if need_prec else None
         g_pw, g_pb, g_bw = (x.new_empty(edge_shape) if need else None for need in (need_pw, need_pb, need_bw))
         launch(self.module, f"qkan_param_grads<{real}, {str(edge).lower()}>",
-               (_blocks(out_dim * in_dim, EDGE_THREADS),), (EDGE_THREADS,),
+               (_blocks(out_dim * in_dim, 32),), (32 * PARAM_WARPS,),
                (part, theta, pw, pb, mask, g_theta, *map(_pointer, (g_prew, g_prec, g_pw, g_pb, g_bw)), out_dim,
                 in_dim, self.geometry.groups or 0, tiles))
         gx = None if gxp is None else gxp[0] if chunks == 1 else gxp.sum(0)

@@ -35,10 +35,15 @@ from qkan.circuits.gates import PAULI
 
 from .base import LayerGeometry
 
-NB = 16  # samples per thread in the forward kernel: they share each per-edge table load (H100, QKAN([256,256])
-# b4096: NB=4 987 us, 8 885 us, 16 759 us)
+NB = 8  # samples per thread in the forward kernel: they share each per-edge table load (H100, QKAN([256,256])
+# b4096, gate walk: NB=4 987 us, 8 885 us, 16 759 us; H200, QKAN([100,100]) b1000 graphed step, Fourier: 16 0.164 ms,
+# 8 0.155 ms: twice the blocks fill the SMs)
 MAX_KEPT_STATES = 3  # circuits with at most this many data gates keep the Bloch vector after each (3 registers
 # apiece) for the backward walk instead of undoing the gates on it: 13 of ~36 operations per gate and block
+BACKWARD_CHUNK = {4: 32, 8: 16}  # samples a backward block stages at once, by element size (shared memory:
+# chunk x (threads + x-only values + warps) reals, at most 35 KB)
+PARAM_WARPS = 8  # warps of a parameter-gradient block (32 edges): they share the tile sums (and, for the Fourier
+# kernels, the node walks), so a layer of 10^4 edges runs 8x as many threads as one thread per edge (19 -> ? us)
 INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial sums added in a fixed order)
 MAX_INPUT_CHUNK = 64  # inputs whose x-only values (sincos of raw angles, sigma) a forward block stages at once
 STAGING_BYTES = 32768  # shared memory for that staging (double precision)
@@ -407,9 +412,9 @@ class FlashCodegen:
         sample = self._x_load(ind, "xq") + self._sample_setup(ind)
         sample += self._forward_gates(ind, keep=self.keeps_states) + self._readout(ind)
         sample += [f"{ind}real gf;",
-                   f"{ind}if (EDGE) {{ gf = gout[(b * O + o) * I + i]; }}",
+                   f"{ind}if (EDGE) {{ gf = gin; }}",
                    f"{ind}else {{",
-                   f"{ind}  const real gy = gout[b * O + o];",
+                   f"{ind}  const real gy = gin;",
                    f"{ind}  gf = gy * t{qw}; acc{sg} += gy; acc{sgf} += gy * f;"]
         if self.base:
             sample += [f"{ind}  acc{sgs} += gy * sgx; gxl += gy * t{bw} * dsgx;"]
@@ -419,7 +424,8 @@ class FlashCodegen:
         stores = "\n".join(("    if (!EDGE) " if p in self.layer_accs else "    ")
                            + f"part[((bt * P + {p}) * I + i) * O + o] = acc{p};" for p in range(self.acc_size))
         return BACKWARD.format(load="\n".join(self._load_table("  ")), accs=accs, sample="\n".join(sample),
-                               K=self.x_width, xvalues="\n".join(self._x_values("    ", "dst")),
+                               K=self.x_width, xvalues="\n".join(self._x_values("      ", "dst")),
+                               gs_float=BACKWARD_CHUNK[4], gs_double=BACKWARD_CHUNK[8],
                                stores=stores, P=self.acc_size, P_edge=self.edge_acc_count)
 
     def _param_grads_kernel(self) -> str:
@@ -434,8 +440,9 @@ class FlashCodegen:
         body.append(f"  if (g_pb) g_pb[oi] = EDGE ? real(0) : mask[oi] * pw[oi] * a[{sg}];")
         body.append(f"  if (g_bw) g_bw[oi] = EDGE ? real(0) : mask[oi] * a[{sgs}];" if self.base
                     else "  if (g_bw) g_bw[oi] = real(0);")
-        return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps,
-                                  P=self.acc_size, P_edge=self.edge_acc_count)
+        return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, P=self.acc_size,
+                                  P_edge=self.edge_acc_count, W=PARAM_WARPS, shared="", middle="",
+                                  middle_note="nothing else")
 
     def _theta_gradients(self, acc: Callable[[int], str]) -> list[str]:
         """C lines adding dL/dtheta into ``g`` from the walk's per-edge sums (``acc(slot)`` names one)."""
@@ -558,6 +565,8 @@ __device__ __forceinline__ float qrsqrt(float a) { return rsqrtf(a); }  // 2 ulp
 __device__ __forceinline__ double qrsqrt(double a) { return rsqrt(a); }
 
 template <typename real> struct M2 { real ar, ai, br, bi, cr, ci, dr, di; };  // [[a, b], [c, d]]
+// four reals read together from 16-byte aligned shared memory (one LDS.128 for float, two for double)
+template <typename real> struct __align__(16) Q4 { real a, b, c, d; };
 
 template <typename real> __device__ __forceinline__ M2<real> m2_identity() {
   return M2<real>{real(1), real(0), real(0), real(0), real(0), real(0), real(1), real(0)};
@@ -661,7 +670,7 @@ template <typename real, bool EDGE>
 __global__ void qkan_forward(const real* __restrict__ x, const real* __restrict__ tab, real* __restrict__ out,
                              long long B, long long O, long long I) {{
   // one buffer: staged x-only values while looping over inputs, then the warps' partial sums
-  __shared__ real smem[({nb} * {ic} * {K} > {isplit} * 32 * {nb}) ? {nb} * {ic} * {K} : {isplit} * 32 * {nb}];
+  __shared__ __align__(16) real smem[({nb} * {ic} * {K} > {isplit} * 32 * {nb}) ? {nb} * {ic} * {K} : {isplit} * 32 * {nb}];
   real* xs = smem;
   real* red = smem;
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
@@ -708,16 +717,20 @@ __global__ void qkan_forward(const real* __restrict__ x, const real* __restrict_
 
 BACKWARD = r"""
 // grid (I, batch tiles, output chunks), block 32*warps threads over outputs; one thread per edge
-// loops over its batch tile. Per-edge sums -> part (tiles, P, I, O); grad_x partial per chunk ->
-// gxp (chunks, B, I), reduced over the block's outputs by shuffles and a fixed-order warp sum (skipped
-// when gxp is null: the input needs no gradient).
+// loops over its batch tile in chunks of GS samples: each chunk's x-only values and cotangents are first
+// loaded into shared memory by the whole block (many independent loads in flight, instead of one
+// cotangent load per sample in the loop). Per-edge sums -> part (tiles, P, I, O); grad_x partial per
+// chunk of outputs -> gxp (chunks, B, I), reduced over the block's outputs by shuffles and a fixed-order
+// warp sum (skipped when gxp is null: the input needs no gradient).
 template <typename real, bool EDGE>
 __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict__ tab,
                               const real* __restrict__ gout, real* __restrict__ part, real* __restrict__ gxp,
                               long long B, long long O, long long I, long long TB) {{
-  extern __shared__ unsigned char smem_raw[];
-  real* xs = reinterpret_cast<real*>(smem_raw);  // (TB, {K}) x-only values of the tile's samples
-  real* sm = xs + TB * {K};                        // (warps, TB) per-warp grad_x sums
+  constexpr int GS = sizeof(real) == 4 ? {gs_float} : {gs_double};
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  real* xs = reinterpret_cast<real*>(smem_raw);  // (GS, {K}) x-only values of the chunk's samples
+  real* gs = xs + GS * {K};                        // (GS, threads) cotangents of the chunk
+  real* sm = gs + GS * blockDim.x;                 // (warps, GS) per-warp grad_x sums
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
   const long long i = blockIdx.x, bt = blockIdx.y, oc = blockIdx.z;
   const long long o_raw = oc * blockDim.x + threadIdx.x;
@@ -730,30 +743,36 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
 {accs}
   const long long b_begin = bt * TB;
   const long long b_end = (b_begin + TB < B) ? b_begin + TB : B;
-  for (long long j = threadIdx.x; j < b_end - b_begin; j += blockDim.x) {{
-    const real xv = x[(b_begin + j) * I + i];
-    real* dst = xs + j * {K};
+  for (long long c0 = b_begin; c0 < b_end; c0 += GS) {{
+    const int n = (int)((b_end - c0 < GS) ? b_end - c0 : GS);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {{
+      const real xv = x[(c0 + j) * I + i];
+      real* dst = xs + j * {K};
 {xvalues}
-  }}
-  __syncthreads();
+    }}
+    for (int j = 0; j < n; ++j)
+      gs[j * blockDim.x + threadIdx.x] = EDGE ? gout[((c0 + j) * O + o) * I + i] : gout[(c0 + j) * O + o];
+    __syncthreads();
 #pragma unroll (sizeof(real) == 4 ? 2 : 1)
-  for (long long b = b_begin; b < b_end; ++b) {{  // float: two samples in flight (double would spill)
-    real gxl = real(0);
-    if (active) {{
-      const real* xq = xs + (b - b_begin) * {K};
+    for (int j = 0; j < n; ++j) {{  // float: two samples in flight (double would spill)
+      real gxl = real(0);
+      if (active) {{
+        const real* xq = xs + j * {K};
+        const real gin = gs[j * blockDim.x + threadIdx.x];
 {sample}
-    }}
-    if (gxp) {{
+      }}
+      if (gxp) {{
 #pragma unroll
-      for (int off = 16; off > 0; off >>= 1) gxl += __shfl_xor_sync(0xffffffffu, gxl, off);
-      if (lane == 0) sm[warp * TB + (b - b_begin)] = gxl;
+        for (int off = 16; off > 0; off >>= 1) gxl += __shfl_xor_sync(0xffffffffu, gxl, off);
+        if (lane == 0) sm[warp * GS + j] = gxl;
+      }}
     }}
-  }}
-  __syncthreads();
-  for (long long j = threadIdx.x; gxp && j < b_end - b_begin; j += blockDim.x) {{
-    real s = real(0);
-    for (int w = 0; w < nwarps; ++w) s += sm[w * TB + j];
-    gxp[(oc * B + b_begin + j) * I + i] = s;
+    __syncthreads();
+    for (int j = threadIdx.x; gxp && j < n; j += blockDim.x) {{
+      real s = real(0);
+      for (int w = 0; w < nwarps; ++w) s += sm[w * GS + j];
+      gxp[(oc * B + c0 + j) * I + i] = s;
+    }}
   }}
   if (active) {{
 {stores}
@@ -762,8 +781,9 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
 """
 
 PARAM_GRADS = r"""
-// one thread per edge (o fastest): sum the batch tiles in order, then map the sums to gradients;
-// a null output pointer (a gradient nobody needs) is skipped
+// a block per 32 edges (lanes, o fastest) x {W} warps: the warps sum the batch tiles of the accumulators
+// p = warp, warp + {W}, ... in tile order into shared memory; then (after {middle_note}) warp 0 maps the
+// sums to gradients. A null output pointer (a gradient nobody needs) is skipped.
 template <typename real, bool EDGE>
 __global__ void qkan_param_grads(const real* __restrict__ part, const real* __restrict__ theta,
                                  const real* __restrict__ pw, const real* __restrict__ pb,
@@ -771,26 +791,33 @@ __global__ void qkan_param_grads(const real* __restrict__ part, const real* __re
                                  real* __restrict__ g_prew, real* __restrict__ g_prec, real* __restrict__ g_pw,
                                  real* __restrict__ g_pb, real* __restrict__ g_bw,
                                  long long O, long long I, long long G, long long tiles) {{
-  const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  __shared__ real sums[{P}][32];
+{shared}
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const long long IO = I * O;
-  if (t >= IO) return;
+  const long long t_raw = (long long)blockIdx.x * 32 + lane;
+  const bool valid = t_raw < IO;
+  const long long t = valid ? t_raw : IO - 1;  // lanes past the end compute on the last edge, write nothing
   const long long o = t % O, i = t / O, oi = o * I + i;
   const long long P = EDGE ? {P_edge} : {P};
-  real a[{P}];
-#pragma unroll
-  for (int p = 0; p < {P}; ++p) {{
-    real s = real(0);
-    if (p < P)
-#pragma unroll 4
-      for (long long bt = 0; bt < tiles; ++bt) s += part[((bt * P + p) * I + i) * O + o];  // loads overlap
-    a[p] = s;
-  }}
   const long long edge = G > 0 ? i % G : oi;
   const real* th = theta + edge * {numel}LL;
+  (void)th; (void)g_prew; (void)g_prec; (void)pw; (void)pb; (void)mask; (void)g_pw; (void)g_pb; (void)g_bw;
+  for (int p = warp; p < P; p += {W}) {{
+    real s = real(0);
+#pragma unroll 8
+    for (long long bt = 0; bt < tiles; ++bt) s += part[((bt * P + p) * I + i) * O + o];  // loads overlap
+    sums[p][lane] = s;
+  }}
+  __syncthreads();
+{middle}
+  if (warp != 0 || !valid) return;
+  real a[{P}];
+#pragma unroll
+  for (int p = 0; p < {P}; ++p) a[p] = p < P ? sums[p][lane] : real(0);
   real* g = g_theta + oi * {numel}LL;
 #pragma unroll
   for (int k = 0; k < {numel}; ++k) g[k] = real(0);
-  (void)th; (void)g_prew; (void)g_prec; (void)pw; (void)pb; (void)mask; (void)g_pw; (void)g_pb; (void)g_bw;
 {body}
 }}
 """

@@ -25,10 +25,13 @@ from typing import Optional
 from qkan.circuits import Circuit
 
 from .base import LayerGeometry
-from .flash_codegen import AXES, EDGE_TABLE, PARAM_GRADS, FlashCodegen, lit
+from .flash_codegen import AXES, EDGE_TABLE, PARAM_GRADS, PARAM_WARPS, FlashCodegen, lit
 
-MAX_FOURIER_DEGREE = 4  # largest K whose kernels compile without spills in double (pz amp at K = 5 spills 12 bytes
-# in the parameter kernel; CI checks every built-in up to this degree)
+MAX_FOURIER_DEGREE = 5  # largest K whose kernels compile without spills in double (at K = 6 the parameter kernel of
+# pz amp spills 152 bytes; CI checks every built-in up to this degree)
+POLE_Z = 0.97  # |r_z| from which the amp kernels use r_x, r_y for rho (below: sqrt(1 - r_z^2), rho >= 0.24, whose
+# rounding error stays under 1e-6 of amp in float32, and the dropped radial cotangent is at most 2 gf)
+NODE_SHARED_BYTES = 32768  # shared memory for the node walks' per-warp sums (double precision)
 MAX_DENOMINATOR = 4  # data coefficients n/d with d up to this use a basis in x/d
 
 
@@ -71,6 +74,7 @@ class FourierCodegen(FlashCodegen):
         self.nodes = 2 * self.degree + 1
         self.components = AXES if self.readout == "amp" else ("z",)
         self.walk_table_size, self.walk_acc_size = self.table_size, self.acc_size
+        self.walk_layer_accs = self.layer_accs
         self.table_names, self.acc_names = [], []
         self.coef = {(c, j): self._table(f"F{c}{j}") for c in self.components for j in range(self.nodes)}
         self.post_slots = tuple(self._table(n) for n in ("QW", "QB", "BW"))
@@ -81,8 +85,9 @@ class FourierCodegen(FlashCodegen):
     # ----- per-sample values: the basis at u = x / d ----------------------------------
     @property
     def x_width(self) -> int:
-        """Values per sample in shared memory: x, (cos ku, sin ku) for k = 1..K, sigma, sigma'."""
-        return 2 * self.degree + 3
+        """Values per sample in shared memory, padded to whole Q4 loads: (cos ku, sin ku) for k = 1..K,
+        then sigma, sigma' (x itself is not needed: it enters only through the basis)."""
+        return -(-(2 * self.degree + 2) // 4) * 4
 
     def _basis(self, indent: str, u: str) -> list[str]:
         """ck{k}, sk{k} = cos(k u), sin(k u): one sincos, then the angle-addition recurrence."""
@@ -97,62 +102,93 @@ class FourierCodegen(FlashCodegen):
     def _u(self, x: str) -> str:
         return x if self.denominator == 1 else f"{x} * {lit(1.0 / self.denominator)}"
 
+    def _sample_names(self) -> list[str]:
+        """The per-sample values in their shared-memory order."""
+        names = [name for k in range(1, self.degree + 1) for name in (f"ck{k}", f"sk{k}")]
+        return names + ["sgx", "dsgx"]
+
     def _x_values(self, indent: str, dst: str) -> list[str]:
-        lines = [f"{indent}{dst}[0] = xv;", f"{indent}{{"]
+        lines = [f"{indent}{{"]
         lines += self._basis(indent + "  ", self._u("xv"))
-        lines += [f"{indent}  {dst}[{2 * k - 1}] = ck{k}; {dst}[{2 * k}] = sk{k};" for k in range(1, self.degree + 1)]
-        lines.append(f"{indent}}}")
-        k = 2 * self.degree + 1
         if self.base:
-            lines.append(f"{indent}{dst}[{k}] = sigma(xv); {dst}[{k + 1}] = dsigma(xv);")
+            lines.append(f"{indent}  const real sgx = sigma(xv), dsgx = dsigma(xv);")
         else:
-            lines.append(f"{indent}{dst}[{k}] = real(0); {dst}[{k + 1}] = real(0);")
-        return lines
+            lines.append(f"{indent}  const real sgx = real(0), dsgx = real(0);")
+        lines += [f"{indent}  {dst}[{n}] = {name};" for n, name in enumerate(self._sample_names())]
+        return lines + [f"{indent}}}"]
 
     def _x_load(self, indent: str, src: str) -> list[str]:
-        lines = [f"{indent}const real xv = {src}[0]; (void)xv;"]
-        lines += [f"{indent}const real ck{k} = {src}[{2 * k - 1}], sk{k} = {src}[{2 * k}];"
-                  for k in range(1, self.degree + 1)]
-        k = 2 * self.degree + 1
-        lines.append(f"{indent}const real sgx = {src}[{k}], dsgx = {src}[{k + 1}]; (void)sgx; (void)dsgx;")
+        """The sample's values by 16-byte loads (the row stride is a multiple of four reals)."""
+        names = self._sample_names()
+        lines = [f"{indent}const Q4<real>* xq4 = reinterpret_cast<const Q4<real>*>({src});"]
+        for q in range(0, len(names), 4):
+            lines.append(f"{indent}const Q4<real> v{q // 4} = xq4[{q // 4}];")
+        fields = "abcd"
+        lines += [f"{indent}const real {name} = v{n // 4}.{fields[n % 4]}; (void){name};" for n, name in enumerate(names)]
         return lines
 
     def _sample_setup(self, indent: str) -> list[str]:
         return []
 
-    def _series(self, c: str, values: dict[tuple[str, int], str]) -> str:
-        """sum_j F{c}{j} T_j(u) with the coefficients named by ``values``."""
-        terms = [values[c, 0]]
+    def _series(self, c: str) -> str:
+        """r_c(u) = sum_j F{c}{j} T_j(u) from the edge's table values."""
+        terms = [f"t{self.coef[c, 0]}"]
         for k in range(1, self.degree + 1):
-            terms += [f"{values[c, 2 * k - 1]} * ck{k}", f"{values[c, 2 * k]} * sk{k}"]
+            terms += [f"t{self.coef[c, 2 * k - 1]} * ck{k}", f"t{self.coef[c, 2 * k]} * sk{k}"]
         return " + ".join(terms)
 
+    def _derivative(self, c: str) -> str:
+        """d r_c / dx = (1/d) sum_k k (F{c}{2k} cos ku - F{c}{2k-1} sin ku)."""
+        terms = [f"{lit(k / self.denominator)} * (t{self.coef[c, 2 * k]} * ck{k} - t{self.coef[c, 2 * k - 1]} * sk{k})"
+                 for k in range(1, self.degree + 1)]
+        return " + ".join(terms) if terms else "real(0)"
+
     def _forward_gates(self, indent: str, keep: bool = False) -> list[str]:
-        """r(u) from the edge's coefficients (components the readout ignores are zero)."""
-        named = {key: f"t{slot}" for key, slot in self.coef.items()}
-        return [f"{indent}const real r{c} = {self._series(c, named) if c in self.components else 'real(0)'};"
-                for c in AXES]
+        """r_z(u); for amp also whether the state is near a pole, where r_x and r_y are evaluated too."""
+        lines = [f"{indent}const real rz = {self._series('z')};"]
+        if self.readout == "amp":
+            lines.append(f"{indent}const bool near = fabs(rz) >= {lit(POLE_Z)}; real rx = real(0), ry = real(0);")
+        return lines
+
+    def _readout(self, indent: str) -> list[str]:
+        """amp = r_z / sqrt(1 + rho), rho = sqrt(r_x^2 + r_y^2): away from the poles rho = sqrt(1 - r_z^2) (a
+        pure state), so only r_z is needed; near them, where that loses precision, from r_x and r_y."""
+        if self.readout != "amp":
+            return [f"{indent}const real f = rz;"]
+        return [f"{indent}real it, rho;",
+                f"{indent}if (near) {{",
+                f"{indent}  rx = {self._series('x')}; ry = {self._series('y')};",
+                f"{indent}  const real nt = rx * rx + ry * ry;",
+                f"{indent}  it = nt > real(0) ? qrsqrt(nt) : real(0); rho = nt * it;",
+                f"{indent}}} else {{",
+                f"{indent}  const real w = real(1) - rz * rz;",
+                f"{indent}  it = qrsqrt(w); rho = w * it;",
+                f"{indent}}}",
+                f"{indent}const real h = qrsqrt(real(1) + rho), f = rz * h;"]
+
+    def _readout_cotangent(self, indent: str) -> list[str]:
+        """q = dL/dr. For amp it is (gt r_x, gt r_y, gf h); away from the poles the radial part gt r is
+        dropped (it moves no rotation, so no gradient: see the module docstring), leaving q_z alone."""
+        if self.readout != "amp":
+            return [f"{indent}const real qz = gf;"]
+        return [f"{indent}const real gt = real(-0.5) * gf * rz * h * h * h * it;",
+                f"{indent}const real qz = near ? gf * h : gf * h - gt * rz;"]
 
     def _backward_walk(self, indent: str) -> list[str]:
-        """Coefficient gradient sums q_c T_j(u) and grad_x += q . dr/du / d."""
-        lines = []
-        for c in self.components:
-            lines.append(f"{indent}acc{self.dcoef[c, 0]} += q{c};")
-            for k in range(1, self.degree + 1):
-                lines.append(f"{indent}acc{self.dcoef[c, 2 * k - 1]} += q{c} * ck{k}; "
-                             f"acc{self.dcoef[c, 2 * k]} += q{c} * sk{k};")
-        if self.degree:  # d/du of cos ku = -k sin ku, of sin ku = k cos ku
-            lines.append(f"{indent}{{")
-            scale = 1.0 / self.denominator
-            for k in range(1, self.degree + 1):
-                lines.append(f"{indent}  const real dck{k} = {lit(k * scale)} * ck{k}, dsk{k} = {lit(k * scale)} * sk{k};")
-            for c in self.components:
-                terms = []
-                for k in range(1, self.degree + 1):
-                    terms.append(f"t{self.coef[c, 2 * k]} * dck{k} - t{self.coef[c, 2 * k - 1]} * dsk{k}")
-                lines.append(f"{indent}  gxl += q{c} * ({' + '.join(terms)});")
+        """Coefficient gradient sums q_c T_j(u) and grad_x += q . dr/dx (the x and y parts near the poles only)."""
+        lines = self._component_gradient(indent, "z", "qz")
+        if self.readout == "amp":
+            lines.append(f"{indent}if (near) {{")
+            lines.append(f"{indent}  const real qx = gt * rx, qy = gt * ry;")
+            lines += self._component_gradient(indent + "  ", "x", "qx") + self._component_gradient(indent + "  ", "y", "qy")
             lines.append(f"{indent}}}")
         return lines
+
+    def _component_gradient(self, indent: str, c: str, q: str) -> list[str]:
+        lines = [f"{indent}acc{self.dcoef[c, 0]} += {q};"]
+        lines += [f"{indent}acc{self.dcoef[c, 2 * k - 1]} += {q} * ck{k}; acc{self.dcoef[c, 2 * k]} += {q} * sk{k};"
+                  for k in range(1, self.degree + 1)]
+        return lines + [f"{indent}gxl += {q} * ({self._derivative(c)});"]
 
     # ----- per-edge kernels: the circuit at the nodes -----------------------------------
     def _walk_locals(self) -> list[str]:
@@ -190,6 +226,32 @@ class FourierCodegen(FlashCodegen):
         return EDGE_TABLE.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps)
 
     def _param_grads_kernel(self) -> str:
+        """Warps walk the circuit's adjoint at the nodes (warp w: nodes w, w + W, ...) from the node
+        cotangents, keep their walk sums in shared memory; warp 0 adds them in warp order and maps them
+        (and the layer sums) to gradients."""
+        kept = [p for p in range(self.walk_acc_size) if p not in self.walk_layer_accs]
+        warps = max(1, min(PARAM_WARPS, self.nodes, NODE_SHARED_BYTES // (8 * 32 * max(1, len(kept)))))
+        middle = [f"  if (warp < {warps}) {{"]
+        middle += ["  " + line for line in self._walk_locals()]
+        middle += [f"    real acc{p} = real(0);" for p in range(self.walk_acc_size)]
+        middle.append("#pragma unroll 1")
+        middle.append(f"    for (int m = warp; m < {self.nodes}; m += {warps}) {{")
+        middle += self._node_state("      ", keep=self.keeps_states)
+        for c in AXES:  # dL/dr(u_m) = (1/N) s_0 + (2/N) sum_k (s_cos k cos k u_m + s_sin k sin k u_m)
+            if c in self.components:
+                terms = [f"{lit(1.0 / self.nodes)} * sums[{self.dcoef[c, 0]}][lane]"]
+                for k in range(1, self.degree + 1):
+                    terms.append(f"{lit(2.0 / self.nodes)} * (sums[{self.dcoef[c, 2 * k - 1]}][lane] * ck{k} + "
+                                 f"sums[{self.dcoef[c, 2 * k]}][lane] * sk{k})")
+                middle.append(f"      real q{c} = {' + '.join(terms)};")
+            else:
+                middle.append(f"      real q{c} = real(0);")
+        middle.append("      real gxl = real(0);")
+        middle += ["  " + line for line in FlashCodegen._backward_walk(self, "    ")]
+        middle.append("      (void)gxl;")
+        middle.append("    }")
+        middle += [f"    walk[warp][{n}][lane] = acc{p};" for n, p in enumerate(kept)]
+        middle += ["  }", "  __syncthreads();"]
         sg, sgf, sgs = self.layer_accs
         body = [f"  if (g_pw) g_pw[oi] = EDGE ? real(0) : mask[oi] * (a[{sgf}] + pb[oi] * a[{sg}]);",
                 f"  if (g_pb) g_pb[oi] = EDGE ? real(0) : mask[oi] * pw[oi] * a[{sg}];",
@@ -197,27 +259,13 @@ class FourierCodegen(FlashCodegen):
                 else "  if (g_bw) g_bw[oi] = real(0);"]
         body += [f"  if (g_prew) g_prew[oi * {self.reps} + {rep}] = real(0);\n"
                  f"  if (g_prec) g_prec[oi * {self.reps} + {rep}] = real(0);" for rep in range(self.reps)]
-        body += self._walk_locals()
-        body += [f"  real acc{p} = real(0);" for p in range(self.walk_acc_size)]
-        body.append("#pragma unroll 1")
-        body.append(f"  for (int m = 0; m < {self.nodes}; ++m) {{  // node cotangents: the transposed transform")
-        body += self._node_state("    ", keep=self.keeps_states)
-        for c in AXES:  # dL/dr(u_m) = (1/N) s_0 + (2/N) sum_k (s_cos k cos k u_m + s_sin k sin k u_m)
-            if c in self.components:
-                terms = [f"{lit(1.0 / self.nodes)} * a[{self.dcoef[c, 0]}]"]
-                for k in range(1, self.degree + 1):
-                    terms.append(f"{lit(2.0 / self.nodes)} * (a[{self.dcoef[c, 2 * k - 1]}] * ck{k} + "
-                                 f"a[{self.dcoef[c, 2 * k]}] * sk{k})")
-                body.append(f"    real q{c} = {' + '.join(terms)};")
-            else:
-                body.append(f"    real q{c} = real(0);")
-        body.append("    real gxl = real(0);")
-        body += FlashCodegen._backward_walk(self, "    ")
-        body.append("    (void)gxl;")
-        body.append("  }")
+        body += [f"  const real acc{p} = " + " + ".join(f"walk[{w}][{n}][lane]" for w in range(warps)) + ";"
+                 for n, p in enumerate(kept)]
         body += self._theta_gradients(lambda p: f"acc{p}")
-        return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps,
-                                  P=self.acc_size, P_edge=self.edge_acc_count)
+        shared = f"  __shared__ real walk[{warps}][{max(1, len(kept))}][32];  // per warp: its nodes' walk sums"
+        return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, P=self.acc_size,
+                                  P_edge=self.edge_acc_count, W=PARAM_WARPS, shared=shared,
+                                  middle="\n".join(middle), middle_note="the node walks")
 
 
 def make_codegen(circuit: Circuit, geometry: LayerGeometry, fourier: Optional[bool] = None) -> FlashCodegen:

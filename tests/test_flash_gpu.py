@@ -14,6 +14,7 @@ from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
 from qkan.solvers.flash_codegen import MAX_KEPT_STATES, FlashCodegen
+from qkan.solvers.flash_fourier import MAX_FOURIER_DEGREE
 from reference import PARAM_NAMES, random_circuit, random_tensors
 
 pytestmark = pytest.mark.gpu
@@ -105,7 +106,7 @@ def test_grouping_and_masks_match_exact(group, preacts):
                  group=group)
 
 
-@pytest.mark.parametrize("reps", [1, 4])
+@pytest.mark.parametrize("reps", [1, MAX_FOURIER_DEGREE])
 @pytest.mark.parametrize("readout", ["amp", "z"])
 def test_fourier_degrees_match_exact(reps, readout):
     """The lowest and the highest degree the Fourier kernels take, with the base branch on, x far from 0."""
@@ -147,6 +148,18 @@ def test_amp_readout_near_the_poles(fourier):
     tensors["theta"] = poles + 2e-4
     assert_matches_exact(circuit, LayerGeometry(6, 4), tensors, what="circuit", fourier=fourier)
     assert_matches_exact(circuit, LayerGeometry(6, 4), tensors, fourier=fourier)
+
+
+def test_amp_readout_with_poles_and_equator_in_one_warp():
+    """The Fourier amp kernels evaluate r_x, r_y only for states near a pole (|r_z| >= 0.97): lanes of one
+    warp (consecutive outputs) alternate between poles, the equator and points in between."""
+    circuit = Circuit(1, reps=1, theta_shape=(1,)).ry(0, angle=theta(0) + data(0, "raw")).measure("amp", 0)
+    tensors = random_tensors(circuit.parameter_shape, 40, 3, 1, 64, seed=5)
+    tensors["x"] = (tensors["x"] * 5e-5).clamp(-1e-4, 1e-4)
+    centres = torch.tensor([0.0, math.pi, math.pi / 2, 1.3, 0.2, -0.25, 2.9])
+    tensors["theta"] = (centres[torch.arange(120) % 7] + 2e-4).view(40, 3, 1).to(torch.float64)
+    assert_matches_exact(circuit, LayerGeometry(3, 40), tensors, what="circuit")
+    assert_matches_exact(circuit, LayerGeometry(3, 40), tensors)
 
 
 def test_gradcheck_float64():
