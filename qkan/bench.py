@@ -26,7 +26,10 @@ from .layer import Ansatz
 from .model import QKAN
 
 RECORD_COLUMNS = ("case", "model", "solver", "ansatz", "params", "init_ms", "forward_ms", "fwd_vs_exact",
-                  "step_ms", "step_vs_exact", "total_s", "peak_mib", "avg_mib", "loss", "max_dev", "note")
+                  "step_ms", "step_vs_exact", "graphed_ms", "graphed_vs_exact", "total_s", "peak_mib", "avg_mib",
+                  "loss", "max_dev", "note")
+GRAPH_REPLAYS = 50  # replays per timed sample of a graphed step (one replay is shorter than the events' overhead)
+GRAPH_WARMUP = 5  # untimed samples first (H200, wide flash: 0.191 ms a replay after 1 warm-up sample of 50)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ class Record:
     fwd_vs_exact: Optional[float] = None
     step_ms: Optional[float] = None
     step_vs_exact: Optional[float] = None
+    graphed_ms: Optional[float] = None
+    graphed_vs_exact: Optional[float] = None
     total_s: Optional[float] = None
     peak_mib: Optional[float] = None
     avg_mib: Optional[float] = None
@@ -215,8 +220,9 @@ def _baseline_model(name: str, width: list[int], device: torch.device) -> nn.Mod
 
 def run_one(case: Case, solver: str, ansatz: Ansatz, device: torch.device, repeats: int,
             reference: Optional[nn.Module] = None, baseline: Optional[str] = None,
-            loss_steps: Optional[int] = None) -> Record:
-    """Measure one (case, solver/baseline, ansatz): init, forward, train step, memory, loss, deviation."""
+            loss_steps: Optional[int] = None, graphed: bool = False) -> Record:
+    """Measure one (case, solver/baseline, ansatz): init, forward, train step, memory, loss, deviation;
+    with ``graphed`` (CUDA) also the train step captured once and replayed (``qkan.make_graphed_train_step``)."""
     label = ansatz.name if isinstance(ansatz, Circuit) else str(ansatz)
     rec = Record(case.name, baseline or "qkan", "-" if baseline else solver, "-" if baseline else label)
     _sync(device)
@@ -245,6 +251,8 @@ def run_one(case: Case, solver: str, ansatz: Ansatz, device: torch.device, repea
         base = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
     rec.step_ms = time_ms(lambda: _train_step(model, opt, case, x, y), device, repeats)
+    if graphed:
+        _time_graphed(rec, model, opt, case, x, y, device, repeats)
     # fresh weights for the loss curve, so every solver starts from the same point
     model = _build(case, solver, ansatz, device, baseline)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=case.lr)
@@ -263,15 +271,36 @@ def run_one(case: Case, solver: str, ansatz: Ansatz, device: torch.device, repea
     return rec
 
 
+def _time_graphed(rec: Record, model: nn.Module, opt: torch.optim.Optimizer, case: Case, x: torch.Tensor,
+                  y: torch.Tensor, device: torch.device, repeats: int) -> None:
+    """rec.graphed_ms: median over ``repeats`` of GRAPH_REPLAYS replays of the captured step, per step; a model
+    that cannot be captured gets a note instead."""
+    from .graphs import make_graphed_train_step
+
+    try:
+        step = make_graphed_train_step(model, case.loss, opt, x, y)
+    except RuntimeError as err:
+        rec.note = f"graphed step not captured: {str(err).splitlines()[0]}"
+        return
+
+    def replays() -> None:
+        for _ in range(GRAPH_REPLAYS):
+            step(x, y)
+
+    rec.graphed_ms = time_ms(replays, device, repeats, warmup=GRAPH_WARMUP) / GRAPH_REPLAYS
+
+
 def run_bench(cases: Optional[Sequence[str]] = None, solvers: Sequence[str] = ("exact", "flash", "cutn"),
               ansatzes: Sequence[Union[str, Circuit]] = ("pz",), baselines: Sequence[str] = (),
               device: Union[str, torch.device, None] = None, repeats: int = 5, progress: bool = True,
-              loss_steps: Optional[int] = None, tiny: bool = False) -> list[Record]:
+              loss_steps: Optional[int] = None, tiny: bool = False, graphed: bool = False) -> list[Record]:
     """Run every (case, solver, ansatz) and (case, baseline); solvers that cannot run are reported
     as skipped with the reason; speed-ups are relative to exact in the same run. ``loss_steps``
     overrides each case's number of training steps for the loss column (on CPU it defaults to
-    at most CPU_LOSS_STEPS so that the default run stays short)."""
+    at most CPU_LOSS_STEPS so that the default run stays short). ``graphed`` adds the CUDA-graphed train step."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if graphed and device.type != "cuda":
+        raise ValueError(f"graphed train steps need a CUDA device (CUDA graphs), got {device}")
     cases = list(cases or DEFAULT_CASES[device.type])
     unknown = [c for c in cases if c not in CASE_NAMES]
     if unknown:
@@ -289,7 +318,7 @@ def run_bench(cases: Optional[Sequence[str]] = None, solvers: Sequence[str] = ("
             if not baseline and solver != "exact":
                 reference = case.build("exact", ansatz, device).double()
             steps = loss_steps or (min(case.loss_steps, CPU_LOSS_STEPS) if device.type == "cpu" else None)
-            rec = run_one(case, solver, ansatz, device, repeats, reference, baseline, steps)
+            rec = run_one(case, solver, ansatz, device, repeats, reference, baseline, steps, graphed)
         except (ValueError, ImportError, RuntimeError) as err:  # unsupported solver, missing model, OOM
             label = ansatz.name if isinstance(ansatz, Circuit) else str(ansatz)
             rec = Record(case_name, baseline or "qkan", solver, label, note=f"skipped: {str(err).splitlines()[0]}")
@@ -305,6 +334,8 @@ def _add_ratios(records: list[Record]) -> None:
         if ref and r.forward_ms:
             r.fwd_vs_exact = ref.forward_ms / r.forward_ms
             r.step_vs_exact = ref.step_ms / r.step_ms
+        if ref and ref.graphed_ms and r.graphed_ms:
+            r.graphed_vs_exact = ref.graphed_ms / r.graphed_ms
 
 
 def _fmt(value: Any) -> str:

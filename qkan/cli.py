@@ -21,7 +21,8 @@ def _bench(args: argparse.Namespace) -> int:
 
     device = args.device or ("cuda" if __import__("torch").cuda.is_available() else "cpu")
     records = run_bench(cases=args.cases, solvers=args.solvers, ansatzes=args.ansatz, baselines=args.baselines,
-                        device=device, repeats=args.repeats, loss_steps=args.loss_steps, tiny=args.tiny)
+                        device=device, repeats=args.repeats, loss_steps=args.loss_steps, tiny=args.tiny,
+                        graphed=args.graphed)
     print(to_markdown(records))
     skipped = [r for r in records if r.note.startswith("skipped")]
     for r in skipped:
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--loss-steps", type=int, default=None,
                        help="Adam steps for the loss column (default: the case's, at most 5 on CPU)")
     bench.add_argument("--tiny", action="store_true", help="every case at tiny sizes (a quick smoke run)")
+    bench.add_argument("--graphed", action="store_true",
+                       help="also time the train step captured as a CUDA graph (qkan.make_graphed_train_step)")
     bench.add_argument("--out", default="runs/bench", help="folder for bench.md, bench.json and bench.png")
     bench.set_defaults(handler=_bench)
 

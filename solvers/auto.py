@@ -91,12 +91,14 @@ class AutoProgram(Program):
         self._by_batch: dict[int, Program] = {}
 
     def program_for(self, batch: int) -> Program:
-        from .registry import compile as compile_program
+        from .registry import accepted_options, compile as compile_program
 
         if batch not in self._by_batch:
             name = self.chosen[batch] = choose(self.circuit, self.geometry, self.dtype, self.device, batch)
+            accepted = accepted_options(name)  # each solver gets the options it takes (fourier: flash only)
+            options = {k: v for k, v in self.options.items() if accepted is None or k in accepted}
             self._by_batch[batch] = compile_program(name, self.circuit, self.geometry, self.dtype, self.device,
-                                                    **self.options)
+                                                    **options)
         return self._by_batch[batch]
 
     def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:

@@ -4,38 +4,44 @@ compiled with CuPy, launched on torch's stream with torch-allocated tensors, wra
 
 Notes (thread mapping and measurements; DESIGN.md §4, issue 3).
 
-Forward: one thread per (output o, NB=16 samples), looping over inputs i. Lanes run over o, so the
-per-edge table (P, I, O) is read coalesced, x[b, i] is a warp broadcast, the sum over i stays in
-registers (no reduction, no (B, O, I) tensor) and y[b, o] is written coalesced. Parameter-only
-blocks are built once per edge by a small table kernel (two launches per forward) as 3x3 Bloch
-rotations; the NB samples of a thread share each table load; raw data gates with the same angle share
-one sincos, computed once per (b, i) in shared memory (pz: one for three gates).
+Two kernel families share the launch code below: the gate walk (solvers/flash_codegen.py: the Bloch
+vector turned by every block and data gate) for any single-qubit circuit, and the Fourier series
+(solvers/flash_fourier.py: per-edge coefficients of the Bloch vector in x, one dot product per sample)
+where every data gate turns by an integer multiple of x/d (pz, real and mix without pre-activations;
+``solver_kwargs={"fourier": False}`` forces the walk).
+
+Forward: one thread per (output o, NB=8 samples), looping over inputs i. Lanes run over o, so the
+per-edge table (P, I, O) is read coalesced, the x-only values of a chunk of inputs (sincos or the
+Fourier basis, sigma) are staged once per block in shared memory, the sum over i stays in registers
+(no reduction, no (B, O, I) tensor) and y[b, o] is written coalesced. The table comes from a small
+per-edge kernel (two launches per forward).
 
 Backward: one thread per edge (o, i) looping over a batch tile (grid: inputs x tiles x output chunks,
-lanes over o). The per-edge gradient sums (r x q at every block's input, theta offsets of data gates,
-pre-activation and post-activation sums: 15 numbers for pz) stay in registers over the tile and are
-written once per tile; a per-edge kernel adds the tiles in a fixed order and maps the sums to parameter
-gradients. grad_x is summed over o by warp shuffles, then over the block's warps in shared memory in a
-fixed order, then over output chunks by torch.sum: no atomics anywhere, so gradients are bitwise
-reproducible. Memory: tiles x P x O x I + chunks x B x I reals, never B x O x I.
+lanes over o). The tile is processed in chunks of 32 samples (16 in double) whose x-only values and
+cotangents the block first loads into shared memory together. Per-edge gradient sums stay in registers
+over the tile and are written once per tile; a parameter kernel (32 edges x 8 warps a block: the warps
+share the tile sums and, for the Fourier kernels, the circuit walks at the 2K+1 nodes) adds the tiles
+in a fixed order and maps the sums to parameter gradients. grad_x is summed over o by warp shuffles,
+then over the block's warps in shared memory in a fixed order, then over output chunks by torch.sum: no
+atomics anywhere, so gradients are bitwise reproducible. Memory: tiles x P x O x I + chunks x B x I
+reals, never B x O x I.
 
-Measured (H100, fp32, QKAN([100,100], reps=3, pz), batch 1000; torch.profiler, 20 steps), by version:
-complex 2-vector state and SU(2) blocks: forward 73 us, backward 193 us; phase gates for z rotations
-and rsqrt readout: 61 / 164 us; Bloch vector (3 reals; 9 multiply-adds a block, 4 a data gate):
-56 / 113 us; NB=16: 47 us forward (QKAN([256,256]) b4096: 987 -> 759 us; NB=8 885 us); states kept
-in registers for circuits of at most MAX_KEPT_STATES data gates: 96 us backward; parameter sums 22 us.
-The instruction count (PTX) is about 55 per edge and sample forward and 200 backward (before keeping
-states), so both kernels run at 60-70% of the H100's float32 issue rate. Host cost per call
-(perf_counter; the host's speed varies between runs by up to 2x): one launch through
-cuda_runtime.Kernel 19 us (CuPy's RawKernel call: 30 us). A no_grad forward calls the kernels without
-an autograd node, and launches take torch's raw stream handle (torch.cuda.current_stream() costs
-5-9 us there): QKAN([1,1]) b1000 no_grad model forward 122 -> 43 us, QKAN([100,100]) 117 -> 74 us
-(old and new code in one device session; nn.Linear(1, 1) forward: 39 us). The eager backward
-allocates and writes only the gradients autograd asks for (QKAN trains theta alone; its input needs
-none). An eager Adam step of QKAN([1,1]) costs 1.15 ms there against 0.99 ms for nn.Linear(1, 1)
-(same loss and optimizer: torch's own floor on that host). Eager small layers are therefore
-host-bound; a CUDA-graphed step (qkan.graphs, a loop of 300 replays) is kernel-bound: 0.26 ms
-(QKAN([1,1]): 0.076 ms), and QKAN([256,256]) b4096 is kernel-bound either way: 2.57 ms graphed.
+Measured, gate walk (H100, fp32, QKAN([100,100], reps=3, pz), batch 1000; torch.profiler): complex
+2-vector state: forward 73 us, backward 193 us; phase gates and rsqrt readout: 61 / 164; Bloch vector:
+56 / 113; NB=16: 47 forward; states kept in registers: 96 backward; parameter sums 22 us.
+Measured, Fourier kernels (H200, same layer; kernel times per step inside graph replays, torch.profiler;
+the gate walk in an eager profile on that machine: forward 48 us, backward 88 us, parameter sums 19 us):
+with 16-byte staging loads and the parameter kernel at 8 warps per 32 edges, forward 35 us, backward
+63 us, parameter kernel 12.5 us (one thread per edge it took 29 us in an eager profile); amp from r_z
+alone away from the poles: backward 53 us; NB=8 and the chunked backward: forward 28 us, backward 44 us.
+ncu (clocks 1.96 GHz) on the second version: forward 38 us at 39% of the SM's issue rate with 22% achieved
+occupancy, backward 72 us at 37% with 31%: latency-bound, not arithmetic-bound. Graphed train step
+(``qkan.make_graphed_train_step``, Adam): 0.260 ms (gate walk) -> 0.141-0.147 ms in a standalone loop
+with a fresh optimizer; ``qkan bench --graphed`` on the same machine instance measured 0.191 ms (the
+gap is not explained yet). QKAN([256,256]) b4096 graphed 2.59 -> 1.40 ms.
+Eager small layers are bound by host time, close to PyTorch's own floor on those hosts: on the H200
+machine an eager Adam step of nn.Linear(1, 1) took 0.77-1.05 ms and its forward 28-35 us of host time,
+against 0.9-1.3 ms and 52-64 us for QKAN([1,1]) / QKAN([100,100]) with flash.
 """
 from __future__ import annotations
 

@@ -6,8 +6,9 @@ readouts are functions of it: z = r_z, amp = |a| - |b| = r_z / sqrt(1 + sqrt(r_x
 which stays exact near the poles). A block becomes its 3x3 rotation of the Bloch sphere, built once
 per edge by the ``edge_table`` kernel from the block's 2x2 unitary (constant blocks are folded here,
 at generation time, into literals); a data gate turns r by its angle about its axis, with sine and
-cosine computed per sample by ``sincospi`` (identical angle expressions share one call). Four
-kernels, each templated on the compute type (float, double) and explicitly instantiated:
+cosine computed per sample by ``sincospi`` (identical angle expressions share one call). (Circuits
+whose data enter as integer multiples of x take the Fourier-series kernels of flash_fourier.py, which
+extend this class.) Four kernels, each templated on the compute type (float, double) and explicitly instantiated:
 
 - ``qkan_edge_table``: per edge, block rotations, theta offsets of data gates, pre-activation
   weights and the folded post-activation factors -> table (P, I, O).
@@ -19,8 +20,8 @@ kernels, each templated on the compute type (float, double) and explicitly insta
   the cotangent q = dL/dr back; a rotation's angle gets axis . (r x q). Per-edge sums over the tile
   go to a partial buffer; grad_x is reduced over outputs by warp shuffles and a fixed-order pass
   over the block's warps.
-- ``qkan_param_grads<real, EDGE>``: per edge, sums the tiles in order and maps the sums to
-  parameter gradients (a block's sums are T = r x q at its input; each rotation in a block gets
+- ``qkan_param_grads<real, EDGE>``: per edge (32 edges x 8 warps a block), sums the tiles in order
+  and maps the sums to parameter gradients (a block's sums are T = r x q at its input; each rotation in a block gets
   sum_P c_P T_P with c = Pauli coefficients of B^dag Q B, B the gates before it).
 """
 from __future__ import annotations
@@ -43,7 +44,7 @@ MAX_KEPT_STATES = 3  # circuits with at most this many data gates keep the Bloch
 BACKWARD_CHUNK = {4: 32, 8: 16}  # samples a backward block stages at once, by element size (shared memory:
 # chunk x (threads + x-only values + warps) reals, at most 35 KB)
 PARAM_WARPS = 8  # warps of a parameter-gradient block (32 edges): they share the tile sums (and, for the Fourier
-# kernels, the node walks), so a layer of 10^4 edges runs 8x as many threads as one thread per edge (19 -> ? us)
+# kernels, the node walks), so a layer of 10^4 edges runs 8x as many threads as one thread per edge
 INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial sums added in a fixed order)
 MAX_INPUT_CHUNK = 64  # inputs whose x-only values (sincos of raw angles, sigma) a forward block stages at once
 STAGING_BYTES = 32768  # shared memory for that staging (double precision)
@@ -379,11 +380,23 @@ class FlashCodegen:
         for rep in self.affine_reps:
             w, c = self.pre_slots[rep]
             body.append(f"  tab[{w}LL * IO + e] = pre_w[pe + {rep}]; tab[{c}LL * IO + e] = pre_c[pe + {rep}];")
-        qw, qb, bw = self.post_slots
-        body.append(f"  tab[{qw}LL * IO + e] = mask[oi] * pw[oi];")
-        body.append(f"  tab[{qb}LL * IO + e] = mask[oi] * pw[oi] * pb[oi];")
-        body.append(f"  tab[{bw}LL * IO + e] = mask[oi] * bw[oi];")
+        body += self._post_values()
         return EDGE_TABLE.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps)
+
+    def _post_values(self) -> list[str]:
+        """Table writes of the folded post-activation factors: mask * pw, mask * pw * pb, mask * bw."""
+        qw, qb, bw = self.post_slots
+        return [f"  tab[{qw}LL * IO + e] = mask[oi] * pw[oi];",
+                f"  tab[{qb}LL * IO + e] = mask[oi] * pw[oi] * pb[oi];",
+                f"  tab[{bw}LL * IO + e] = mask[oi] * bw[oi];"]
+
+    def _layer_gradients(self) -> list[str]:
+        """Post-activation and base-weight gradients from the layer sums a[SG], a[SGF], a[SGS]."""
+        sg, sgf, sgs = self.layer_accs
+        return [f"  if (g_pw) g_pw[oi] = EDGE ? real(0) : mask[oi] * (a[{sgf}] + pb[oi] * a[{sg}]);",
+                f"  if (g_pb) g_pb[oi] = EDGE ? real(0) : mask[oi] * pw[oi] * a[{sg}];",
+                f"  if (g_bw) g_bw[oi] = EDGE ? real(0) : mask[oi] * a[{sgs}];" if self.base
+                else "  if (g_bw) g_bw[oi] = real(0);"]
 
     def _forward_kernel(self) -> str:
         qw, qb, bw = self.post_slots
@@ -435,11 +448,7 @@ class FlashCodegen:
             dw, dc = (f"a[{k}]" for k in self.pre_acc[rep]) if rep in self.pre_acc else ("real(0)", "real(0)")
             body.append(f"  if (g_prew) g_prew[oi * {self.reps} + {rep}] = {dw};")
             body.append(f"  if (g_prec) g_prec[oi * {self.reps} + {rep}] = {dc};")
-        sg, sgf, sgs = self.layer_accs
-        body.append(f"  if (g_pw) g_pw[oi] = EDGE ? real(0) : mask[oi] * (a[{sgf}] + pb[oi] * a[{sg}]);")
-        body.append(f"  if (g_pb) g_pb[oi] = EDGE ? real(0) : mask[oi] * pw[oi] * a[{sg}];")
-        body.append(f"  if (g_bw) g_bw[oi] = EDGE ? real(0) : mask[oi] * a[{sgs}];" if self.base
-                    else "  if (g_bw) g_bw[oi] = real(0);")
+        body += self._layer_gradients()
         return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, P=self.acc_size,
                                   P_edge=self.edge_acc_count, W=PARAM_WARPS, shared="", middle="",
                                   middle_note="nothing else")

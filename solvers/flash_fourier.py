@@ -219,10 +219,7 @@ class FourierCodegen(FlashCodegen):
         for (c, j), p in self.coef.items():
             weight = (1.0 if j == 0 else 2.0) / self.nodes
             body.append(f"  tab[{p}LL * IO + e] = {lit(weight)} * F{p};")
-        qw, qb, bw = self.post_slots
-        body.append(f"  tab[{qw}LL * IO + e] = mask[oi] * pw[oi];")
-        body.append(f"  tab[{qb}LL * IO + e] = mask[oi] * pw[oi] * pb[oi];")
-        body.append(f"  tab[{bw}LL * IO + e] = mask[oi] * bw[oi];")
+        body += self._post_values()
         return EDGE_TABLE.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps)
 
     def _param_grads_kernel(self) -> str:
@@ -252,11 +249,7 @@ class FourierCodegen(FlashCodegen):
         middle.append("    }")
         middle += [f"    walk[warp][{n}][lane] = acc{p};" for n, p in enumerate(kept)]
         middle += ["  }", "  __syncthreads();"]
-        sg, sgf, sgs = self.layer_accs
-        body = [f"  if (g_pw) g_pw[oi] = EDGE ? real(0) : mask[oi] * (a[{sgf}] + pb[oi] * a[{sg}]);",
-                f"  if (g_pb) g_pb[oi] = EDGE ? real(0) : mask[oi] * pw[oi] * a[{sg}];",
-                f"  if (g_bw) g_bw[oi] = EDGE ? real(0) : mask[oi] * a[{sgs}];" if self.base
-                else "  if (g_bw) g_bw[oi] = real(0);"]
+        body = self._layer_gradients()
         body += [f"  if (g_prew) g_prew[oi * {self.reps} + {rep}] = real(0);\n"
                  f"  if (g_prec) g_prec[oi * {self.reps} + {rep}] = real(0);" for rep in range(self.reps)]
         body += [f"  const real acc{p} = " + " + ".join(f"walk[{w}][{n}][lane]" for w in range(warps)) + ";"

@@ -20,6 +20,16 @@ def test_auto_picks_exact_on_cpu_and_matches_it():
     assert model.layers[0].program(x.device, x.dtype).chosen == {7: "exact"}
 
 
+def test_auto_hands_each_solver_only_its_own_options():
+    """flash's fourier option reaches flash alone: on the CPU auto runs exact, which does not take it."""
+    model = QKAN([3, 2], solver="auto", seed=0, dtype=torch.float64, solver_kwargs={"fourier": False})
+    exact = QKAN([3, 2], solver="exact", seed=0, dtype=torch.float64)
+    x = torch.rand(5, 3, dtype=torch.float64)
+    assert torch.equal(model(x), exact(x))
+    with pytest.raises(TypeError, match="unknown option"):
+        QKAN([3, 2], solver="auto", solver_kwargs={"no_such_option": 1})
+
+
 def test_auto_falls_back_to_cutn_when_exact_would_not_fit(monkeypatch):
     if "cutn" not in solver_names():
         pytest.skip("cutn solver not registered")

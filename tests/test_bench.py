@@ -38,3 +38,18 @@ def test_bench_cli_tiny_run(tmp_path, capsys):
 def test_unknown_case_is_rejected():
     with pytest.raises(ValueError, match="unknown bench case"):
         run_bench(cases=["nope"], device="cpu", progress=False)
+
+
+def test_graphed_steps_need_cuda():
+    with pytest.raises(ValueError, match="need a CUDA device"):
+        run_bench(cases=["fit1d"], solvers=["exact"], device="cpu", graphed=True, tiny=True, progress=False)
+
+
+@pytest.mark.gpu
+def test_graphed_steps_are_timed_next_to_exact():
+    records = run_bench(cases=["fit1d", "wide"], solvers=["exact", "flash"], device="cuda", tiny=True, repeats=2,
+                        loss_steps=2, graphed=True, progress=False)
+    assert all(r.graphed_ms and r.graphed_ms > 0 for r in records), [(r.solver, r.note) for r in records]
+    flash = [r for r in records if r.solver == "flash"]
+    assert flash and all(r.graphed_vs_exact and r.graphed_vs_exact > 0 for r in flash)
+    assert "graphed_ms" in to_markdown(records).splitlines()[0]
