@@ -36,9 +36,10 @@ with 16-byte staging loads and the parameter kernel at 8 warps per 32 edges, for
 alone away from the poles: backward 53 us; NB=8 and the chunked backward: forward 28 us, backward 44 us.
 ncu (clocks 1.96 GHz) on the second version: forward 38 us at 39% of the SM's issue rate with 22% achieved
 occupancy, backward 72 us at 37% with 31%: latency-bound, not arithmetic-bound. Graphed train step
-(``qkan.make_graphed_train_step``, Adam): 0.260 ms (gate walk) -> 0.141-0.147 ms in a standalone loop
-with a fresh optimizer; ``qkan bench --graphed`` on the same machine instance measured 0.191 ms (the
-gap is not explained yet). QKAN([256,256]) b4096 graphed 2.59 -> 1.40 ms.
+(``qkan.make_graphed_train_step``): 0.260 ms (gate walk, Adam's default foreach implementation) ->
+0.142-0.147 ms with Adam(fused=False or True) in docs/probes/flash_graph_tune.py, 0.190-0.191 ms with the
+default foreach Adam (a loop otherwise alike, and ``qkan bench --graphed``) on the same machine instance.
+QKAN([256,256]) b4096 graphed 2.59 -> 1.40 ms (fused=True).
 Eager small layers are bound by host time, close to PyTorch's own floor on those hosts: on the H200
 machine an eager Adam step of nn.Linear(1, 1) took 0.77-1.05 ms and its forward 28-35 us of host time,
 against 0.9-1.3 ms and 52-64 us for QKAN([1,1]) / QKAN([100,100]) with flash.
