@@ -4,14 +4,19 @@ When every data gate turns the qubit by an angle n_j x / d + (theta terms), with
 Bloch vector r(x) of an edge is a trigonometric polynomial of degree K = sum |n_j| in u = x / d
 (each rotation's entries are linear in 1, cos and sin of its angle). So an edge is 2K+1 coefficients per
 Bloch component, and a sample costs one dot product with (1, cos u, sin u, ..., cos Ku, sin Ku), shared
-by every output o, instead of a walk through every gate: pz at reps 3 needs 21 multiply-adds (7 for the
-z readout) where the gate walk needs about 50. The coefficients come from the circuit itself, evaluated
-per edge at the 2K+1 equispaced nodes u_m = 2 pi m / (2K+1) and transformed by the discrete Fourier
-transform, which is exact for a polynomial of that degree. Gradients follow the same chain backwards:
-the batch kernel sums dL/dcoefficient = q T(u) per edge over its tile (q = dL/dr), and the parameter
-kernel maps those sums to node cotangents (the transposed transform) and walks the circuit's adjoint at
-each node. The amp readout keeps all three components, so rho = sqrt(r_x^2 + r_y^2) stays exact
-near the poles as in the gate-walk kernels.
+by every output o, instead of a walk through every gate: pz at reps 3 needs 7 multiply-adds for r_z
+where the gate walk needs about 50. The coefficients come from the circuit itself, evaluated per edge at
+the 2K+1 equispaced nodes u_m = 2 pi m / (2K+1) and transformed by the discrete Fourier transform,
+which is exact for a polynomial of that degree. Gradients follow the same chain backwards: the batch
+kernel sums dL/dcoefficient = q T(u) per edge over its tile (q = dL/dr), and the parameter kernel maps
+those sums to node cotangents (the transposed transform) and walks the circuit's adjoint at each node.
+
+The amp readout r_z / sqrt(1 + rho) is a function of r_z alone on the sphere (rho = sqrt(1 - r_z^2)),
+which the kernels use away from the poles; near them (|r_z| >= POLE_Z), where 1 - r_z^2 cancels, they
+evaluate r_x and r_y too and take rho = sqrt(r_x^2 + r_y^2), exact there as in the gate-walk kernels.
+Away from the poles the cotangent's radial part gt r is dropped as well, so only r_z's coefficients get
+gradient sums: a cotangent along r changes no rotation angle (axis . (r x r) = 0), and through the
+transform its contributions sum to the derivative of |r|^2 = 1, which is zero.
 
 ``FourierCodegen`` plans the coefficient table and writes the same four kernels, with the same
 signatures, as ``FlashCodegen``, which it extends (its gate walk evaluates the nodes).
