@@ -54,10 +54,10 @@ from torch import Tensor
 
 from qkan.circuits import Circuit
 
-from .base import LayerGeometry, LayerParams, Program, Solver, UnsupportedCircuit
+from .base import LayerGeometry, LayerParams, Program, Solver
 from .cuda_runtime import cupy_available, launch, load_module
 from .flash_codegen import BACKWARD_CHUNK, INPUT_SPLIT, NB, PARAM_WARPS, FlashCodegen
-from .flash_fourier import MAX_DENOMINATOR, MAX_FOURIER_DEGREE, fourier_form, make_codegen
+from .flash_fourier import make_codegen
 from .flash_ops import ALL_GRADS, GradTuple, flash_apply, register_kernels
 from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions
 
@@ -231,8 +231,4 @@ class FlashSolver(Solver):
         (solvers/flash_fourier.py), False always the gate-walk kernels, True insists on Fourier."""
         if fourier not in (None, True, False):
             raise TypeError(f"fourier must be None, True or False, got {fourier!r}")
-        if fourier and fourier_form(FlashCodegen(circuit, geometry)) is None:
-            raise UnsupportedCircuit(f"flash cannot use fourier=True for circuit {circuit.name!r}: its data gates are "
-                                     f"not integer multiples of x / d (d <= {MAX_DENOMINATOR}) of the raw input, or "
-                                     f"their degree exceeds {MAX_FOURIER_DEGREE}; pass fourier=None or False")
         return FlashProgram(circuit, geometry, dtype, torch.device(device), fourier)

@@ -442,7 +442,6 @@ class FlashCodegen:
                                stores=stores, P=self.acc_size, P_edge=self.edge_acc_count)
 
     def _param_grads_kernel(self) -> str:
-        body = []
         body = self._theta_gradients(lambda p: f"a[{p}]")
         for rep in range(self.reps):
             dw, dc = (f"a[{k}]" for k in self.pre_acc[rep]) if rep in self.pre_acc else ("real(0)", "real(0)")

@@ -29,7 +29,7 @@ from typing import Optional
 
 from qkan.circuits import Circuit
 
-from .base import LayerGeometry
+from .base import LayerGeometry, UnsupportedCircuit
 from .flash_codegen import AXES, EDGE_TABLE, PARAM_GRADS, PARAM_WARPS, FlashCodegen, lit
 
 MAX_FOURIER_DEGREE = 5  # largest K whose kernels compile without spills in double (at K = 6 the parameter kernel of
@@ -44,12 +44,11 @@ def fourier_form(codegen: FlashCodegen) -> Optional[tuple[int, tuple[int, ...]]]
     """(d, (n_j per data gate)) when every data gate's angle is sum_j n_j x / d + theta terms with raw x
     and the degree sum |n_j| is at most MAX_FOURIER_DEGREE; None otherwise (pre-activations, arccos,
     irrational or large frequencies keep the gate-walk kernels)."""
-    coefs = []
-    for gate in codegen.gates:
-        if any(t.encoding != "raw" for t in gate.terms):
-            return None
-        coefs.append(Fraction(sum(t.coef for t in gate.terms)).limit_denominator(1000))
-    if any(abs(float(c) - sum(t.coef for t in g.terms)) > 1e-12 for c, g in zip(coefs, codegen.gates)):
+    if any(t.encoding != "raw" for gate in codegen.gates for t in gate.terms):
+        return None
+    totals = [sum(t.coef for t in gate.terms) for gate in codegen.gates]
+    coefs = [Fraction(total).limit_denominator(1000) for total in totals]
+    if any(abs(float(c) - total) > 1e-12 for c, total in zip(coefs, totals)):
         return None
     denominator = math.lcm(*(c.denominator for c in coefs)) if coefs else 1
     if denominator > MAX_DENOMINATOR:
@@ -72,8 +71,9 @@ class FourierCodegen(FlashCodegen):
         super().__init__(circuit, geometry)
         form = fourier_form(self)
         if form is None:
-            raise ValueError(f"circuit {circuit.name!r} has data gates that are not integer multiples of x / d "
-                             f"(d <= {MAX_DENOMINATOR}) with raw x, or degree above {MAX_FOURIER_DEGREE}")
+            raise UnsupportedCircuit(f"flash cannot use fourier=True for circuit {circuit.name!r}: its data gates "
+                                     f"are not integer multiples of x / d (d <= {MAX_DENOMINATOR}) of the raw input, "
+                                     f"or their degree exceeds {MAX_FOURIER_DEGREE}; pass fourier=None or False")
         self.denominator, numerators = form
         self.degree = sum(abs(n) for n in numerators)
         self.nodes = 2 * self.degree + 1
@@ -135,17 +135,27 @@ class FourierCodegen(FlashCodegen):
     def _sample_setup(self, indent: str) -> list[str]:
         return []
 
+    def _basis_pairs(self) -> list[tuple[int, int, int]]:
+        """(k, index of cos ku, index of sin ku) for k = 1..K: basis function j = 0 is the constant."""
+        return [(k, 2 * k - 1, 2 * k) for k in range(1, self.degree + 1)]
+
     def _series(self, c: str) -> str:
         """r_c(u) = sum_j F{c}{j} T_j(u) from the edge's table values."""
         terms = [f"t{self.coef[c, 0]}"]
-        for k in range(1, self.degree + 1):
-            terms += [f"t{self.coef[c, 2 * k - 1]} * ck{k}", f"t{self.coef[c, 2 * k]} * sk{k}"]
+        for k, jc, js in self._basis_pairs():
+            terms += [f"t{self.coef[c, jc]} * ck{k}", f"t{self.coef[c, js]} * sk{k}"]
         return " + ".join(terms)
+
+    def _accumulate(self, indent: str, name: str, slots: dict[tuple[str, int], int], c: str, value: str) -> list[str]:
+        """{name}{slot} += value * T_j(u) for every basis function j of component c (sums over samples or nodes)."""
+        lines = [f"{indent}{name}{slots[c, 0]} += {value};"]
+        return lines + [f"{indent}{name}{slots[c, jc]} += {value} * ck{k}; {name}{slots[c, js]} += {value} * sk{k};"
+                        for k, jc, js in self._basis_pairs()]
 
     def _derivative(self, c: str) -> str:
         """d r_c / dx = (1/d) sum_k k (F{c}{2k} cos ku - F{c}{2k-1} sin ku)."""
-        terms = [f"{lit(k / self.denominator)} * (t{self.coef[c, 2 * k]} * ck{k} - t{self.coef[c, 2 * k - 1]} * sk{k})"
-                 for k in range(1, self.degree + 1)]
+        terms = [f"{lit(k / self.denominator)} * (t{self.coef[c, js]} * ck{k} - t{self.coef[c, jc]} * sk{k})"
+                 for k, jc, js in self._basis_pairs()]
         return " + ".join(terms) if terms else "real(0)"
 
     def _forward_gates(self, indent: str, keep: bool = False) -> list[str]:
@@ -190,9 +200,7 @@ class FourierCodegen(FlashCodegen):
         return lines
 
     def _component_gradient(self, indent: str, c: str, q: str) -> list[str]:
-        lines = [f"{indent}acc{self.dcoef[c, 0]} += {q};"]
-        lines += [f"{indent}acc{self.dcoef[c, 2 * k - 1]} += {q} * ck{k}; acc{self.dcoef[c, 2 * k]} += {q} * sk{k};"
-                  for k in range(1, self.degree + 1)]
+        lines = self._accumulate(indent, "acc", self.dcoef, c, q)
         return lines + [f"{indent}gxl += {q} * ({self._derivative(c)});"]
 
     # ----- per-edge kernels: the circuit at the nodes -----------------------------------
@@ -217,9 +225,7 @@ class FourierCodegen(FlashCodegen):
         body.append(f"  for (int m = 0; m < {self.nodes}; ++m) {{  // the discrete Fourier transform of r over the nodes")
         body += self._node_state("    ", keep=False)
         for c in self.components:
-            body.append(f"    F{self.coef[c, 0]} += r{c};")
-            for k in range(1, self.degree + 1):
-                body.append(f"    F{self.coef[c, 2 * k - 1]} += r{c} * ck{k}; F{self.coef[c, 2 * k]} += r{c} * sk{k};")
+            body += self._accumulate("    ", "F", self.coef, c, f"r{c}")
         body.append("  }")
         for (c, j), p in self.coef.items():
             weight = (1.0 if j == 0 else 2.0) / self.nodes
@@ -242,9 +248,9 @@ class FourierCodegen(FlashCodegen):
         for c in AXES:  # dL/dr(u_m) = (1/N) s_0 + (2/N) sum_k (s_cos k cos k u_m + s_sin k sin k u_m)
             if c in self.components:
                 terms = [f"{lit(1.0 / self.nodes)} * sums[{self.dcoef[c, 0]}][lane]"]
-                for k in range(1, self.degree + 1):
-                    terms.append(f"{lit(2.0 / self.nodes)} * (sums[{self.dcoef[c, 2 * k - 1]}][lane] * ck{k} + "
-                                 f"sums[{self.dcoef[c, 2 * k]}][lane] * sk{k})")
+                for k, jc, js in self._basis_pairs():
+                    terms.append(f"{lit(2.0 / self.nodes)} * (sums[{self.dcoef[c, jc]}][lane] * ck{k} + "
+                                 f"sums[{self.dcoef[c, js]}][lane] * sk{k})")
                 middle.append(f"      real q{c} = {' + '.join(terms)};")
             else:
                 middle.append(f"      real q{c} = real(0);")
@@ -268,7 +274,7 @@ class FourierCodegen(FlashCodegen):
 
 def make_codegen(circuit: Circuit, geometry: LayerGeometry, fourier: Optional[bool] = None) -> FlashCodegen:
     """The Fourier-series codegen where the circuit allows it (``fourier=None``) or is asked to (True:
-    raises ValueError if it cannot), else the gate-walk codegen."""
+    raises UnsupportedCircuit if it cannot), else the gate-walk codegen."""
     walk = FlashCodegen(circuit, geometry)
     if fourier is False or (fourier is None and fourier_form(walk) is None):
         return walk
