@@ -1,18 +1,22 @@
 """The cutn solver: each layer is one tensor network (solvers/cutn_network.py) contracted along its
-path (circuit order, or edge side and data side apart and then joined), by opt_einsum on CPU (torch
-autograd through it) and by cuTensorNet on CUDA (planned once per shapes, workspace under
-``memory_limit``; gradients by a torch.autograd.Function).
+path (circuit order, or edge side and data side apart and then joined), by opt_einsum on CPU and by
+cuTensorNet on CUDA (planned once per shapes, workspace under ``memory_limit``); gradients by
+torch.autograd.Functions whose backward is itself a contraction.
 
 Memory: the batch mode ``b`` is sliced into chunks whose largest tensor stays a fraction of
 ``memory_limit`` (the ``amp`` readout's |.| is outside the network, solvers/cutn_readout.py, and
-cuTensorNet's own backward needs unsliced networks, so the slicing is done here); with several chunks
-each one is recomputed in backward (torch checkpoint), so nothing of the size of B x O x I lives
-across the step.
+cuTensorNet's own backward needs unsliced networks, so the slicing is done here); a layer is one
+autograd node over its chunks (:class:`ChunkedLayer`) that keeps nothing of size B x O x I across the
+step, contracting each chunk again in backward but the last.
 
 Measured (H100, fp32, pz reps 3, Adam; CUDA events, torch peak, one device session for each pair):
 circuit order -> split path: QKAN([100,100]) b1000 step 15.5 -> 8.0 ms, peak 2369 -> 1255 MiB (amp
 readout), 27.4 -> 7.3 ms, 2650 -> 341 MiB (z readout); QKAN([256,256]) b4096 under memory_limit=2 GiB
-565 -> 85 ms a step.
+565 -> 85 ms a step. H200, 2026-12-01: the step is bound by host time per torch op and cuTensorNet call
+(kernels 2.2 ms of a 9 ms wide step); batched operands (solvers/cutn_operands.py) and the chunked node
+took the wide step from 9.0 to 4.4-6.0 ms (default limit) and, under memory_limit=300 MiB, from 35 ms
+(checkpointed chunks) to 13.6 ms at 243 MiB (CHUNK_SHARE 8, one machine instance) and 15.9 ms at 241 MiB
+(6, now the default, on another; on that one 5 peaked at 316 MiB, over the limit).
 """
 from __future__ import annotations
 
@@ -21,20 +25,19 @@ import warnings
 from typing import Optional, Sequence, Union
 
 import torch
-from torch.utils.checkpoint import checkpoint as torch_checkpoint
 import opt_einsum
 
 from qkan.circuits import Circuit
 
 from .base import LayerGeometry, LayerParams, Program, Solver
 from .cutn_network import CircuitNetwork, broadcast_environment, environment_network
-from .layer_math import bias_and_base, check_arccos_domain, edge_contributions, layer_sum
-from .cutn_readout import amp_readout
+from .cutn_readout import amp_cotangent, amp_norms, amp_readout, amp_values
+from .layer_math import bias_and_base, check_arccos_domain, edge_contributions
 from .statevector import COMPLEX_OF
 
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
 WORKSPACE_SHARE = 0.5  # of memory_limit for cuTensorNet's workspace (scratch and gradient cache)
-CHUNK_SHARE = 8  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE
+CHUNK_SHARE = 6  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE
 BACKWARDS = ("cutensornet", "environments")
 Path = list[tuple[int, ...]]
 
@@ -160,13 +163,20 @@ class ContractNetwork(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
-        operands, network = ctx.saved_tensors, ctx.network
-        grads = None
-        if ctx.backward == "cutensornet" and ctx.engine.native_gradients(network.expression, operands, ctx.grads):
-            grads = ctx.engine.gradients(network.expression, network.path, operands, ctx.grads, grad_output)
-        if grads is None:
-            grads = environment_gradients(ctx.engine, network, operands, ctx.grads, grad_output)
+        grads = operand_gradients(ctx.engine, ctx.network, ctx.saved_tensors, ctx.grads, ctx.backward == "cutensornet",
+                                  grad_output)
         return (None, None, None, *grads)
+
+
+def operand_gradients(engine, network: CircuitNetwork, operands: Sequence[torch.Tensor], needed: tuple[bool, ...],
+                      native: bool, grad_output: torch.Tensor) -> list[Optional[torch.Tensor]]:
+    """Gradients of a contraction's operands: cuTensorNet's (``native``, where they apply to the network as
+    planned with these gradient flags), else environments."""
+    if native and engine.native_gradients(network.expression, operands, needed):
+        grads = engine.gradients(network.expression, network.path, operands, needed, grad_output)
+        if grads is not None:
+            return list(grads)
+    return environment_gradients(engine, network, operands, needed, grad_output)
 
 
 def environment_gradients(engine, network: CircuitNetwork, operands: Sequence[torch.Tensor], needed: Sequence[bool],
@@ -193,6 +203,66 @@ def environment_gradients(engine, network: CircuitNetwork, operands: Sequence[to
         grads.append(broadcast_environment(env, expression.split("->")[1], network.tensors[k].labels,
                                            operands[k].shape))
     return grads
+
+
+class ChunkedLayer(torch.autograd.Function):
+    """The circuit part of a layer's output over chunks of the batch: for the ``amp`` readout the
+    amplitudes network, the readout and the weighted sum over inputs, sum_i w[o,i] f[b,o,i], per chunk;
+    for ``z`` the real part of the layer network (weight and sum inside it). Nothing of size B x O x I
+    lives across the step: the backward walks the chunks in reverse and contracts each one again, but
+    for the forward's last chunk, whose result (and cuTensorNet's cache of it) is kept."""
+
+    @staticmethod
+    def forward(ctx, program: "CutnProgram", network: CircuitNetwork, batch: int, chunk: int,
+                weight: Optional[torch.Tensor], *operands: torch.Tensor) -> torch.Tensor:
+        ctx.program, ctx.network, ctx.batch, ctx.chunk = program, network, batch, chunk
+        ctx.needs = tuple(bool(g) for g in ctx.needs_input_grad[5:])
+        outputs = []
+        for start, size in _chunks(batch, chunk):
+            chunk_operands = program.slice_operands(network, operands, start, size)
+            raw = program.engine.contract(network.expression, network.path, chunk_operands,
+                                          program.gradient_flags(ctx.needs))
+            outputs.append(program.chunk_output(network, raw, size, weight))
+        ctx.kept = chunk_operands, raw
+        ctx.save_for_backward(weight, *operands)
+        return torch.cat(outputs)
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        program, network, needs = ctx.program, ctx.network, ctx.needs
+        weight, *operands = ctx.saved_tensors
+        batch_dims = network.batch_dims()
+        grads = [None if not need else torch.empty_like(o) if d is not None else torch.zeros_like(o)
+                 for need, o, d in zip(needs, operands, batch_dims)]
+        grad_weight = torch.zeros_like(weight) if ctx.needs_input_grad[4] else None
+        chunks = _chunks(ctx.batch, ctx.chunk)
+        for start, size in reversed(chunks):
+            if start == chunks[-1][0]:
+                chunk_operands, raw = ctx.kept
+                ctx.kept = chunk_operands, None  # its result is overwritten below: a second backward contracts again
+            else:
+                chunk_operands = program.slice_operands(network, operands, start, size)
+                raw = None
+            cotangent, chunk_grad_weight = program.chunk_cotangent(network, chunk_operands, raw, size, weight,
+                                                                   grad_weight is not None, grad_y[start:start + size],
+                                                                   needs)
+            if grad_weight is not None:
+                grad_weight += chunk_grad_weight
+            chunk_grads = operand_gradients(program.engine, network, chunk_operands, needs,
+                                            program.gradient_flags(needs) is not None, cotangent)
+            for k, g in enumerate(chunk_grads):
+                if g is None:
+                    continue
+                if batch_dims[k] is None:
+                    grads[k] += g
+                else:
+                    grads[k].narrow(batch_dims[k], start, size).copy_(g)
+        return (None, None, None, None, grad_weight, *grads)
+
+
+def _chunks(batch: int, chunk: int) -> list[tuple[int, int]]:
+    """(start, size) of each chunk of the batch."""
+    return [(start, min(chunk, batch - start)) for start in range(0, batch, chunk)]
 
 
 class CutnProgram(Program):
@@ -225,62 +295,91 @@ class CutnProgram(Program):
         return network
 
     # ----- contraction ----------------------------------------------------------------
-    def contract(self, network: CircuitNetwork, x: torch.Tensor, params: LayerParams,
-                 prebuilt: Optional[dict[int, torch.Tensor]] = None) -> torch.Tensor:
-        """The network's output for inputs x, with autograd through it."""
-        operands = network.operands(x, params, prebuilt)
+    def chunk_size(self, network: CircuitNetwork, batch: int) -> int:
+        """Samples per chunk: the largest per-chunk tensor within a share of the memory limit, less the
+        largest tensor that does not depend on the sample, the batch split evenly; the whole batch when no
+        tensor carries the sample."""
+        if self.memory_limit is None or not any(d is not None for d in network.batch_dims()):
+            return batch
+        per_sample = network.largest_per_sample * self.complex_bytes
+        budget = self.memory_limit / CHUNK_SHARE - network.largest_sample_free * self.complex_bytes
+        largest = max(1, min(batch, int(budget // max(per_sample, 1))))
+        return -(-batch // -(-batch // largest))  # as even as chunks of at most `largest` get: one plan, mostly
+
+    @staticmethod
+    def slice_operands(network: CircuitNetwork, operands: Sequence[torch.Tensor], start: int,
+                       size: int) -> list[torch.Tensor]:
+        """The operands of one chunk of the batch (contiguous, as the networks are planned)."""
+        return [o if d is None else o.narrow(d, start, size).contiguous()
+                for o, d in zip(operands, network.batch_dims())]
+
+    def gradient_flags(self, needs: tuple[bool, ...]) -> Optional[tuple[bool, ...]]:
+        """The gradient flags a network is planned with: cuTensorNet's backward needs them."""
+        native = isinstance(self.engine, CutnEngine) and self.backward == "cutensornet"
+        return needs if native and any(needs) else None
+
+    def contract(self, network: CircuitNetwork, operands: Sequence[torch.Tensor], batch: int) -> torch.Tensor:
+        """The network's output for these operands, with autograd through it."""
         if isinstance(self.engine, EinsumEngine):
             out = self.engine.contract(network.expression, network.path, operands)
         else:
             out = ContractNetwork.apply(self.engine, network, self.backward, *operands)
-        return network.shape_output(out, x.shape[0])
+        return network.shape_output(out, batch)
 
-    def chunk_size(self, network: CircuitNetwork, batch: int) -> int:
-        """Samples per chunk: the largest per-chunk tensor within a share of the memory limit, less the
-        largest tensor that does not depend on the sample."""
-        if self.memory_limit is None:
-            return batch
-        per_sample = network.largest_per_sample * self.complex_bytes
-        budget = self.memory_limit / CHUNK_SHARE - network.largest_sample_free * self.complex_bytes
-        return max(1, min(batch, int(budget // max(per_sample, 1))))
-
-    def _chunked(self, fn, network: CircuitNetwork, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
-        size = self.chunk_size(network, x.shape[0])
-        if size >= x.shape[0]:
-            return fn(x, *params)
-        prebuilt = network.batch_free_operands(x, params)  # once per step, not per chunk
-        if not torch.is_grad_enabled():
-            return torch.cat([fn(chunk, *params, prebuilt=prebuilt) for chunk in x.split(size)])
-        return torch.cat([torch_checkpoint(fn, chunk, *params, prebuilt=prebuilt, use_reentrant=False)
-                          for chunk in x.split(size)])
-
-    # ----- readouts -------------------------------------------------------------------
-    def _values(self, x: torch.Tensor, *tensors: torch.Tensor, prebuilt=None) -> torch.Tensor:
-        out = self.contract(self.values_network, x, LayerParams(*tensors), prebuilt)
+    def chunk_output(self, network: CircuitNetwork, raw: torch.Tensor, size: int,
+                     weight: Optional[torch.Tensor]) -> torch.Tensor:
+        """(chunk, O): a chunk's circuit part of the layer output from its contraction."""
+        out = network.shape_output(raw, size)
         if self.z_readout:
             return out.real
-        return amp_readout(out.reshape(*out.shape[:3], -1), self.circuit.readout.qubit, self.circuit.n_qubits)
+        f = amp_values(amp_norms(out.reshape(*out.shape[:3], -1), self.circuit.readout.qubit, self.circuit.n_qubits))
+        return torch.einsum("boi,oi->bo", f, weight)
 
-    def _layer(self, x: torch.Tensor, *tensors: torch.Tensor, prebuilt=None) -> torch.Tensor:
-        params = LayerParams(*tensors)
+    def chunk_cotangent(self, network: CircuitNetwork, operands: Sequence[torch.Tensor], raw: Optional[torch.Tensor],
+                        size: int, weight: Optional[torch.Tensor], weight_grad: bool, grad: torch.Tensor,
+                        needs: tuple[bool, ...]) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The cotangent of a chunk's contraction output for the cotangent ``grad`` (chunk, O) of its
+        layer output (written over ``raw``, the chunk's contraction, contracted here if None), and (amp,
+        ``weight_grad``) the chunk's part of the weight's gradient."""
         if self.z_readout:
-            return self.contract(self.layer_network, x, params, prebuilt).real + bias_and_base(x, params, self.geometry)
-        return layer_sum(self._values(x, *tensors, prebuilt=prebuilt), x, params, self.geometry)
+            return network.reduce_cotangent(grad.to(COMPLEX_OF[grad.dtype])), None
+        if raw is None:
+            raw = self.engine.contract(network.expression, network.path, operands, self.gradient_flags(needs))
+        out = network.shape_output(raw, size)
+        amplitudes = out.reshape(*out.shape[:3], -1)
+        qubit, n_qubits = self.circuit.readout.qubit, self.circuit.n_qubits
+        norms = amp_norms(amplitudes, qubit, n_qubits)
+        grad_weight = torch.einsum("bo,boi->oi", grad, amp_values(norms)) if weight_grad else None
+        cotangent = amp_cotangent(amplitudes, norms, grad[:, :, None] * weight, qubit, n_qubits,
+                                  in_place=out.data_ptr() == raw.data_ptr() and out.is_contiguous())
+        return network.reduce_cotangent(cotangent.reshape(out.shape)), grad_weight
 
+    # ----- readouts -------------------------------------------------------------------
     def _check(self, x: torch.Tensor, params: LayerParams) -> None:
         if self.arccos_reps:
             check_arccos_domain(x, params, self.geometry, self.arccos_reps)
 
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         self._check(x, params)
-        return self._chunked(self._values, self.values_network, x, params)
+        network = self.values_network
+        operands = network.operands(x, params)
+        values = []
+        for start, size in _chunks(x.shape[0], self.chunk_size(network, x.shape[0])):
+            out = self.contract(network, self.slice_operands(network, operands, start, size), size)
+            values.append(out.real if self.z_readout else amp_readout(
+                out.reshape(*out.shape[:3], -1), self.circuit.readout.qubit, self.circuit.n_qubits))
+        return torch.cat(values)
 
     def edge_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         return edge_contributions(self.circuit_values(x, params), x, params, self.geometry)
 
     def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         self._check(x, params)
-        return self._chunked(self._layer, self.layer_network or self.values_network, x, params)
+        network = self.layer_network or self.values_network
+        weight = None if self.z_readout else params.mask * params.postact_weights
+        circuit_part = ChunkedLayer.apply(self, network, x.shape[0], self.chunk_size(network, x.shape[0]), weight,
+                                          *network.operands(x, params))
+        return circuit_part + bias_and_base(x, params, self.geometry)
 
 
 def resolve_memory_limit(memory_limit: Union[int, float, None], device: torch.device) -> Optional[int]:

@@ -22,20 +22,20 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Union
 
+import numpy as np
 import torch
 import opt_einsum
 
-from qkan.circuits import Angle, Circuit, Data, FusedBlock, Op, fuse_parameter_gates
+from qkan.circuits import Angle, Circuit, FusedBlock, Op, fuse_parameter_gates
+from qkan.circuits.gates import PAULI
 
 from .base import LayerGeometry, LayerParams
-from .layer_math import DataAngles, evaluate_angle, expand_edges
-from .statevector import COMPLEX_OF, fixed_matrix, rotation_matrix, rz_phases
+from .cutn_operands import BATCH, EDGE_ORDER, IN, OUT, OperandBuilder, block_ops, plan_groups
+from .statevector import COMPLEX_OF
 
-OUT, IN, BATCH = "o", "i", "b"
 PATH_STRATEGIES = ("auto", "circuit", "split")
 REFERENCE_SIZES = {OUT: 128, IN: 128, BATCH: 1024}  # extents at which the two paths are compared
 SPLIT_FLOPS_ALLOWANCE = 8  # the split may cost this many times the flops, when it writes less
-EDGE_ORDER = (OUT, IN, BATCH)  # layout of angle tensors: (O|1, I|1, B|1)
 READOUT_MODES = ("amplitudes", "expectation", "layer")
 
 
@@ -124,6 +124,9 @@ class CircuitNetwork:
         self.largest_per_sample = largest_intermediate(labels_list, self.output, self.path, per_edge, batch=True)
         self.largest_sample_free = largest_intermediate(labels_list, self.output, self.path, per_edge, batch=False)
         self._constants: dict[tuple, torch.Tensor] = {}  # tensors without edge labels, built once per dtype/device
+        per_edge = {p: (t.edge_labels, t.diagonal, block_ops(t.source)) for p, t in enumerate(tensors)
+                    if t.edge_labels and t.conjugate_of is None and t.source != "weight"}
+        self.builder = OperandBuilder(plan_groups(per_edge, circuit.parameter_shape, geometry.preacts), geometry)
 
     def _lower(self, item: Union[Op, FusedBlock], wires: list[str], labels: _Labels) -> NetworkTensor:
         ops = item.ops if isinstance(item, FusedBlock) else (item,)
@@ -140,84 +143,34 @@ class CircuitNetwork:
         return NetworkTensor(item, edge + outputs + inputs, edge, False)
 
     # ----- operands ----------------------------------------------------------------
-    def operands(self, x: torch.Tensor, params: LayerParams,
-                 prebuilt: Optional[dict[int, torch.Tensor]] = None) -> list[torch.Tensor]:
-        """The network's tensors for inputs x (B, I) and the layer's parameters, contiguous, complex;
-        positions in ``prebuilt`` (from :meth:`batch_free_operands`) are taken from there."""
-        built = self._build(x, params, range(len(self.tensors)), prebuilt or {})
-        return [built[position] for position in range(len(self.tensors))]
-
-    def batch_free_operands(self, x: torch.Tensor, params: LayerParams) -> dict[int, torch.Tensor]:
-        """The tensors that do not depend on the sample (parameter blocks, constants, the layer
-        weight), by position: built once per step when the batch is processed in chunks."""
-        return self._build(x, params, [p for p, t in enumerate(self.tensors) if BATCH not in t.labels], {})
-
-    def _build(self, x: torch.Tensor, params: LayerParams, positions, prebuilt: dict[int, torch.Tensor]):
+    def operands(self, x: torch.Tensor, params: LayerParams) -> list[torch.Tensor]:
+        """The network's tensors for inputs x (B, I) and the layer's parameters, contiguous, complex:
+        per-edge tensors from the batched builder, bras as conjugates of their kets, constants once
+        per dtype and device."""
         cdtype = COMPLEX_OF[x.dtype]
-        theta = expand_edges(params.theta, self.geometry).unsqueeze(2)  # (O, I, 1, *theta_shape)
-        batch_first = DataAngles(x, params, self.geometry)
-        sizes = {OUT: self.geometry.out_dim, IN: self.geometry.in_dim, BATCH: x.shape[0]}
-
-        def data(slot: Data) -> torch.Tensor:  # (B, O|1, I) -> (O|1, I, B)
-            return batch_first(slot).permute(1, 2, 0)
-
-        out = dict(prebuilt)
-        for position in positions:
-            t = self.tensors[position]
-            constant = not t.edge_labels and t.source != "weight"
-            key = (position, cdtype, x.device)
-            if position in out:
-                continue
-            if constant and key in self._constants:
-                out[position] = self._constants[key]
-                continue
-            if t.conjugate_of is not None:
+        built = self.builder.build(x, params, cdtype)
+        out: list[torch.Tensor] = []
+        for position, t in enumerate(self.tensors):
+            if position in built:
+                value = built[position]
+            elif t.conjugate_of is not None:
                 value = out[t.conjugate_of].conj().resolve_conj()
+            elif t.source == "weight":
+                value = (params.mask * params.postact_weights).to(cdtype)
             else:
-                value = self._tensor(t, theta, data, params, sizes, cdtype, x.device).contiguous()
-            if constant:
-                self._constants[key] = value
-            out[position] = value
+                value = self._constant(position, t, cdtype, x.device)
+            out.append(value)
         return out
 
-    def _tensor(self, t: NetworkTensor, theta, data, params: LayerParams, sizes: dict, cdtype, device) -> torch.Tensor:
-        if t.source == "zero":
-            return torch.tensor([1, 0], dtype=cdtype, device=device)
-        if t.source == "z":
-            return torch.tensor([1, -1], dtype=cdtype, device=device)
-        if t.source == "weight":
-            return (params.mask * params.postact_weights).to(cdtype)
-        ops = t.source.ops if isinstance(t.source, FusedBlock) else (t.source,)
-        k = len(ops[0].qubits)
-        if t.diagonal:  # product of the diagonals, (O|1, I|1, B|1, 2^k), as a (2,)*k tensor per edge
-            diag = None
-            for op in ops:
-                d = self._op_diagonal(op, theta, data, cdtype, device)
-                diag = d if diag is None else d * diag
-            diag = _on_edges(diag, t.edge_labels, sizes)
-            return diag.reshape(*diag.shape[:-1], *([2] * k))
-        matrix = None
-        for op in ops:
-            m = self._op_matrix(op, theta, data, cdtype, device)
-            matrix = m if matrix is None else m @ matrix
-        matrix = _on_edges(matrix, t.edge_labels, sizes)
-        return matrix.reshape(*matrix.shape[:-2], *([2] * (2 * k)))
+    def _constant(self, position: int, t: NetworkTensor, cdtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        key = (position, cdtype, device)
+        if key not in self._constants:
+            self._constants[key] = torch.as_tensor(constant_tensor(t), dtype=cdtype, device=device)
+        return self._constants[key]
 
-    @staticmethod
-    def _op_matrix(op: Op, theta: torch.Tensor, data, cdtype, device) -> torch.Tensor:
-        """(O|1, I|1, B|1, 2^k, 2^k) matrix of one gate."""
-        spec = op.spec
-        if not spec.parametric:
-            return fixed_matrix(spec, cdtype, device).reshape(1, 1, 1, *spec.fixed_matrix().shape)
-        return rotation_matrix(spec, evaluate_angle(op.angle, theta, data), cdtype)
-
-    @staticmethod
-    def _op_diagonal(op: Op, theta: torch.Tensor, data, cdtype, device) -> torch.Tensor:
-        """(O|1, I|1, B|1, 2^k) diagonal of a diagonal gate."""
-        spec = op.spec
-        if not spec.parametric:
-            return torch.diagonal(fixed_matrix(spec, cdtype, device)).reshape(1, 1, 1, -1)
-        return rz_phases(evaluate_angle(op.angle, theta, data), cdtype)
+    def batch_dims(self) -> list[Optional[int]]:
+        """Per operand, the dimension of the sample label b (None for tensors without it)."""
+        return [t.labels.index(BATCH) if BATCH in t.labels else None for t in self.tensors]
 
     def shape_output(self, result: torch.Tensor, batch: int) -> torch.Tensor:
         """The contraction result with any wanted edge label that no tensor carries put back
@@ -229,15 +182,34 @@ class CircuitNetwork:
         full = [sizes.get(label, -1) for label in self.wanted_output] + [-1] * (result.dim() - len(self.wanted_output))
         return result.expand(*full)
 
+    def reduce_cotangent(self, cotangent: torch.Tensor) -> torch.Tensor:
+        """The cotangent of the contraction result from that of :meth:`shape_output`'s value: summed over
+        the labels it broadcast."""
+        for position in reversed(range(len(self.wanted_output))):
+            if self.wanted_output[position] not in self.output:
+                cotangent = cotangent.sum(position)
+        return cotangent
 
-def _on_edges(matrix: torch.Tensor, edge_labels: str, sizes: dict) -> torch.Tensor:
-    """(O|1, I|1, B|1, ...) -> only the dims in ``edge_labels``, expanded to full size."""
-    for dim, label in reversed(list(enumerate(EDGE_ORDER))):
-        if label in edge_labels:
-            matrix = matrix.expand(*matrix.shape[:dim], sizes[label], *matrix.shape[dim + 1:])
+
+def constant_tensor(t: NetworkTensor) -> np.ndarray:
+    """A tensor without edge labels (|0>, the Z diagonal, fixed gates, rotations by constant angles),
+    as a (2,)*k or (2,)*2k array."""
+    if t.source == "zero":
+        return np.array([1, 0], dtype=np.complex128)
+    if t.source == "z":
+        return np.array([1, -1], dtype=np.complex128)
+    ops = block_ops(t.source)
+    k = len(ops[0].qubits)
+    matrix = np.eye(2 ** k, dtype=np.complex128)
+    for op in ops:
+        if op.spec.parametric:
+            half = op.angle.const / 2
+            gate = np.cos(half) * np.eye(2) - 1j * np.sin(half) * PAULI[op.spec.generator]
         else:
-            matrix = matrix.select(dim, 0)
-    return matrix
+            gate = op.spec.fixed_matrix()
+        matrix = gate @ matrix
+    value = np.diagonal(matrix).copy() if t.diagonal else matrix
+    return value.reshape([2] * (k if t.diagonal else 2 * k))
 
 
 def chain_path(n_tensors: int, chains: list[list[int]]) -> list[tuple[int, ...]]:

@@ -1,9 +1,10 @@
-"""The ``amp`` readout of contracted amplitudes as one autograd node that keeps only the amplitudes.
+"""The ``amp`` readout of contracted amplitudes, f = sqrt(P0) - sqrt(P1) on the measured qubit
+(|a| - |b| for one qubit), and its vector-Jacobian product, written once for the autograd node below
+and for the chunked layer (solvers/cutn.py), which calls both outside autograd (in place there).
 
-f = sqrt(P0) - sqrt(P1) on the measured qubit (|a| - |b| for one qubit). Through torch's autograd
-the two norms of strided slices save their outputs and their backward writes a zero-filled gradient
-per slice and their sum (four tensors the size of the amplitudes at a B x O x I layer); here the
-backward writes one: the amplitudes scaled by +-grad / norm."""
+Through torch's autograd the two norms of strided slices save their outputs and their backward writes a
+zero-filled gradient per slice and their sum (four tensors the size of the amplitudes at a B x O x I
+layer); the product here writes one: the amplitudes scaled by +-grad / norm."""
 from __future__ import annotations
 
 import torch
@@ -11,27 +12,44 @@ import torch
 from .statevector import split_basis
 
 
+def amp_norms(amplitudes: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
+    """(..., 2): sqrt(P0) and sqrt(P1) of ``qubit`` for amplitudes (..., 2^n_qubits)."""
+    return torch.linalg.vector_norm(split_basis(amplitudes, qubit, n_qubits), dim=(-3, -1))
+
+
+def amp_values(norms: torch.Tensor) -> torch.Tensor:
+    """The readout sqrt(P0) - sqrt(P1) from :func:`amp_norms`."""
+    return norms[..., 0] - norms[..., 1]
+
+
+def amp_cotangent(amplitudes: torch.Tensor, norms: torch.Tensor, grad: torch.Tensor, qubit: int, n_qubits: int,
+                  in_place: bool = False) -> torch.Tensor:
+    """The amplitudes' cotangent for the cotangent ``grad`` (...) of the readout: the amplitudes scaled by
+    +-grad / norm (a zero norm gets the published subgradient 0); ``in_place`` overwrites the amplitudes."""
+    scale = torch.reciprocal(norms)
+    scale[..., 1].neg_()
+    scale.mul_(grad[..., None]).nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+    split = split_basis(amplitudes, qubit, n_qubits)
+    scale = scale[..., None, :, None]
+    return (split.mul_(scale) if in_place else split * scale).reshape(amplitudes.shape)
+
+
 class AmpReadout(torch.autograd.Function):
-    """amplitudes (..., 2^n), qubit, n_qubits -> f (...)."""
+    """amplitudes (..., 2^n), qubit, n_qubits -> f (...), saving only the amplitudes."""
 
     @staticmethod
     def forward(ctx, amplitudes: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
         ctx.qubit, ctx.n_qubits = qubit, n_qubits
-        ctx.save_for_backward(amplitudes)
-        norms = torch.linalg.vector_norm(split_basis(amplitudes, qubit, n_qubits), dim=(-3, -1))
-        return norms[..., 0] - norms[..., 1]
+        norms = amp_norms(amplitudes, qubit, n_qubits)
+        ctx.save_for_backward(amplitudes, norms)
+        return amp_values(norms)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        (amplitudes,) = ctx.saved_tensors
-        split = split_basis(amplitudes, ctx.qubit, ctx.n_qubits)
-        scale = torch.linalg.vector_norm(split, dim=(-3, -1), keepdim=True)  # (..., 1, 2, 1)
-        sign = torch.tensor([1.0, -1.0], dtype=scale.dtype, device=scale.device).view(2, 1)
-        scale = torch.reciprocal_(scale).mul_(sign).mul_(grad[..., None, None, None])
-        scale.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)  # a zero norm: the published subgradient 0
-        return (split * scale).reshape(amplitudes.shape), None, None
+        amplitudes, norms = ctx.saved_tensors
+        return amp_cotangent(amplitudes, norms, grad, ctx.qubit, ctx.n_qubits), None, None
 
 
 def amp_readout(amplitudes: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
-    """sqrt(P0) - sqrt(P1) of ``qubit`` for amplitudes (..., 2^n_qubits)."""
+    """Differentiable sqrt(P0) - sqrt(P1) of ``qubit`` for amplitudes (..., 2^n_qubits)."""
     return AmpReadout.apply(amplitudes, qubit, n_qubits)

@@ -153,12 +153,16 @@ def test_split_path_where_it_writes_less(readout, mode):
         CircuitNetwork(builtin("pz", 3, readout), LayerGeometry(2, 2), mode, strategy="greedy")
 
 
+@pytest.mark.parametrize("memory_limit", [None, 8 * 300])
 @pytest.mark.parametrize("readout", ["amp", "z"])
-def test_gradcheck_float64(readout):
+def test_gradcheck_float64(readout, memory_limit):
+    """Unchunked, and in chunks of the batch (the backward, run many times by gradcheck, reuses the
+    forward's last chunk the first time only)."""
     circuit = Circuit(2, reps=1, theta_shape=(2,)).h(0).ry(1, theta(0)).rz(0, data(0)).cnot(0, 1) \
         .rx(1, data(0) + theta(1)).cz(1, 0).measure(readout, 1)
     geometry = LayerGeometry(2, 2, preacts=True)
-    program = compile_program("cutn", circuit, geometry, torch.float64, "cpu")
+    program = compile_program("cutn", circuit, geometry, torch.float64, "cpu", memory_limit=memory_limit)
+    assert (program.chunk_size(program.layer_network or program.values_network, 3) < 3) == (memory_limit is not None)
     params = random_params(circuit, geometry, torch.float64)
     x = torch.rand(3, 2, dtype=torch.float64, requires_grad=True)
     trainable = [p for p in params if p.requires_grad]
@@ -172,7 +176,7 @@ def test_gradcheck_float64(readout):
 
 @pytest.mark.parametrize("readout", ["amp", "z"])
 def test_chunked_batch_matches_exact(readout):
-    """A memory limit small enough to split the batch into chunks (recomputed in backward)."""
+    """A memory limit small enough to split the batch into chunks (contracted again in backward)."""
     circuit, geometry = builtin("pz", REPS, readout), LayerGeometry(I, O, preacts=True)
     program = compile_program("cutn", circuit, geometry, torch.float64, "cpu", memory_limit=8 * 400)
     assert program.chunk_size(program.layer_network or program.values_network, B) < B

@@ -1,0 +1,99 @@
+"""Device probe: cutn train-step time and peak memory under several options; profiler split."""
+import json, os, statistics, sys, time
+import torch
+from torch import nn
+from qkan import QKAN
+
+dev = torch.device("cuda")
+OUT = os.environ.get("OUT", "/tmp")
+RES = {}
+
+def ev_time(fn, n=10, warm=3):
+    for _ in range(warm): fn()
+    torch.cuda.synchronize()
+    s = []
+    for _ in range(n):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record(); fn(); b.record(); b.synchronize(); s.append(a.elapsed_time(b))
+    return statistics.median(s)
+
+def ring(n=4, reps=3):
+    from qkan.circuits import Circuit, data, theta
+    c = Circuit(n)
+    for q in range(n): c = c.h(q)
+    for r in range(reps):
+        for q in range(n): c = c.ry(q, theta(r, q)).rz(q, data(r))
+        for q in range(n): c = c.cnot(q, (q + 1) % n)
+    for q in range(n): c = c.ry(q, theta(reps, q))
+    return c.measure("z", qubit=0).named("ring4")
+
+def case(width, batch, ansatz="pz", readout="amp", n=10, profile=False, solver="cutn", **kw):
+    torch.manual_seed(0)
+    sk = {k: v for k, v in kw.items()}
+    if ansatz == "ring": ansatz = ring()
+    model = QKAN(width, reps=3 if isinstance(ansatz, str) else None, solver=solver, ansatz=ansatz, seed=0, device=dev,
+                 solver_kwargs=sk or None, **({"fast_measure": readout == "amp"} if isinstance(ansatz, str) else {}))
+    x = torch.randn(batch, width[0], device=dev); y = torch.randn(batch, width[-1], device=dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    def step():
+        opt.zero_grad(set_to_none=True)
+        nn.functional.mse_loss(model(x), y).backward(); opt.step()
+    def fwd():
+        with torch.no_grad(): model(x)
+    step(); step(); torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()
+    step(); torch.cuda.synchronize()
+    peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+    r = {"step_ms": ev_time(step, n), "fwd_ms": ev_time(fwd, n), "peak_mib": peak}
+    prog = model.layers[0].program(x.device, x.dtype) if solver == "cutn" else None
+    if prog is not None:
+        net = prog.layer_network or prog.values_network
+        r["chunk"] = prog.chunk_size(net, batch)
+        r["native"] = list(getattr(prog.engine, "_native", {}).values())
+    t = time.perf_counter()
+    for _ in range(n): step()
+    r["host_ms"] = (time.perf_counter() - t) / n * 1e3; torch.cuda.synchronize()
+    if profile:
+        from torch.profiler import profile as prof, ProfilerActivity
+        with prof(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as p:
+            for _ in range(3): step()
+            torch.cuda.synchronize()
+        ev = p.key_averages()
+        cuda = sorted(((e.key, e.device_time_total / 3, e.count / 3) for e in ev if e.device_time_total > 0),
+                      key=lambda t: -t[1])
+        r["top_cuda"] = [(k[:90], round(v, 1), c) for k, v, c in cuda[:25]]
+        p.export_chrome_trace(f"{OUT}/trace_{len(RES)}.json") if len(RES) < 2 else None
+    return r
+
+configs = [
+    ("wide_default", dict(width=[100, 100], batch=1000)),
+    ("wide_ml300", dict(width=[100, 100], batch=1000, memory_limit=300 * 2**20, profile=True)),
+    ("wide_ml200", dict(width=[100, 100], batch=1000, memory_limit=200 * 2**20)),
+    ("wide_ml600", dict(width=[100, 100], batch=1000, memory_limit=600 * 2**20)),
+    ("wide_ml300_env", dict(width=[100, 100], batch=1000, memory_limit=300 * 2**20, backward="environments")),
+    ("wide_z_default", dict(width=[100, 100], batch=1000, readout="z")),
+    ("wide_z_ml300", dict(width=[100, 100], batch=1000, readout="z", memory_limit=300 * 2**20)),
+    ("huge_ml2g", dict(width=[256, 256], batch=4096, memory_limit=2 * 2**30, n=3)),
+    ("huge_ml1g", dict(width=[256, 256], batch=4096, memory_limit=2**30, n=3)),
+    ("ring_cutn", dict(width=[32, 32], batch=1024, ansatz="ring", n=3)),
+    ("ring_cutn_ml2g", dict(width=[32, 32], batch=1024, ansatz="ring", n=3, memory_limit=2 * 2**30)),
+    ("ring_exact", dict(width=[32, 32], batch=1024, ansatz="ring", n=3, solver="exact")),
+]
+only = sys.argv[1].split(",") if len(sys.argv) > 1 and sys.argv[1] else None
+import qkan.solvers.cutn as C
+if len(sys.argv) > 2:
+    C.CHUNK_SHARE, C.WORKSPACE_SHARE = float(sys.argv[2]), float(sys.argv[3])
+print("CHUNK_SHARE", C.CHUNK_SHARE, "WORKSPACE_SHARE", C.WORKSPACE_SHARE)
+for name, cfg in configs:
+    if only and name not in only: continue
+    try:
+        RES[name] = case(**cfg)
+    except Exception as e:
+        RES[name] = {"error": f"{type(e).__name__}: {e}"[:400]}
+    print(name, {k: v for k, v in RES[name].items() if k != "top_cuda"}, flush=True)
+    torch.cuda.empty_cache()
+for name, r in RES.items():
+    if "top_cuda" in r:
+        print("==", name)
+        for row in r["top_cuda"]: print("  ", row)
+json.dump(RES, open(f"{OUT}/cutn_probe.json", "w"), indent=1)

@@ -1,0 +1,179 @@
+"""A CircuitNetwork's per-edge operands in a few batched torch ops.
+
+At QKAN sizes the cutn step is bound by host time per torch op (forward and autograd backward), not
+by the GPU: building each gate's matrix on its own took ~190 ops for pz (reps 3) forward and ~330 in
+backward. Here the tensors that share a layout (edge labels ``oi``, ``ib`` or ``oib``) are built
+together: every rotation angle of the group as one linear map of theta and the data values, all
+rotation matrices from one cos/sin, and each fused block's product as padded batched matmuls over a
+table of the group's gates (fixed gates and an identity for padding appended to it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import numpy as np
+import torch
+
+from qkan.circuits import Data, FusedBlock, Op, Theta
+from qkan.circuits.gates import PAULI
+
+from .base import LayerGeometry, LayerParams
+from .layer_math import DataAngles, expand_edges
+
+OUT, IN, BATCH = "o", "i", "b"
+EDGE_ORDER = (OUT, IN, BATCH)  # layout of angle tensors: (O|1, I|1, B|1, gates)
+DataSource = tuple[str, int]  # (resolved encoding, rep); raw data is one source whatever the rep
+
+
+@dataclass(frozen=True)
+class OperandGroup:
+    """Network tensors of one edge layout built together. Gate table: the group's rotations
+    (``n_rotations``), then ``fixed`` matrices, the last an identity; ``order`` (K, n_tensors) lists
+    each tensor's gates in circuit order, padded with the identity."""
+
+    edge_labels: str
+    positions: tuple[int, ...]
+    diagonal: tuple[bool, ...]
+    order: np.ndarray
+    theta_coef: np.ndarray  # (theta slots, rotations), zero where a rotation has no theta term
+    sources: tuple[DataSource, ...]
+    source_slots: tuple[Data, ...]  # a slot of each source, for DataAngles
+    data_coef: np.ndarray  # (sources, rotations)
+    const: np.ndarray  # (rotations,)
+    generators: np.ndarray  # (rotations, 2, 2): -i P of each rotation
+    fixed: np.ndarray  # (fixed + 1, 2, 2)
+
+    @property
+    def n_rotations(self) -> int:
+        return len(self.const)
+
+
+def _resolve(slot: Data, preacts: bool) -> DataSource:
+    encoding = ("affine" if preacts else "raw") if slot.encoding == "auto" else slot.encoding
+    return (encoding, 0 if encoding == "raw" else slot.rep)
+
+
+def plan_groups(items: dict[int, tuple[str, bool, tuple[Op, ...]]], theta_shape: tuple[int, ...],
+                preacts: bool) -> list[OperandGroup]:
+    """Groups of network tensors by edge layout; ``items`` maps a tensor position to its edge labels,
+    whether it is diagonal, and its single-qubit ops in circuit order."""
+    n_slots = int(np.prod(theta_shape))
+    groups = []
+    for labels in sorted({edge for edge, _, _ in items.values()}):
+        positions = tuple(p for p, item in items.items() if item[0] == labels)
+        rotations: list[Op] = []
+        fixed: list[np.ndarray] = []
+        columns = []
+        for p in positions:
+            column = []
+            for op in items[p][2]:
+                if op.spec.parametric:
+                    column.append(("rotation", len(rotations)))
+                    rotations.append(op)
+                else:
+                    column.append(("fixed", len(fixed)))
+                    fixed.append(op.spec.fixed_matrix())
+            columns.append(column)
+        identity = len(rotations) + len(fixed)
+        depth = max(len(c) for c in columns)
+        order = np.full((depth, len(positions)), identity, dtype=np.int64)
+        for j, column in enumerate(columns):
+            for k, (kind, index) in enumerate(column):
+                order[k, j] = index if kind == "rotation" else len(rotations) + index
+        sources: list[DataSource] = []
+        source_slots: list[Data] = []
+        for op in rotations:
+            for slot in op.angle.data:
+                if _resolve(slot, preacts) not in sources:
+                    sources.append(_resolve(slot, preacts))
+                    source_slots.append(slot)
+        theta_coef = np.zeros((n_slots, len(rotations)))
+        data_coef = np.zeros((len(sources), len(rotations)))
+        for g, op in enumerate(rotations):
+            for slot, coef in op.angle.terms:
+                if isinstance(slot, Theta):
+                    theta_coef[np.ravel_multi_index(slot.index, theta_shape), g] += coef
+                else:
+                    data_coef[sources.index(_resolve(slot, preacts)), g] += coef
+        groups.append(OperandGroup(
+            labels, positions, tuple(items[p][1] for p in positions), order, theta_coef, tuple(sources),
+            tuple(source_slots), data_coef, np.array([op.angle.const for op in rotations]),
+            np.array([-1j * PAULI[op.spec.generator] for op in rotations]).reshape(-1, 2, 2),
+            np.array(fixed + [np.eye(2)]).reshape(-1, 2, 2)))
+    return groups
+
+
+class OperandBuilder:
+    """Builds the per-edge tensors of a network (positions planned by :func:`plan_groups`); constants
+    (host arrays above) are moved to each dtype and device once."""
+
+    def __init__(self, groups: list[OperandGroup], geometry: LayerGeometry):
+        self.groups, self.geometry = groups, geometry
+        self._constants: dict[tuple, list[dict[str, torch.Tensor]]] = {}
+
+    def _device_constants(self, dtype: torch.dtype, cdtype: torch.dtype, device: torch.device):
+        key = (dtype, device)
+        if key not in self._constants:
+            def real(a):
+                return torch.as_tensor(a, dtype=dtype, device=device)
+
+            def complex_(a):
+                return torch.as_tensor(a, dtype=cdtype, device=device)
+
+            self._constants[key] = [dict(
+                half_theta=real(g.theta_coef * 0.5), half_data=real(g.data_coef * 0.5), half_const=real(g.const * 0.5),
+                eye=complex_(np.eye(2)), generators=complex_(g.generators), fixed=complex_(g.fixed),
+                order=torch.as_tensor(g.order, device=device)) for g in self.groups]
+        return self._constants[key]
+
+    def build(self, x: torch.Tensor, params: LayerParams, cdtype: torch.dtype) -> dict[int, torch.Tensor]:
+        """position -> contiguous complex tensor with the position's labels (edge labels, then wires)."""
+        out: dict[int, torch.Tensor] = {}
+        if not self.groups:
+            return out
+        constants = self._device_constants(x.dtype, cdtype, x.device)
+        o, i = self.geometry.out_dim, self.geometry.in_dim
+        sizes = {OUT: o, IN: i, BATCH: x.shape[0]}
+        uses_theta = any(g.theta_coef.any() for g in self.groups)
+        theta = expand_edges(params.theta, self.geometry).reshape(o, i, -1) if uses_theta else None
+        data = DataAngles(x, params, self.geometry)
+        for group, c in zip(self.groups, constants):
+            half = self._half_angles(group, c, theta, data)  # (O|1, I|1, B|1, rotations)
+            rotations = (torch.cos(half)[..., None, None].to(cdtype) * c["eye"]
+                         + torch.sin(half)[..., None, None].to(cdtype) * c["generators"])
+            rotations = on_edges(rotations, group.edge_labels, sizes)
+            fixed = c["fixed"].expand(*rotations.shape[:-3], *c["fixed"].shape)
+            table = torch.cat((rotations, fixed), dim=-3)
+            product = table[..., c["order"][0], :, :]
+            for k in range(1, group.order.shape[0]):
+                product = table[..., c["order"][k], :, :] @ product
+            for j, (position, diagonal) in enumerate(zip(group.positions, group.diagonal)):
+                matrix = product[..., j, :, :]
+                out[position] = (torch.diagonal(matrix, dim1=-2, dim2=-1) if diagonal else matrix).contiguous()
+        return out
+
+    @staticmethod
+    def _half_angles(group: OperandGroup, c: dict, theta: Optional[torch.Tensor], data: DataAngles) -> torch.Tensor:
+        half = c["half_const"].view(1, 1, 1, -1)
+        if group.theta_coef.any():
+            half = half + (theta @ c["half_theta"])[:, :, None, :]
+        for d, slot in enumerate(group.source_slots):
+            value = data(slot).permute(1, 2, 0)  # (B, O|1, I) -> (O|1, I, B)
+            half = half + value[..., None] * c["half_data"][d]
+        return half
+
+
+def on_edges(tensor: torch.Tensor, edge_labels: str, sizes: dict) -> torch.Tensor:
+    """(O|1, I|1, B|1, ...) -> only the dims in ``edge_labels``, expanded to full size."""
+    for dim, label in reversed(list(enumerate(EDGE_ORDER))):
+        if label in edge_labels:
+            tensor = tensor.expand(*tensor.shape[:dim], sizes[label], *tensor.shape[dim + 1:])
+        else:
+            tensor = tensor.select(dim, 0)
+    return tensor
+
+
+def block_ops(source: Union[Op, FusedBlock]) -> tuple[Op, ...]:
+    """The ops of a network tensor's source, in circuit order."""
+    return source.ops if isinstance(source, FusedBlock) else (source,)
