@@ -209,8 +209,10 @@ def test_lowering_uses_hyperedges_vectors_and_four_index_gates():
     assert all(l.count(c) <= 1 for l in labels for c in l)
 
 
-def test_circuit_without_data_broadcasts_over_the_batch():
-    circuit = Circuit(1, reps=0, theta_shape=(1,)).h(0).ry(0, theta(0)).measure("amp")
+@pytest.mark.parametrize("readout", ["amp", "z"])
+def test_circuit_without_data_broadcasts_over_the_batch(readout):
+    """The contraction has no sample label: its output is broadcast over the batch, its cotangent summed."""
+    circuit = Circuit(1, reps=0, theta_shape=(1,)).h(0).ry(0, theta(0)).measure(readout)
     assert_parity(circuit, LayerGeometry(I, O), torch.float64, 1e-10)
 
 
