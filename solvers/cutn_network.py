@@ -168,6 +168,11 @@ class CircuitNetwork:
             self._constants[key] = torch.as_tensor(constant_tensor(t), dtype=cdtype, device=device)
         return self._constants[key]
 
+    @property
+    def per_sample_edges(self) -> bool:
+        """Whether some operand carries both o and b (data gates with pre-activations): as large as the layer."""
+        return any(OUT in t.labels and BATCH in t.labels for t in self.tensors)
+
     def batch_dims(self) -> list[Optional[int]]:
         """Per operand, the dimension of the sample label b (None for tensors without it)."""
         return [t.labels.index(BATCH) if BATCH in t.labels else None for t in self.tensors]

@@ -174,12 +174,15 @@ def test_gradcheck_float64(readout, memory_limit):
     assert torch.autograd.gradcheck(fn, (x, *trainable))
 
 
+@pytest.mark.parametrize("preacts", [False, True])
 @pytest.mark.parametrize("readout", ["amp", "z"])
-def test_chunked_batch_matches_exact(readout):
-    """A memory limit small enough to split the batch into chunks (contracted again in backward)."""
-    circuit, geometry = builtin("pz", REPS, readout), LayerGeometry(I, O, preacts=True)
+def test_chunked_batch_matches_exact(readout, preacts):
+    """A memory limit small enough to split the batch into chunks: chunks of one node over whole-batch
+    operands (contracted again in backward), or, with per-(o, i, b) operands, checkpointed chunks."""
+    circuit, geometry = builtin("pz", REPS, readout), LayerGeometry(I, O, preacts=preacts)
     program = compile_program("cutn", circuit, geometry, torch.float64, "cpu", memory_limit=8 * 400)
-    assert program.chunk_size(program.layer_network or program.values_network, B) < B
+    network = program.layer_network or program.values_network
+    assert program.chunk_size(network, B) < B and network.per_sample_edges == preacts
     assert_parity(circuit, geometry, torch.float64, 1e-10, memory_limit=8 * 400)
 
 

@@ -41,10 +41,12 @@ def test_entangling_circuits_match_exact_on_cutensornet(index, backward):
     assert_parity(circuit, LayerGeometry(I, O), torch.float32, 1e-5, "cuda", backward=backward)
 
 
+@pytest.mark.parametrize("preacts", [False, True])
 @pytest.mark.parametrize("readout", ["amp", "z"])
-def test_chunked_and_sliced_matches_exact_on_cutensornet(readout):
-    program = assert_parity(builtin("pz", REPS, readout), LayerGeometry(I, O, preacts=True), torch.float64, 1e-10,
-                            "cuda", memory_limit=8 * 400)
+def test_chunked_and_sliced_matches_exact_on_cutensornet(readout, preacts):
+    """Chunks of one node over whole-batch operands, and checkpointed chunks (per-(o, i, b) operands)."""
+    program = assert_parity(builtin("pz", REPS, readout), LayerGeometry(I, O, preacts=preacts), torch.float64,
+                            1e-10, "cuda", memory_limit=8 * 400)
     assert program.chunk_size(program.layer_network or program.values_network, 5) < 5
 
 
