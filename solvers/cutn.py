@@ -212,7 +212,8 @@ class ChunkedLayer(torch.autograd.Function):
     amplitudes network, the readout and the weighted sum over inputs, sum_i w[o,i] f[b,o,i], per chunk;
     for ``z`` the real part of the layer network (weight and sum inside it). Nothing of size B x O x I
     lives across the step: the backward walks the chunks in reverse and contracts each one again, but
-    for the forward's last chunk, whose result (and cuTensorNet's cache of it) is kept."""
+    for the forward's last chunk, whose result (and cuTensorNet's cache of it) is kept with ``keep``
+    (not under checkpoint, where it would outlive its chunk)."""
 
     @staticmethod
     def forward(ctx, program: "CutnProgram", network: CircuitNetwork, batch: int, chunk: int, keep: bool,
