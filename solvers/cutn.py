@@ -368,7 +368,7 @@ class CutnProgram(Program):
         norms = amp_norms(amplitudes, qubit, n_qubits)
         grad_weight = torch.einsum("bo,boi->oi", grad, amp_values(norms)) if weight_grad else None
         cotangent = amp_cotangent(amplitudes, norms, grad[:, :, None] * weight, qubit, n_qubits,
-                                  in_place=out.data_ptr() == raw.data_ptr() and out.is_contiguous())
+                                  in_place=out.is_contiguous())  # a view of raw: not when shape_output broadcast
         return network.reduce_cotangent(cotangent.reshape(out.shape)), grad_weight
 
     # ----- readouts -------------------------------------------------------------------
@@ -397,13 +397,13 @@ class CutnProgram(Program):
         network = self.layer_network or self.values_network
         chunk = self.chunk_size(network, x.shape[0])
         if chunk >= x.shape[0] or not network.per_sample_edges:
-            return self._layer(x, *params, chunk=chunk, keep=True)
-        return torch.cat([torch_checkpoint(self._layer, part, *params, chunk=part.shape[0], keep=False,
-                                           use_reentrant=False) for part in x.split(chunk)])
+            return self._layer(x, *params, network=network, chunk=chunk, keep=True)
+        return torch.cat([torch_checkpoint(self._layer, part, *params, network=network, chunk=part.shape[0],
+                                           keep=False, use_reentrant=False) for part in x.split(chunk)])
 
-    def _layer(self, x: torch.Tensor, *tensors: torch.Tensor, chunk: int, keep: bool) -> torch.Tensor:
+    def _layer(self, x: torch.Tensor, *tensors: torch.Tensor, network: CircuitNetwork, chunk: int,
+               keep: bool) -> torch.Tensor:
         params = LayerParams(*tensors)
-        network = self.layer_network or self.values_network
         weight = None if self.z_readout else params.mask * params.postact_weights
         circuit_part = ChunkedLayer.apply(self, network, x.shape[0], chunk, keep, weight, *network.operands(x, params))
         return circuit_part + bias_and_base(x, params, self.geometry)

@@ -27,7 +27,6 @@ import torch
 import opt_einsum
 
 from qkan.circuits import Angle, Circuit, FusedBlock, Op, fuse_parameter_gates
-from qkan.circuits.gates import PAULI
 
 from .base import LayerGeometry, LayerParams
 from .cutn_operands import BATCH, EDGE_ORDER, IN, OUT, OperandBuilder, block_ops, plan_groups
@@ -129,7 +128,7 @@ class CircuitNetwork:
         self.builder = OperandBuilder(plan_groups(per_edge, circuit.parameter_shape, geometry.preacts), geometry)
 
     def _lower(self, item: Union[Op, FusedBlock], wires: list[str], labels: _Labels) -> NetworkTensor:
-        ops = item.ops if isinstance(item, FusedBlock) else (item,)
+        ops = block_ops(item)
         angles = [op.angle for op in ops if op.angle is not None]
         edge = _edge_labels(angles, self.geometry.preacts)
         diagonal = all(op.spec.diagonal for op in ops)
@@ -207,11 +206,7 @@ def constant_tensor(t: NetworkTensor) -> np.ndarray:
     k = len(ops[0].qubits)
     matrix = np.eye(2 ** k, dtype=np.complex128)
     for op in ops:
-        if op.spec.parametric:
-            half = op.angle.const / 2
-            gate = np.cos(half) * np.eye(2) - 1j * np.sin(half) * PAULI[op.spec.generator]
-        else:
-            gate = op.spec.fixed_matrix()
+        gate = op.spec.rotation_matrix(op.angle.const) if op.spec.parametric else op.spec.fixed_matrix()
         matrix = gate @ matrix
     value = np.diagonal(matrix).copy() if t.diagonal else matrix
     return value.reshape([2] * (k if t.diagonal else 2 * k))

@@ -28,25 +28,24 @@ DataSource = tuple[str, int]  # (resolved encoding, rep); raw data is one source
 
 @dataclass(frozen=True)
 class OperandGroup:
-    """Network tensors of one edge layout built together. Gate table: the group's rotations
-    (``n_rotations``), then ``fixed`` matrices, the last an identity; ``order`` (K, n_tensors) lists
-    each tensor's gates in circuit order, padded with the identity."""
+    """Network tensors of one edge layout built together. Gate table: the group's rotations, then
+    ``fixed`` matrices, the last an identity; ``order`` (K, n_tensors) lists each tensor's gates in
+    circuit order, padded with the identity."""
 
     edge_labels: str
     positions: tuple[int, ...]
     diagonal: tuple[bool, ...]
     order: np.ndarray
     theta_coef: np.ndarray  # (theta slots, rotations), zero where a rotation has no theta term
-    sources: tuple[DataSource, ...]
-    source_slots: tuple[Data, ...]  # a slot of each source, for DataAngles
+    source_slots: tuple[Data, ...]  # a slot of each data source, for DataAngles
     data_coef: np.ndarray  # (sources, rotations)
     const: np.ndarray  # (rotations,)
     generators: np.ndarray  # (rotations, 2, 2): -i P of each rotation
     fixed: np.ndarray  # (fixed + 1, 2, 2)
 
     @property
-    def n_rotations(self) -> int:
-        return len(self.const)
+    def uses_theta(self) -> bool:
+        return bool(self.theta_coef.any())
 
 
 def _resolve(slot: Data, preacts: bool) -> DataSource:
@@ -97,8 +96,7 @@ def plan_groups(items: dict[int, tuple[str, bool, tuple[Op, ...]]], theta_shape:
                 else:
                     data_coef[sources.index(_resolve(slot, preacts)), g] += coef
         groups.append(OperandGroup(
-            labels, positions, tuple(items[p][1] for p in positions), order, theta_coef, tuple(sources),
-            tuple(source_slots), data_coef, np.array([op.angle.const for op in rotations]),
+            labels, positions, tuple(items[p][1] for p in positions), order, theta_coef, tuple(source_slots), data_coef, np.array([op.angle.const for op in rotations]),
             np.array([-1j * PAULI[op.spec.generator] for op in rotations]).reshape(-1, 2, 2),
             np.array(fixed + [np.eye(2)]).reshape(-1, 2, 2)))
     return groups
@@ -135,7 +133,7 @@ class OperandBuilder:
         constants = self._device_constants(x.dtype, cdtype, x.device)
         o, i = self.geometry.out_dim, self.geometry.in_dim
         sizes = {OUT: o, IN: i, BATCH: x.shape[0]}
-        uses_theta = any(g.theta_coef.any() for g in self.groups)
+        uses_theta = any(g.uses_theta for g in self.groups)
         theta = expand_edges(params.theta, self.geometry).reshape(o, i, -1) if uses_theta else None
         data = DataAngles(x, params, self.geometry)
         for group, c in zip(self.groups, constants):
@@ -156,7 +154,7 @@ class OperandBuilder:
     @staticmethod
     def _half_angles(group: OperandGroup, c: dict, theta: Optional[torch.Tensor], data: DataAngles) -> torch.Tensor:
         half = c["half_const"].view(1, 1, 1, -1)
-        if group.theta_coef.any():
+        if group.uses_theta:
             half = half + (theta @ c["half_theta"])[:, :, None, :]
         for d, slot in enumerate(group.source_slots):
             value = data(slot).permute(1, 2, 0)  # (B, O|1, I) -> (O|1, I, B)
