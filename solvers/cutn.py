@@ -38,8 +38,9 @@ from .layer_math import bias_and_base, check_arccos_domain, edge_contributions
 from .statevector import COMPLEX_OF
 
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
-WORKSPACE_SHARE = 0.5  # of memory_limit for cuTensorNet's workspace (scratch and gradient cache)
-CHUNK_SHARE = 6  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE
+WORKSPACE_SHARE = 0.7  # of memory_limit at most for cuTensorNet's workspace (scratch and gradient cache)
+MIN_WORKSPACE = 1 << 20  # bytes: a network's workspace is its least need (within the share), at least this
+CHUNK_SHARE = 3  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE
 BACKWARDS = ("cutensornet", "environments")
 Path = list[tuple[int, ...]]
 
@@ -84,8 +85,9 @@ class CutnEngine:
         from cuquantum.bindings import cutensornet
         from cuquantum.tensornet import Network, NetworkOptions
 
-        self._network_class, self._qualifiers_dtype = Network, cutensornet.tensor_qualifiers_dtype
-        self.options = NetworkOptions(memory_limit=int(workspace_limit), blocking="auto")
+        self._network_class, self._options_class = Network, NetworkOptions
+        self._qualifiers_dtype = cutensornet.tensor_qualifiers_dtype
+        self.workspace_limit = int(workspace_limit)
         self._networks: dict[tuple, object] = {}
         self._native: dict[tuple, bool] = {}
         self._last: dict[tuple, tuple] = {}  # key -> operands of the network's latest contraction
@@ -114,14 +116,38 @@ class CutnEngine:
         return self._networks[key]
 
     def _plan(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream, grads: tuple[bool, ...]):
+        """The network along ``path`` with the least workspace it needs (where that is within the limit):
+        cuTensorNet otherwise takes the whole limit as scratch, memory that the chunks could use."""
+        need = self._workspace_need(expression, path, operands, stream, grads)
+        limit = min(self.workspace_limit, max(need, MIN_WORKSPACE))  # a need over the limit fails as before
+        return self._prepared(expression, path, operands, stream, grads, limit)
+
+    def _prepared(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream,
+                  grads: tuple[bool, ...], limit: int):
         import numpy as np
 
         qualifiers = np.zeros(len(operands), dtype=self._qualifiers_dtype)
         qualifiers["requires_gradient"] = grads
-        network = self._network_class(expression, *operands, qualifiers=qualifiers, options=self.options,
-                                      stream=stream)
-        network.contract_path(optimize={"path": path})
+        network = self._network_class(expression, *operands, qualifiers=qualifiers, stream=stream,
+                                      options=self._options_class(memory_limit=limit, blocking="auto"))
+        try:
+            network.contract_path(optimize={"path": path})
+        except BaseException:
+            network.free()
+            raise
         return network
+
+    def _workspace_need(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream,
+                        grads: tuple[bool, ...]) -> int:
+        """The least workspace (scratch, and the gradient cache with gradient flags) cuTensorNet needs for
+        this network: planned under a one-byte limit, its refusal says how much."""
+        from cuquantum.memory import MemoryLimitExceeded
+
+        try:
+            self._prepared(expression, path, operands, stream, grads, 1).free()
+        except MemoryLimitExceeded as err:
+            return int(err.requirement)
+        return 0
 
     def contract(self, expression: str, path: Path, operands: Sequence[torch.Tensor],
                  grads: Optional[tuple[bool, ...]] = None) -> torch.Tensor:
@@ -236,6 +262,7 @@ class ChunkedLayer(torch.autograd.Function):
         ctx.needs = tuple(bool(g) for g in ctx.needs_input_grad[6:])
         outputs = []
         for start, size in _chunks(batch, chunk):
+            raw = None  # the previous chunk's result, freed before this one's contraction
             chunk_operands = program.slice_operands(network, operands, start, size)
             raw = program.engine.contract(network.expression, network.path, chunk_operands,
                                           program.gradient_flags(ctx.needs))
@@ -254,12 +281,12 @@ class ChunkedLayer(torch.autograd.Function):
         grad_weight = torch.zeros_like(weight) if ctx.needs_input_grad[5] else None
         chunks = _chunks(ctx.batch, ctx.chunk)
         for start, size in reversed(chunks):
+            chunk_operands = raw = cotangent = chunk_grads = None  # the previous chunk's, freed first
             if start == chunks[-1][0] and ctx.kept[1] is not None:
                 chunk_operands, raw = ctx.kept
                 ctx.kept = None, None  # its result is overwritten below: a second backward contracts again
             else:
                 chunk_operands = program.slice_operands(network, operands, start, size)
-                raw = None
             cotangent, chunk_grad_weight = program.chunk_cotangent(network, chunk_operands, raw, size, weight,
                                                                    grad_weight is not None, grad_y[start:start + size],
                                                                    needs)

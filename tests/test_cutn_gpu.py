@@ -81,3 +81,35 @@ def test_large_train_step_stays_under_memory_limit():
     peak = torch.cuda.max_memory_allocated() - base
     assert torch.isfinite(loss)
     assert peak < 1.5 * 2**30, f"peak extra memory {peak / 2**20:.0f} MiB"
+
+
+def test_workspaces_are_sized_to_need_within_the_share():
+    """Each network's workspace is within the engine's limit and sized to its need, not the whole share
+    (QKAN([100, 100]) at batch 1000: cuTensorNet would take up to about 1 GiB of scratch per network)."""
+    model = QKAN([100, 100], solver="cutn", seed=0, device="cuda", solver_kwargs={"memory_limit": 4 * 2**30})
+    x = torch.randn(1000, 100, device="cuda")
+    model(x).square().mean().backward()
+    engine = model.layers[0].program(x.device, x.dtype).engine
+    sizes = [n.workspace_scratch_size + n.workspace_cache_size for n in engine._networks.values()]
+    assert sizes and max(sizes) < engine.workspace_limit / 4, \
+        f"workspaces {sizes} of a {engine.workspace_limit}-byte limit"
+
+
+def test_wide_train_step_stays_under_memory_limit():
+    """QKAN([100, 100]) at batch 1000 with memory_limit=300 MiB, both readouts: peak extra memory < 300 MiB."""
+    for readout in ("amp", "z"):
+        model = QKAN([100, 100], solver="cutn", seed=0, device="cuda", fast_measure=readout == "amp",
+                     solver_kwargs={"memory_limit": 300 * 2**20})
+        x, y = torch.randn(1000, 100, device="cuda"), torch.randn(1000, 100, device="cuda")
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        for _ in range(2):
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+        assert peak < 300 * 2**20, f"{readout}: peak extra memory {peak / 2**20:.0f} MiB"

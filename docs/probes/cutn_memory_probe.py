@@ -1,4 +1,5 @@
-"""Device probe: cutn train-step time and peak memory under several options; profiler split."""
+"""Device probe: cutn train-step time and peak memory under several options; profiler split.
+Args: config names (comma-separated); CHUNK_SHARE and WORKSPACE_SHARE from the environment."""
 import json, os, statistics, sys, time
 import torch
 from torch import nn
@@ -50,6 +51,8 @@ def case(width, batch, ansatz="pz", readout="amp", n=10, profile=False, solver="
         net = prog.layer_network or prog.values_network
         r["chunk"] = prog.chunk_size(net, batch)
         r["native"] = list(getattr(prog.engine, "_native", {}).values())
+        r["workspaces_mib"] = sorted({round((getattr(n, "workspace_scratch_size", 0) + getattr(n, "workspace_cache_size", 0))
+                                            / 2**20, 1) for n in getattr(prog.engine, "_networks", {}).values()})
     t = time.perf_counter()
     for _ in range(n): step()
     r["host_ms"] = (time.perf_counter() - t) / n * 1e3; torch.cuda.synchronize()
@@ -70,6 +73,7 @@ configs = [
     ("wide_ml300", dict(width=[100, 100], batch=1000, memory_limit=300 * 2**20, profile=True)),
     ("wide_ml200", dict(width=[100, 100], batch=1000, memory_limit=200 * 2**20)),
     ("wide_ml600", dict(width=[100, 100], batch=1000, memory_limit=600 * 2**20)),
+    ("wide_ml300_noprof", dict(width=[100, 100], batch=1000, memory_limit=300 * 2**20)),
     ("wide_ml300_env", dict(width=[100, 100], batch=1000, memory_limit=300 * 2**20, backward="environments")),
     ("wide_z_default", dict(width=[100, 100], batch=1000, readout="z")),
     ("wide_z_ml300", dict(width=[100, 100], batch=1000, readout="z", memory_limit=300 * 2**20)),
@@ -81,8 +85,9 @@ configs = [
 ]
 only = sys.argv[1].split(",") if len(sys.argv) > 1 and sys.argv[1] else None
 import qkan.solvers.cutn as C
-if len(sys.argv) > 2:
-    C.CHUNK_SHARE, C.WORKSPACE_SHARE = float(sys.argv[2]), float(sys.argv[3])
+for name in ("CHUNK_SHARE", "WORKSPACE_SHARE"):  # overridden from the environment
+    if name in os.environ:
+        setattr(C, name, float(os.environ[name]))
 print("CHUNK_SHARE", C.CHUNK_SHARE, "WORKSPACE_SHARE", C.WORKSPACE_SHARE)
 for name, cfg in configs:
     if only and name not in only: continue
@@ -96,4 +101,4 @@ for name, r in RES.items():
     if "top_cuda" in r:
         print("==", name)
         for row in r["top_cuda"]: print("  ", row)
-json.dump(RES, open(f"{OUT}/cutn_probe.json", "w"), indent=1)
+json.dump(RES, open(f"{OUT}/cutn_probe_{os.getpid()}.json", "w"), indent=1)
