@@ -39,7 +39,7 @@ from .statevector import COMPLEX_OF
 
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
 WORKSPACE_SHARE = 0.7  # of memory_limit at most for cuTensorNet's workspace (scratch and gradient cache)
-MIN_WORKSPACE = 1 << 20  # bytes: a network's workspace is its least need (within the share), at least this
+MIN_WORKSPACE = 1 << 20  # bytes: a network's workspace is its least need within the share, and at least this
 CHUNK_SHARE = 3  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE
 BACKWARDS = ("cutensornet", "environments")
 Path = list[tuple[int, ...]]
@@ -261,11 +261,13 @@ class ChunkedLayer(torch.autograd.Function):
         ctx.program, ctx.network, ctx.batch, ctx.chunk = program, network, batch, chunk
         ctx.needs = tuple(bool(g) for g in ctx.needs_input_grad[6:])
         outputs = []
-        for start, size in _chunks(batch, chunk):
+        chunks = _chunks(batch, chunk)
+        for start, size in chunks:
             raw = None  # the previous chunk's result, freed before this one's contraction
             chunk_operands = program.slice_operands(network, operands, start, size)
+            kept = keep and start == chunks[-1][0]  # only its contraction is reused: others hold no gradient cache
             raw = program.engine.contract(network.expression, network.path, chunk_operands,
-                                          program.gradient_flags(ctx.needs))
+                                          program.gradient_flags(ctx.needs) if kept else None)
             outputs.append(program.chunk_output(network, raw, size, weight))
         ctx.kept = (chunk_operands, raw) if keep else (None, None)
         ctx.save_for_backward(weight, *operands)
@@ -327,7 +329,8 @@ class CutnProgram(Program):
         self.layer_network = self._network("layer") if self.z_readout else None
         self.arccos_reps = sorted({s.rep for op in circuit.ops if op.angle for s in op.angle.data
                                    if s.encoding == "arccos"})
-        self.engine = (CutnEngine(self.memory_limit * WORKSPACE_SHARE) if device.type == "cuda" else EinsumEngine())
+        self.engine = (CutnEngine(max(self.memory_limit * WORKSPACE_SHARE, MIN_WORKSPACE)) if device.type == "cuda"
+                       else EinsumEngine())
 
     def _network(self, mode: str) -> CircuitNetwork:
         """The mode's network, along the split path unless its per-edge tensors (not sliced by chunking)
