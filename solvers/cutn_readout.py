@@ -25,8 +25,9 @@ def amp_values(norms: torch.Tensor) -> torch.Tensor:
 def amp_cotangent(amplitudes: torch.Tensor, norms: torch.Tensor, grad: torch.Tensor, qubit: int, n_qubits: int,
                   in_place: bool = False) -> torch.Tensor:
     """The amplitudes' cotangent for the cotangent ``grad`` (...) of the readout: the amplitudes scaled by
-    +-grad / norm (a zero norm gets the published subgradient 0); ``in_place`` overwrites the amplitudes."""
-    scale = torch.reciprocal(norms)
+    +-grad / norm (a zero norm gets the published subgradient 0); ``in_place`` overwrites the amplitudes and
+    the norms (in the chunked layer each is as large as a chunk's layer: no copies at the peak)."""
+    scale = norms.reciprocal_() if in_place else torch.reciprocal(norms)
     scale[..., 1].neg_()
     scale.mul_(grad[..., None]).nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
     split = split_basis(amplitudes, qubit, n_qubits)
