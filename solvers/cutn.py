@@ -40,7 +40,9 @@ from .statevector import COMPLEX_OF
 DEFAULT_MEMORY_FRACTION = 0.5  # of free GPU memory, when memory_limit is not given
 WORKSPACE_SHARE = 0.7  # of memory_limit at most for cuTensorNet's workspace (scratch and gradient cache)
 MIN_WORKSPACE = 1 << 20  # bytes: a network's workspace is its least need within the share, and at least this
-CHUNK_SHARE = 3  # a chunk's largest tensor takes at most memory_limit / CHUNK_SHARE
+# a chunk's largest tensor (its result) takes at most memory_limit / CHUNK_SHARE: with the readout's temporaries
+# (3/4 of it) and cuTensorNet's gradient cache (about 1.8 times it, pz on the H200) a chunk peaks near 3.55 times it
+CHUNK_SHARE = 3.6
 BACKWARDS = ("cutensornet", "environments")
 Path = list[tuple[int, ...]]
 
@@ -79,7 +81,8 @@ class CutnEngine:
 
     cuTensorNet's own backward runs only on unsliced networks without extent-1 modes whose gradient
     cache fits the limit; where it does not, the network is planned without gradient flags and
-    ``native_gradients`` says so."""
+    ``native_gradients`` says so. A network gets the least workspace it needs; one whose backward fails
+    with that is planned again with the whole limit, then, failing again, without gradient flags."""
 
     def __init__(self, workspace_limit: int):
         from cuquantum.bindings import cutensornet
@@ -90,6 +93,7 @@ class CutnEngine:
         self.workspace_limit = int(workspace_limit)
         self._networks: dict[tuple, object] = {}
         self._native: dict[tuple, bool] = {}
+        self._whole_limit: set[tuple] = set()  # keys whose backward failed with their least workspace
         self._last: dict[tuple, tuple] = {}  # key -> operands of the network's latest contraction
 
     @staticmethod
@@ -102,9 +106,9 @@ class CutnEngine:
             return self._networks[key]
         grads = key[-1]
         network = None
-        if any(grads) and all(extent > 1 for o in operands for extent in o.shape):
+        if any(grads) and self._native.get(key, True) and all(extent > 1 for o in operands for extent in o.shape):
             try:  # with gradient flags cuTensorNet keeps a cache for its backward; it must fit the limit unsliced
-                network = self._plan(expression, path, operands, stream, grads)
+                network = self._plan(expression, path, operands, stream, grads, whole=key in self._whole_limit)
                 if network.num_slices != 1:
                     network.free()
                     network = None
@@ -115,11 +119,14 @@ class CutnEngine:
         self._networks[key] = network or self._plan(expression, path, operands, stream, (False,) * len(operands))
         return self._networks[key]
 
-    def _plan(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream, grads: tuple[bool, ...]):
-        """The network along ``path`` with the least workspace it needs (where that is within the limit):
-        cuTensorNet otherwise takes the whole limit as scratch, memory that the chunks could use."""
-        need = self._workspace_need(expression, path, operands, stream, grads)
-        limit = min(self.workspace_limit, max(need, MIN_WORKSPACE))  # a need over the limit fails as before
+    def _plan(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream, grads: tuple[bool, ...],
+              whole: bool = False):
+        """The network along ``path`` with the least workspace it needs (where that is within the limit), or
+        the ``whole`` limit: cuTensorNet otherwise takes all of it as scratch, memory the chunks could use."""
+        limit = self.workspace_limit
+        if not whole:
+            need = self._workspace_need(expression, path, operands, stream, grads)
+            limit = min(limit, max(need, MIN_WORKSPACE))  # a need over the limit fails as before
         return self._prepared(expression, path, operands, stream, grads, limit)
 
     def _prepared(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream,
@@ -167,20 +174,27 @@ class CutnEngine:
         forward contraction's cache, so the network is contracted again unless its latest contraction
         was with these very operands."""
         key = self._key(expression, operands, grads)
-        if self._last.get(key) != _identity(operands):
-            self.contract(expression, path, operands, grads)
-        stream = torch.cuda.current_stream(operands[0].device)
-        self._last.pop(key)  # gradients hands the cache back: the next backward needs a new contraction
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Network.gradients")  # "experimental", on every call
-                return tuple(self._networks[key].gradients(grad_output.contiguous(), stream=stream,
-                                                           release_workspace=True))
-        except Exception as err:  # cuTensorNet refuses this network's backward: environments from now on
-            warnings.warn(f"cuTensorNet gradients failed ({type(err).__name__}: {err}); the backward contracts "
-                          "environments instead", RuntimeWarning)
-            self._native[key] = False
-            return None
+        while True:
+            if self._last.get(key) != _identity(operands):
+                self.contract(expression, path, operands, grads)
+            if not self._native[key]:  # planned again without gradient flags
+                return None
+            stream = torch.cuda.current_stream(operands[0].device)
+            self._last.pop(key)  # gradients hands the cache back: the next backward needs a new contraction
+            try:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Network.gradients")  # "experimental", on every call
+                    return tuple(self._networks[key].gradients(grad_output.contiguous(), stream=stream,
+                                                               release_workspace=True))
+            except Exception as err:  # a network whose call failed is not reused
+                self._networks.pop(key).free()
+                if key not in self._whole_limit:  # it had its least workspace: again with the whole limit
+                    self._whole_limit.add(key)
+                    continue
+                warnings.warn(f"cuTensorNet gradients failed ({type(err).__name__}: {err}); the backward "
+                              "contracts environments instead", RuntimeWarning)
+                self._native[key] = False
+                return None
 
 
 def _identity(operands: Sequence[torch.Tensor]) -> tuple:
