@@ -16,8 +16,12 @@ readout), 27.4 -> 7.3 ms, 2650 -> 341 MiB (z readout); QKAN([256,256]) b4096 und
 565 -> 85 ms a step. H200, 2026-12-01: the step is bound by host time per torch op and cuTensorNet call
 (kernels 2.2 ms of a 9 ms wide step); batched operands (solvers/cutn_operands.py) and the chunked node
 took the wide step from 9.0 to 4.4-6.0 ms (default limit) and, under memory_limit=300 MiB, from 35 ms
-(checkpointed chunks) to 13.6 ms at 243 MiB (CHUNK_SHARE 8, one machine instance) and 15.9 ms at 241 MiB
-(6, now the default, on another; on that one 5 peaked at 316 MiB, over the limit).
+(checkpointed chunks) to 12-16 ms at 241 MiB (four chunks). H200, 2026-12-02: cuTensorNet took the whole
+workspace share as scratch (900-1060 MiB per network of the wide step at the default limit, against a
+least need of 192-352); with each network at its need, chunk results freed before the next chunk and only
+the kept chunk contracted with gradient flags, the wide step under 300 MiB runs in two chunks with
+cuTensorNet's backward: 7.3-9.8 ms at 283-284 MiB on four machine instances; QKAN([256,256]) b4096 under 2 GiB
+47 ms at 1906 MiB (8 chunks).
 """
 from __future__ import annotations
 
