@@ -36,7 +36,7 @@ def amp_cotangent(amplitudes: torch.Tensor, norms: torch.Tensor, grad: torch.Ten
 
 
 class AmpReadout(torch.autograd.Function):
-    """amplitudes (..., 2^n), qubit, n_qubits -> f (...), saving only the amplitudes."""
+    """amplitudes (..., 2^n), qubit, n_qubits -> f (...), saving the amplitudes and their two norms."""
 
     @staticmethod
     def forward(ctx, amplitudes: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
