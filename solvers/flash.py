@@ -138,7 +138,8 @@ class FlashKernels:
         part = torch.empty(tiles, n_acc, in_dim, out_dim, dtype=x.dtype, device=x.device)
         gxp = torch.empty(chunks, batch, in_dim, dtype=x.dtype, device=x.device) if need_x else None
         if batch:
-            launch(self.module, f"qkan_backward<{real}, {str(edge).lower()}>", (in_dim, tiles, chunks),
+            launch(self.module, f"qkan_backward<{real}, {str(edge).lower()}, {str(need_x).lower()}>",
+                   (in_dim, tiles, chunks),
                    (32 * warps,), (x, table, gout, part, _pointer(gxp), batch, out_dim, in_dim, tile),
                    shared_mem=self.backward_shared_bytes(warps, x.element_size()))
         else:

@@ -15,11 +15,11 @@ extend this class.) Four kernels, each templated on the compute type (float, dou
 - ``qkan_forward<real, EDGE>``: one thread per (output, NB samples) looping over inputs; writes
   y (B, O) (EDGE=false: readout, post-activation, mask and base branch summed over inputs) or
   the raw readout f (B, O, I) (EDGE=true).
-- ``qkan_backward<real, EDGE>``: one thread per edge looping over a batch tile, the adjoint
+- ``qkan_backward<real, EDGE, GX>``: one thread per edge looping over a batch tile, the adjoint
   method: re-run to the end, then undo each gate with its inverse (the transpose) while carrying
   the cotangent q = dL/dr back; a rotation's angle gets axis . (r x q). Per-edge sums over the tile
-  go to a partial buffer; grad_x is reduced over outputs by warp shuffles and a fixed-order pass
-  over the block's warps.
+  go to a partial buffer; grad_x (GX=true, when the input needs it) is reduced over outputs by warp
+  shuffles and a fixed-order pass over the block's warps.
 - ``qkan_param_grads<real, EDGE>``: per edge (32 edges x 8 warps a block), sums the tiles in order
   and maps the sums to parameter gradients (a block's sums are T = r x q at its input; each rotation in a block gets
   sum_P c_P T_P with c = Pauli coefficients of B^dag Q B, B the gates before it).
@@ -45,7 +45,8 @@ BACKWARD_CHUNK = {4: 32, 8: 16}  # samples a backward block stages at once, by e
 # chunk x (threads + x-only values + warps) reals, at most 35 KB)
 PARAM_WARPS = 8  # warps of a parameter-gradient block (32 edges): they share the tile sums (and, for the Fourier
 # kernels, the node walks), so a layer of 10^4 edges runs 8x as many threads as one thread per edge
-INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial sums added in a fixed order)
+INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial sums added in a fixed order; H200,
+# QKAN([100,100]) b1000: 16 warps took 31.6 us against 27.7, at 4 samples per thread 41.0 and 33.6)
 MAX_INPUT_CHUNK = 64  # inputs whose x-only values (sincos of raw angles, sigma) a forward block stages at once
 STAGING_BYTES = 32768  # shared memory for that staging (double precision)
 AXES = ("x", "y", "z")
@@ -485,8 +486,9 @@ class FlashCodegen:
         names = []
         for real in ("float", "double"):
             names.append(f"qkan_edge_table<{real}>")
-            for kernel in ("qkan_forward", "qkan_backward", "qkan_param_grads"):
+            for kernel in ("qkan_forward", "qkan_param_grads"):
                 names += [f"{kernel}<{real}, false>", f"{kernel}<{real}, true>"]
+            names += [f"qkan_backward<{real}, {edge}, {gx}>" for edge in ("false", "true") for gx in ("false", "true")]
         return tuple(names)
 
 
@@ -729,8 +731,8 @@ BACKWARD = r"""
 // loaded into shared memory by the whole block (many independent loads in flight, instead of one
 // cotangent load per sample in the loop). Per-edge sums -> part (tiles, P, I, O); grad_x partial per
 // chunk of outputs -> gxp (chunks, B, I), reduced over the block's outputs by shuffles and a fixed-order
-// warp sum (skipped when gxp is null: the input needs no gradient).
-template <typename real, bool EDGE>
+// warp sum (GX = false: the input needs no gradient, so gxp is null and none of grad_x is computed).
+template <typename real, bool EDGE, bool GX>
 __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict__ tab,
                               const real* __restrict__ gout, real* __restrict__ part, real* __restrict__ gxp,
                               long long B, long long O, long long I, long long TB) {{
@@ -769,14 +771,14 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
         const real gin = gs[j * blockDim.x + threadIdx.x];
 {sample}
       }}
-      if (gxp) {{
+      if (GX) {{
 #pragma unroll
         for (int off = 16; off > 0; off >>= 1) gxl += __shfl_xor_sync(0xffffffffu, gxl, off);
         if (lane == 0) sm[warp * GS + j] = gxl;
       }}
     }}
     __syncthreads();
-    for (int j = threadIdx.x; gxp && j < n; j += blockDim.x) {{
+    for (int j = threadIdx.x; GX && j < n; j += blockDim.x) {{
       real s = real(0);
       for (int w = 0; w < nwarps; ++w) s += sm[w * GS + j];
       gxp[(oc * B + c0 + j) * I + i] = s;
@@ -831,6 +833,9 @@ __global__ void qkan_param_grads(const real* __restrict__ part, const real* __re
 """
 
 INSTANTIATIONS = r"""
+#define QKAN_BACKWARD(real, edge, gx)                                                                       \
+  template __global__ void qkan_backward<real, edge, gx>(const real*, const real*, const real*, real*,      \
+                                                         real*, long long, long long, long long, long long);
 #define QKAN_INSTANTIATE(real)                                                                              \
   template __global__ void qkan_edge_table<real>(const real*, const real*, const real*, const real*,       \
                                                  const real*, const real*, const real*, real*, long long,  \
@@ -839,10 +844,8 @@ INSTANTIATIONS = r"""
                                                      long long);                                           \
   template __global__ void qkan_forward<real, true>(const real*, const real*, real*, long long, long long,  \
                                                     long long);                                            \
-  template __global__ void qkan_backward<real, false>(const real*, const real*, const real*, real*, real*,  \
-                                                      long long, long long, long long, long long);          \
-  template __global__ void qkan_backward<real, true>(const real*, const real*, const real*, real*, real*,   \
-                                                     long long, long long, long long, long long);           \
+  QKAN_BACKWARD(real, false, false) QKAN_BACKWARD(real, false, true)                                        \
+  QKAN_BACKWARD(real, true, false) QKAN_BACKWARD(real, true, true)                                          \
   template __global__ void qkan_param_grads<real, false>(const real*, const real*, const real*, const real*, \
                                                          const real*, real*, real*, real*, real*, real*,    \
                                                          real*, long long, long long, long long, long long);\

@@ -22,13 +22,12 @@ from qkan.solvers.flash_fourier import make_codegen
 from reference import random_circuit
 
 needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not installed")
-KERNELS_PER_SOURCE = 14  # edge table + (forward, backward, param grads) x (layer, edge), for float and double
 
 
 def assert_compiles_without_spills(circuit: Circuit, geometry: LayerGeometry, fourier=False) -> None:
     """The gate-walk kernels (``fourier=False``), or whichever the solver picks (None)."""
     report = ptxas_report(make_codegen(circuit, geometry, fourier).source, arch="sm_90")
-    assert len(report) == KERNELS_PER_SOURCE, sorted(report)
+    assert len(report) == len(FlashCodegen.name_expressions()), sorted(report)  # every kernel compiled
     spilling = {k: v for k, v in report.items() if v["spill_stores"] or v["spill_loads"]}
     assert not spilling, f"{circuit.name}: register spills in {spilling}"
 

@@ -334,3 +334,17 @@ def test_graphed_train_step_matches_eager():
         eager.backward()
         twin_opt.step()
         assert abs(graphed - eager.item()) <= 1e-5 * max(1.0, abs(eager.item())), (n, graphed, eager.item())
+    # the replays leave the gradients of the last step readable and the parameters stepped alike
+    torch.testing.assert_close(model.layers[0].theta.grad, twin.layers[0].theta.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(model.layers[0].theta, twin.layers[0].theta, rtol=1e-5, atol=1e-6)
+    assert optimizer.param_groups[0]["foreach"] is False  # one trainable tensor: the per-tensor kernels
+
+
+def test_graphed_train_step_keeps_an_explicit_foreach():
+    from qkan.graphs import make_graphed_train_step
+
+    model, x, y = _model_and_data()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2, foreach=True)
+    step = make_graphed_train_step(model, torch.nn.functional.mse_loss, optimizer, x, y)
+    step(x, y)
+    assert optimizer.param_groups[0]["foreach"] is True and optimizer.param_groups[0]["capturable"] is True
