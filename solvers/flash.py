@@ -40,6 +40,20 @@ occupancy, backward 72 us at 37% with 31%: latency-bound, not arithmetic-bound. 
 0.142-0.147 ms with Adam(fused=False or True) in docs/probes/flash_graph_tune.py, 0.190-0.191 ms with the
 default foreach Adam (a loop otherwise alike, and ``qkan bench --graphed``) on the same machine instance.
 QKAN([256,256]) b4096 graphed 2.59 -> 1.40 ms (fused=True).
+This H200 session (2026-12-02; docs/probes/flash_graph_timeline.py, kernel times inside one replay of the
+graphed step, Adam): the backward without grad_x (the input needs none: a model's first layer) computes none
+of it, 44.3 -> 38.4 us. With the graphed step's gradients set to None and Adam's per-tensor kernels
+(qkan/graphs.py) the graphed step takes 0.134 ms (the earlier code: 0.143 ms with Adam(foreach=False), 0.190
+with the default foreach): these kernels 82.7 us (table 4.0, forward 27.5, backward 38.5, parameter kernel
+12.7), mse_loss and its backward 16.4 us (the mean's reduction 11.6), Adam's 21 kernels 26.5 us, the two
+input copies 2.2 us, the gaps between the 32 nodes 6 us. QKAN([256,256]) b4096: 1.27 ms, QKAN([1,1]) 0.062 ms.
+Tried and left out (same probe): 16 forward warps a block (31.6 us against 27.7), 4 samples a thread (33.6),
+the pole coefficients read lazily (forward -0.8 to -2 us, backward +3.4 us, table +1.2 us), a chunk's
+cotangent loads unrolled (backward 57.9 us at 96 registers against 38.4), a warp's accumulators summed in one
+pass in the parameter kernel (14.1-14.6 us against 12.5-13.3; 21.0 against 12.7 for QKAN([1,1])), forward blocks
+over (batch group, output) pairs so that no lane idles at O = 100 (27.5 us either way). Backward blocks over
+consecutive edges did help (38.5 -> 34.2 us, graphed 0.1277 ms) but lack a GPU parity test: branch
+flash-flat-backward.
 Eager small layers are bound by host time, close to PyTorch's own floor on those hosts: on the H200
 machine an eager Adam step of nn.Linear(1, 1) took 0.77-1.05 ms and its forward 28-35 us of host time,
 against 0.9-1.3 ms and 52-64 us for QKAN([1,1]) / QKAN([100,100]) with flash.

@@ -46,7 +46,7 @@ BACKWARD_CHUNK = {4: 32, 8: 16}  # samples a backward block stages at once, by e
 PARAM_WARPS = 8  # warps of a parameter-gradient block (32 edges): they share the tile sums (and, for the Fourier
 # kernels, the node walks), so a layer of 10^4 edges runs 8x as many threads as one thread per edge
 INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial sums added in a fixed order; H200,
-# QKAN([100,100]) b1000: 16 warps took 31.6 us against 27.7, at 4 samples per thread 41.0 and 33.6)
+# QKAN([100,100]) b1000: 16 warps took 31.6 us against 27.7; with NB = 4, 41.0 and 33.6)
 MAX_INPUT_CHUNK = 64  # inputs whose x-only values (sincos of raw angles, sigma) a forward block stages at once
 STAGING_BYTES = 32768  # shared memory for that staging (double precision)
 AXES = ("x", "y", "z")

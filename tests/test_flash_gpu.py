@@ -210,15 +210,18 @@ def test_eager_function_and_custom_op_agree_bitwise():
             assert (a is None and b is None) or torch.equal(a, b)
 
 
+@pytest.mark.parametrize("shape", [(6, 5), (20, 100)])  # (in, out): one warp of outputs; 100 over 4 warps
 @pytest.mark.parametrize("trainable", [("theta",), ("theta", "base_weight", "postact_bias"), ("theta", "x")])
-def test_gradients_of_a_subset_match_exact(trainable):
+def test_gradients_of_a_subset_match_exact(trainable, shape):
     """The eager backward allocates and writes only the gradients autograd asks for (QKAN's default trains
-    theta alone, its input needs none): those it computes match exact, the rest stay None."""
+    theta alone, its input needs none: the kernels without grad_x): those it computes match exact, the rest
+    stay None."""
     grads = {}
-    reference = QKANLayer(6, 5, device=DEVICE, dtype=torch.float64, seed=3)
-    x64 = torch.rand(40, 6, device=DEVICE, dtype=torch.float64) * 2 - 1
+    in_dim, out_dim = shape
+    reference = QKANLayer(in_dim, out_dim, device=DEVICE, dtype=torch.float64, seed=3)
+    x64 = torch.rand(40, in_dim, device=DEVICE, dtype=torch.float64) * 2 - 1
     for solver, dtype in (("exact", torch.float64), ("flash", torch.float32)):
-        layer = QKANLayer(6, 5, solver=solver, device=DEVICE, dtype=dtype)
+        layer = QKANLayer(in_dim, out_dim, solver=solver, device=DEVICE, dtype=dtype)
         layer.load_state_dict(reference.state_dict())  # the same weights in both dtypes
         for name, p in layer.named_parameters():
             p.requires_grad_(name in trainable)
