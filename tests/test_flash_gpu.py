@@ -340,7 +340,7 @@ def test_graphed_train_step_matches_eager():
     # the replays leave the gradients of the last step readable and the parameters stepped alike
     torch.testing.assert_close(model.layers[0].theta.grad, twin.layers[0].theta.grad, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(model.layers[0].theta, twin.layers[0].theta, rtol=1e-5, atol=1e-6)
-    assert optimizer.param_groups[0]["foreach"] is False  # one trainable tensor: the per-tensor kernels
+    assert optimizer.param_groups[0]["foreach"] is False  # two trainable tensors (theta of each layer): per tensor
 
 
 def test_graphed_train_step_keeps_an_explicit_foreach():
