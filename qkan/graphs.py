@@ -36,21 +36,10 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, snapshot: tuple
                     v.copy_(state[id(v)]) if id(v) in state else v.zero_()
 
 
-def make_graphed_train_step(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor],
-                            optimizer: torch.optim.Optimizer, example_x: Tensor,
-                            example_y: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
-    """Return ``step(x, y) -> loss`` that replays one captured train step (zero grads, forward,
-    ``loss_fn(model(x), y)``, backward, ``optimizer.step()``) on CUDA.
-
-    The optimizer is switched to ``capturable=True`` where it has that option (Adam, AdamW, ...),
-    as graph capture requires, and, over at most FEW_TENSORS trainable tensors with ``foreach`` left unset,
-    to its per-tensor kernels (the same arithmetic, faster on few large tensors). Gradients are set to None
-    before each step, so the captured backward writes them instead of zeroing and adding to them; after a
-    replay they hold that step's gradients. Warm-up steps run before capture; the model's parameters and the
-    optimizer's state are restored afterwards, so the first replay is the first real step. The
-    returned loss tensor is overwritten by the next replay (clone it to keep it)."""
-    if example_x.device.type != "cuda":
-        raise ValueError(f"make_graphed_train_step needs CUDA tensors, got example_x on {example_x.device}")
+def prepare_for_capture(optimizer: torch.optim.Optimizer) -> None:
+    """Switch ``optimizer`` to ``capturable=True`` where it has that option (its step counts move to the
+    parameters' device) and, over at most FEW_TENSORS trainable tensors with ``foreach`` left unset, to its
+    per-tensor kernels."""
     few = sum(p.requires_grad for group in optimizer.param_groups for p in group["params"]) <= FEW_TENSORS
     for group in optimizer.param_groups:
         if few and "foreach" in group and group["foreach"] is None and not group.get("fused"):
@@ -61,6 +50,24 @@ def make_graphed_train_step(model: nn.Module, loss_fn: Callable[[Tensor, Tensor]
                 state = optimizer.state.get(p, {})
                 if torch.is_tensor(state.get("step")) and state["step"].device != p.device:
                     state["step"] = state["step"].to(p.device)
+
+
+def make_graphed_train_step(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor],
+                            optimizer: torch.optim.Optimizer, example_x: Tensor,
+                            example_y: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+    """Return ``step(x, y) -> loss`` that replays one captured train step (zero grads, forward,
+    ``loss_fn(model(x), y)``, backward, ``optimizer.step()``) on CUDA.
+
+    The optimizer is switched to ``capturable=True`` where it has that option (Adam, AdamW, ...),
+    as graph capture requires, and, over at most FEW_TENSORS trainable tensors with ``foreach`` left unset,
+    to its per-tensor kernels (the same arithmetic, faster on few large tensors; ``prepare_for_capture``).
+    Gradients are set to None before each step, so the captured backward writes them instead of zeroing and
+    adding to them; after a replay they hold that step's gradients. Warm-up steps run before capture; the
+    model's parameters and the optimizer's state are restored afterwards, so the first replay is the first
+    real step. The returned loss tensor is overwritten by the next replay (clone it to keep it)."""
+    if example_x.device.type != "cuda":
+        raise ValueError(f"make_graphed_train_step needs CUDA tensors, got example_x on {example_x.device}")
+    prepare_for_capture(optimizer)
     static_x, static_y = example_x.detach().clone(), example_y.detach().clone()
 
     def train_step() -> Tensor:
