@@ -9,6 +9,8 @@ import itertools
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+import numpy as np
+
 from .angles import Angle, AngleLike, as_angle
 from .gates import GateSpec, gate_spec
 
@@ -31,6 +33,11 @@ class Op:
     @property
     def depends_on_data(self) -> bool:
         return self.angle is not None and self.angle.depends_on_data
+
+    def constant_matrix(self) -> np.ndarray:
+        """The gate's matrix where it is constant: a fixed gate's, or a rotation's by its angle's constant part
+        (the whole angle when it has no theta or data terms)."""
+        return self.spec.rotation_matrix(self.angle.const) if self.spec.parametric else self.spec.fixed_matrix()
 
     def __str__(self) -> str:
         args = ",".join(f"q{q}" for q in self.qubits)

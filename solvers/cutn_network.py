@@ -206,8 +206,7 @@ def constant_tensor(t: NetworkTensor) -> np.ndarray:
     k = len(ops[0].qubits)
     matrix = np.eye(2 ** k, dtype=np.complex128)
     for op in ops:
-        gate = op.spec.rotation_matrix(op.angle.const) if op.spec.parametric else op.spec.fixed_matrix()
-        matrix = gate @ matrix
+        matrix = op.constant_matrix() @ matrix
     value = np.diagonal(matrix).copy() if t.diagonal else matrix
     return value.reshape([2] * (k if t.diagonal else 2 * k))
 

@@ -158,7 +158,7 @@ class FlashCodegen:
             return self._new_block(block.ops)
         matrix = np.eye(2, dtype=np.complex128)
         for op in block.ops:
-            matrix = _const_matrix(op) @ matrix
+            matrix = op.constant_matrix() @ matrix
         return Block(block.ops, None, matrix, None)
 
     def _new_block(self, ops: tuple[Op, ...]) -> Block:
@@ -507,13 +507,6 @@ def bloch_rotation(m: np.ndarray) -> np.ndarray:
 
 
 # ----- constant matrices and per-edge block products ------------------------------------
-def _const_matrix(op: Op) -> np.ndarray:
-    spec = op.spec
-    if not spec.parametric:
-        return spec.fixed_matrix()
-    return spec.rotation_matrix(op.angle.const)
-
-
 def _m2_literal(m: np.ndarray) -> str:
     values = [m[0, 0].real, m[0, 0].imag, m[0, 1].real, m[0, 1].imag, m[1, 0].real, m[1, 0].imag,
               m[1, 1].real, m[1, 1].imag]
@@ -533,7 +526,7 @@ def _block_product(ops: tuple[Op, ...], flat, indent: str) -> list[str]:
     pending = np.eye(2, dtype=np.complex128)
     for n, op in enumerate(ops):
         if op.angle is None or not op.angle.thetas:
-            pending = _const_matrix(op) @ pending
+            pending = op.constant_matrix() @ pending
             continue
         if not np.allclose(pending, np.eye(2)):
             lines.append(f"{indent}M = m2_mul({_m2_literal(pending)}, M);")
@@ -561,7 +554,7 @@ def _block_gradient(block: Block, flat, indent: str, acc: Callable[[int], str]) 
             lines.append(f"{indent}  real s, c; qsincos({_half_angle(op, flat)}, &s, &c); "
                          f"M = m2_mul(m2_r{axis}(c, s), M); }}")
         else:
-            lines.append(f"{indent}M = m2_mul({_m2_literal(_const_matrix(op))}, M);")
+            lines.append(f"{indent}M = m2_mul({_m2_literal(op.constant_matrix())}, M);")
     return lines
 
 
