@@ -5,33 +5,16 @@ import json
 import sys
 
 import torch
-from torch import nn
 import qkan.solvers.flash as flash
 import qkan.solvers.flash_codegen as cg
 import qkan.solvers.registry as registry
-from qkan import QKAN
-from qkan.graphs import make_graphed_train_step
+from flash_graph_timeline import graphed_step, replay_ms  # the probe beside this one
 
-dev = torch.device("cuda")
 
-def build(width, batch, fused=True, **model_kw):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, width[0], generator=g).to(dev); y = torch.randn(batch, width[-1], generator=g).to(dev)
-    model = QKAN(width, reps=3, solver="flash", seed=0, device=dev, **model_kw)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3, fused=fused)
-    return model, opt, x, y
-
-def graphed_ms(model, opt, x, y, n=400):
-    step = make_graphed_train_step(model, nn.functional.mse_loss, opt, x, y)
-    for _ in range(20): step(x, y)
-    res = []
-    for _ in range(3):
-        torch.cuda.synchronize()
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        for _ in range(n): step(x, y)
-        b.record(); b.synchronize(); res.append(a.elapsed_time(b) / n)
-    return min(res), step
+def graphed(width, batch, fused=True):
+    """(replay ms, step, x, y) of the graphed step, Adam fused or its per-tensor kernels."""
+    step, x, y = graphed_step(width, batch, {"fused": True} if fused else {"foreach": False})
+    return replay_ms(step, x, y), step, x, y
 
 def kernel_profile(step, x, y, n=50):
     from torch.profiler import profile, ProfilerActivity
@@ -51,17 +34,14 @@ for nb in [int(v) for v in sys.argv[1].split(",")]:
         cg.NB = flash.NB = nb
         flash.TARGET_BACKWARD_THREADS = target
         registry._PROGRAMS.clear()
-        model, opt, x, y = build([100, 100], 1000)
-        ms, step = graphed_ms(model, opt, x, y)
+        ms, step, x, y = graphed([100, 100], 1000)
         out[f"nb{nb}_t{target}"] = ms
         print(f"NB={nb} target={target}: graphed {ms:.4f} ms", flush=True)
 print(json.dumps(kernel_profile(step, x, y), indent=0))
 for fused in (False, True):
     registry._PROGRAMS.clear()
-    model, opt, x, y = build([100, 100], 1000, fused=fused)
-    print("fused", fused, graphed_ms(model, opt, x, y)[0])
+    print("fused", fused, graphed([100, 100], 1000, fused=fused)[0])
 for width, batch in (([1, 1], 1000), ([256, 256], 4096)):
-    model, opt, x, y = build(width, batch)
-    ms, step = graphed_ms(model, opt, x, y, n=100)
+    ms, step, x, y = graphed(width, batch)
     print(width, batch, "graphed fused", ms)
     print(json.dumps(kernel_profile(step, x, y, n=20), indent=0))
