@@ -125,19 +125,22 @@ class FlashKernels:
                    (_blocks(batch, NB), _blocks(out_dim, 32)), (32 * INPUT_SPLIT,), (x, table, out, *sizes))
         return out, table
 
-    def tiling(self, batch: int, out_dim: int, in_dim: int) -> tuple[int, int, int, int]:
-        """(warps per block, output chunks, batch tiles, tile length) of the backward grid."""
+    def tiling(self, batch: int, out_dim: int, in_dim: int, flat: bool) -> tuple[tuple[int, int], int, int, int]:
+        """((edge blocks, output chunks), warps per block, batch tiles, tile length) of the backward grid: a
+        block per input and chunk of outputs, or with ``flat`` blocks over consecutive edges."""
         warps = min(BACKWARD_WARPS, _blocks(out_dim, 32))
-        chunks = _blocks(out_dim, 32 * warps)
-        per_tile_threads = chunks * 32 * warps * in_dim
+        threads = 32 * warps
+        blocks = (_blocks(out_dim * in_dim, threads), 1) if flat else (in_dim, _blocks(out_dim, threads))
+        per_tile_threads = blocks[0] * blocks[1] * threads
         tiles = max(_blocks(TARGET_BACKWARD_THREADS, per_tile_threads), _blocks(batch, MAX_TILE))
         tiles = max(1, min(tiles, _blocks(batch, MIN_TILE), 65535))
         tile = _blocks(batch, tiles)
-        return warps, chunks, _blocks(batch, tile), tile
+        return blocks, warps, _blocks(batch, tile), tile
 
-    def backward_shared_bytes(self, warps: int, element_size: int) -> int:
-        """Dynamic shared memory of a backward block: a chunk's x-only values, cotangents and warp sums."""
-        return BACKWARD_CHUNK[element_size] * (self.codegen.x_width + 33 * warps) * element_size
+    def backward_shared_bytes(self, warps: int, span: int, element_size: int) -> int:
+        """Dynamic shared memory of a backward block: a chunk's x-only values (of ``span`` inputs), cotangents
+        and warp sums."""
+        return BACKWARD_CHUNK[element_size] * (span * self.codegen.x_width + 33 * warps) * element_size
 
     def backward(self, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pw: Tensor, pb: Tensor,
                  mask: Tensor, needed: Sequence[bool] = ALL_GRADS) -> GradTuple:
@@ -147,15 +150,18 @@ class FlashKernels:
         batch, (out_dim, in_dim) = x.shape[0], mask.shape
         real = C_TYPE[x.dtype]
         need_x, _, need_prew, need_prec, need_pw, need_pb, need_bw = needed
-        warps, chunks, tiles, tile = self.tiling(batch, out_dim, in_dim)
+        flat = not need_x and out_dim > 32 and out_dim % 32 != 0  # else no lane idles over one input's outputs
+        (blocks, chunks), warps, tiles, tile = self.tiling(batch, out_dim, in_dim, flat)
+        span = min(in_dim, (32 * warps - 1) // out_dim + 2) if flat else 1  # inputs a block's edges belong to
         n_acc = cg.edge_acc_count if edge else cg.acc_size
         part = torch.empty(tiles, n_acc, in_dim, out_dim, dtype=x.dtype, device=x.device)
         gxp = torch.empty(chunks, batch, in_dim, dtype=x.dtype, device=x.device) if need_x else None
         if batch:
-            launch(self.module, f"qkan_backward<{real}, {str(edge).lower()}, {str(need_x).lower()}>",
-                   (in_dim, tiles, chunks),
-                   (32 * warps,), (x, table, gout, part, _pointer(gxp), batch, out_dim, in_dim, tile),
-                   shared_mem=self.backward_shared_bytes(warps, x.element_size()))
+            variant = ", ".join(str(v).lower() for v in (edge, need_x, flat))
+            launch(self.module, f"qkan_backward<{real}, {variant}>",
+                   (blocks, tiles, chunks), (32 * warps,),
+                   (x, table, gout, part, _pointer(gxp), batch, out_dim, in_dim, tile),
+                   shared_mem=self.backward_shared_bytes(warps, span, x.element_size()))
         else:
             part.zero_()
             if gxp is not None:

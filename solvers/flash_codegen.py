@@ -15,11 +15,12 @@ extend this class.) Four kernels, each templated on the compute type (float, dou
 - ``qkan_forward<real, EDGE>``: one thread per (output, NB samples) looping over inputs; writes
   y (B, O) (EDGE=false: readout, post-activation, mask and base branch summed over inputs) or
   the raw readout f (B, O, I) (EDGE=true).
-- ``qkan_backward<real, EDGE, GX>``: one thread per edge looping over a batch tile, the adjoint
+- ``qkan_backward<real, EDGE, GX, FLAT>``: one thread per edge looping over a batch tile, the adjoint
   method: re-run to the end, then undo each gate with its inverse (the transpose) while carrying
   the cotangent q = dL/dr back; a rotation's angle gets axis . (r x q). Per-edge sums over the tile
   go to a partial buffer; grad_x (GX=true, when the input needs it) is reduced over outputs by warp
-  shuffles and a fixed-order pass over the block's warps.
+  shuffles and a fixed-order pass over the block's warps. FLAT (no grad_x, O >= 32 not a multiple of 32)
+  lays blocks over consecutive edges rather than over one input's outputs, so no lane idles.
 - ``qkan_param_grads<real, EDGE>``: per edge (32 edges x 8 warps a block), sums the tiles in order
   and maps the sums to parameter gradients (a block's sums are T = r x q at its input; each rotation in a block gets
   sum_P c_P T_P with c = Pauli coefficients of B^dag Q B, B the gates before it).
@@ -488,7 +489,8 @@ class FlashCodegen:
             names.append(f"qkan_edge_table<{real}>")
             for kernel in ("qkan_forward", "qkan_param_grads"):
                 names += [f"{kernel}<{real}, false>", f"{kernel}<{real}, true>"]
-            names += [f"qkan_backward<{real}, {edge}, {gx}>" for edge in ("false", "true") for gx in ("false", "true")]
+            names += [f"qkan_backward<{real}, {edge}, {gx}>" for edge in ("false", "true")
+                      for gx in ("false, false", "false, true", "true, false")]  # GX, FLAT
         return tuple(names)
 
 
@@ -641,6 +643,18 @@ template <typename real> __device__ __forceinline__ void pauli_coeffs_z(const M2
   const M2<real> q{real(1), real(0), real(0), real(0), real(0), real(0), real(-1), real(0)};
   pauli_coeffs_from(m2_mul(m2_adj(b), m2_mul(q, b)), cx, cy, cz);
 }
+// the backward's edge of this thread: a block per input and chunk of outputs, or (FLAT) consecutive edges
+struct EdgeMap { long long i, o, i_first; int span; bool active; };
+template <bool FLAT> __device__ __forceinline__ EdgeMap edge_map(long long O, long long IO) {
+  if (!FLAT) {
+    const long long o_raw = (long long)blockIdx.z * blockDim.x + threadIdx.x;
+    return EdgeMap{(long long)blockIdx.x, o_raw < O ? o_raw : O - 1, (long long)blockIdx.x, 1, o_raw < O};
+  }
+  const long long e0 = (long long)blockIdx.x * blockDim.x, e_raw = e0 + threadIdx.x;
+  const long long e_end = e0 + blockDim.x < IO ? e0 + blockDim.x : IO, e = e_raw < IO ? e_raw : e0;
+  const long long i = e / O, i_first = e0 / O;
+  return EdgeMap{i, e - i * O, i_first, (int)((e_end - 1) / O - i_first + 1), e_raw < IO};
+}
 template <typename real> __device__ __forceinline__ real sigma(real x) { return @SIGMA@; }
 template <typename real> __device__ __forceinline__ real dsigma(real x) { return @DSIGMA@; }
 """
@@ -719,27 +733,32 @@ __global__ void qkan_forward(const real* __restrict__ x, const real* __restrict_
 """
 
 BACKWARD = r"""
-// grid (I, batch tiles, output chunks), block 32*warps threads over outputs; one thread per edge
-// loops over its batch tile in chunks of GS samples: each chunk's x-only values and cotangents are first
+// one thread per edge loops over its batch tile in chunks of GS samples. Grid (I, batch tiles, output chunks):
+// a block's 32*warps threads over outputs of one input (grad_x, if GX, is reduced over them); FLAT (no grad_x,
+// O >= 32): grid (edge blocks, batch tiles), a block over consecutive edges e = i O + o (of at most 3 inputs),
+// so no lane idles when 32 does not divide O. Each chunk's x-only values (of the block's inputs) and cotangents are first
 // loaded into shared memory by the whole block (many independent loads in flight, instead of one
 // cotangent load per sample in the loop). Per-edge sums -> part (tiles, P, I, O); grad_x partial per
 // chunk of outputs -> gxp (chunks, B, I), reduced over the block's outputs by shuffles and a fixed-order
 // warp sum (GX = false: the input needs no gradient, so gxp is null and none of grad_x is computed).
-template <typename real, bool EDGE, bool GX>
+template <typename real, bool EDGE, bool GX, bool FLAT>
 __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict__ tab,
                               const real* __restrict__ gout, real* __restrict__ part, real* __restrict__ gxp,
                               long long B, long long O, long long I, long long TB) {{
   constexpr int GS = sizeof(real) == 4 ? {gs_float} : {gs_double};
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  real* xs = reinterpret_cast<real*>(smem_raw);  // (GS, {K}) x-only values of the chunk's samples
-  real* gs = xs + GS * {K};                        // (GS, threads) cotangents of the chunk
-  real* sm = gs + GS * blockDim.x;                 // (warps, GS) per-warp grad_x sums
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-  const long long i = blockIdx.x, bt = blockIdx.y, oc = blockIdx.z;
-  const long long o_raw = oc * blockDim.x + threadIdx.x;
-  const bool active = o_raw < O;
-  const long long o = active ? o_raw : O - 1;
-  const long long IO = I * O, e = i * O + o;
+  const long long IO = I * O, bt = blockIdx.y, oc = blockIdx.z;
+  const EdgeMap map = edge_map<FLAT>(O, IO);
+  const long long i = map.i, o = map.o, i_first = map.i_first, e = i * O + o;
+  const bool active = map.active;
+  const int span = map.span;  // inputs the block's edges belong to: i_first, ..., i_first + span - 1
+  const int il = (int)(i - i_first);
+  real* xs = reinterpret_cast<real*>(smem_raw);  // (GS, span, {K}) x-only values of the chunk's samples
+  real* gs = xs + GS * span * {K};                 // (GS, threads) cotangents of the chunk
+  real* sm = gs + GS * blockDim.x;                 // (warps, GS) per-warp grad_x sums
+  const real* xl = xs + il * {K};                 // this thread's input's values of the chunk's first sample
+  const int xstride = span * {K};
   const long long P = EDGE ? {P_edge} : {P};
   (void)P;
 {load}
@@ -748,9 +767,10 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
   const long long b_end = (b_begin + TB < B) ? b_begin + TB : B;
   for (long long c0 = b_begin; c0 < b_end; c0 += GS) {{
     const int n = (int)((b_end - c0 < GS) ? b_end - c0 : GS);
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {{
-      const real xv = x[(c0 + j) * I + i];
-      real* dst = xs + j * {K};
+    for (int q = threadIdx.x; q < n * span; q += blockDim.x) {{
+      const int j = q / span;
+      const real xv = x[(c0 + j) * I + i_first + (q - j * span)];
+      real* dst = xs + q * {K};
 {xvalues}
     }}
     for (int j = 0; j < n; ++j)
@@ -760,7 +780,7 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
     for (int j = 0; j < n; ++j) {{  // float: two samples in flight (double would spill)
       real gxl = real(0);
       if (active) {{
-        const real* xq = xs + j * {K};
+        const real* xq = xl + j * xstride;
         const real gin = gs[j * blockDim.x + threadIdx.x];
 {sample}
       }}
@@ -826,9 +846,10 @@ __global__ void qkan_param_grads(const real* __restrict__ part, const real* __re
 """
 
 INSTANTIATIONS = r"""
-#define QKAN_BACKWARD(real, edge, gx)                                                                       \
-  template __global__ void qkan_backward<real, edge, gx>(const real*, const real*, const real*, real*,      \
-                                                         real*, long long, long long, long long, long long);
+#define QKAN_BACKWARD(real, edge, gx, flat)                                                                 \
+  template __global__ void qkan_backward<real, edge, gx, flat>(const real*, const real*, const real*, real*,\
+                                                               real*, long long, long long, long long,     \
+                                                               long long);
 #define QKAN_INSTANTIATE(real)                                                                              \
   template __global__ void qkan_edge_table<real>(const real*, const real*, const real*, const real*,       \
                                                  const real*, const real*, const real*, real*, long long,  \
@@ -837,8 +858,9 @@ INSTANTIATIONS = r"""
                                                      long long);                                           \
   template __global__ void qkan_forward<real, true>(const real*, const real*, real*, long long, long long,  \
                                                     long long);                                            \
-  QKAN_BACKWARD(real, false, false) QKAN_BACKWARD(real, false, true)                                        \
-  QKAN_BACKWARD(real, true, false) QKAN_BACKWARD(real, true, true)                                          \
+  QKAN_BACKWARD(real, false, false, false) QKAN_BACKWARD(real, false, false, true)                          \
+  QKAN_BACKWARD(real, false, true, false) QKAN_BACKWARD(real, true, false, false)                           \
+  QKAN_BACKWARD(real, true, false, true) QKAN_BACKWARD(real, true, true, false)                             \
   template __global__ void qkan_param_grads<real, false>(const real*, const real*, const real*, const real*, \
                                                          const real*, real*, real*, real*, real*, real*,    \
                                                          real*, long long, long long, long long, long long);\
