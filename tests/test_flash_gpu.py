@@ -34,37 +34,41 @@ def on_device(tensors: dict, dtype: torch.dtype):
 
 
 def run(solver: str, circuit: Circuit, geometry: LayerGeometry, x, params, what: str = "layer", **options):
-    """Output and gradients of sum(output * fixed random weights) w.r.t. x and every parameter."""
+    """Output and gradients of sum(output * fixed random weights) w.r.t. x (if it requires grad) and every
+    parameter."""
     program = compile_program(solver, circuit, geometry, x.dtype, DEVICE, **options)
     out = {"layer": program.layer_output, "edge": program.edge_values, "circuit": program.circuit_values}[what](x, params)
     weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64).to(out)
-    inputs = [x] + [p for p in params if p.requires_grad]
+    inputs = [x] * x.requires_grad + [p for p in params if p.requires_grad]
     grads = torch.autograd.grad((out * weights).sum(), inputs, allow_unused=True)
     return out, [torch.zeros_like(t) if g is None else g for g, t in zip(grads, inputs)]
 
 
 def check_parity(circuit, geometry, out_dim, in_dim, batch, group=None, what="layer", dtypes=(torch.float32, torch.float64),
-                 fourier=None):
+                 fourier=None, input_grad=True):
     tensors = random_tensors(circuit.parameter_shape, out_dim, in_dim, circuit.data_reps, batch, group=group,
                              arccos_safe="arccos" in circuit.data_encodings)
-    assert_matches_exact(circuit, geometry, tensors, what, dtypes, fourier)
+    assert_matches_exact(circuit, geometry, tensors, what, dtypes, fourier, input_grad)
 
 
 def assert_matches_exact(circuit, geometry, tensors: dict, what="layer", dtypes=(torch.float32, torch.float64),
-                         fourier=None):
+                         fourier=None, input_grad=True):
     """flash in each dtype against float64 exact on the same (float64, CPU) tensors: values within 1e-5
     (fp32) / 1e-10 (fp64) of the output's scale, every gradient within 1e-4 / 1e-10 relative. ``fourier``:
-    the flash kernels to use (None: the solver's pick, the Fourier series where the circuit allows)."""
+    the flash kernels to use (None: the solver's pick, the Fourier series where the circuit allows);
+    ``input_grad=False``: x needs no gradient (the kernels without grad_x)."""
     x64, p64 = on_device(tensors, torch.float64)
+    x64.requires_grad_(input_grad)
     ref, ref_grads = run("exact", circuit, geometry, x64, p64, what)
     for dtype in dtypes:
         x, params = on_device(tensors, dtype)
+        x.requires_grad_(input_grad)
         out, grads = run("flash", circuit, geometry, x, params, what, fourier=fourier)
         value_tol, grad_tol = (1e-5, 1e-4) if dtype == torch.float32 else (1e-10, 1e-10)
         scale = max(1.0, ref.abs().max().item())
         err = (out.double() - ref).abs().max().item()
         assert err <= value_tol * scale, f"{dtype} {what}: max |flash - exact| = {err:.3g} (scale {scale:.3g})"
-        names = ["x"] + [n for n, p in zip(PARAM_NAMES, p64) if p.requires_grad]
+        names = ["x"] * input_grad + [n for n, p in zip(PARAM_NAMES, p64) if p.requires_grad]
         # A gradient that vanishes analytically (e.g. theta of a circuit whose readout ignores it) is
         # rounding noise in both solvers: it is measured against a tenth of the whole gradient's norm.
         floor = 0.1 * torch.cat([r.flatten() for r in ref_grads]).norm().item()
@@ -104,6 +108,19 @@ def test_grouping_and_masks_match_exact(group, preacts):
     """Output chunks > 1 (O=300 over 256-thread blocks), several batch tiles, grouped theta/preacts."""
     check_parity(builtin("pz", 2, "amp"), LayerGeometry(7, 300, groups=group, preacts=preacts), 300, 7, 90,
                  group=group)
+
+
+@pytest.mark.parametrize("preacts", [False, True])  # the Fourier and the gate-walk kernels
+@pytest.mark.parametrize("what", ["layer", "edge", "circuit"])
+@pytest.mark.parametrize("shape", [(20, 100), (7, 300), (5, 64)])  # (in, out); 32 divides 64: no FLAT
+def test_parameter_gradients_without_input_gradient(shape, what, preacts):
+    """The backward without grad_x, where blocks lie over consecutive edges (FLAT: O > 32 not a multiple of 32)
+    and cross from one input's edges to the next, several batch tiles and chunks, grouped theta."""
+    in_dim, out_dim = shape
+    check_parity(builtin("pz", 3, "amp"), LayerGeometry(in_dim, out_dim, groups=3, preacts=preacts), out_dim, in_dim,
+                 70, group=3, what=what, input_grad=False)
+    check_parity(builtin("rpz", 2, "z"), LayerGeometry(in_dim, out_dim, preacts=preacts), out_dim, in_dim, 70,
+                 what=what, input_grad=False)
 
 
 @pytest.mark.parametrize("reps", [1, MAX_FOURIER_DEGREE])
