@@ -51,9 +51,23 @@ Tried and left out (same probe): 16 forward warps a block (31.6 us against 27.7)
 the pole coefficients read lazily (forward -0.8 to -2 us, backward +3.4 us, table +1.2 us), a chunk's
 cotangent loads unrolled (backward 57.9 us at 96 registers against 38.4), a warp's accumulators summed in one
 pass in the parameter kernel (14.1-14.6 us against 12.5-13.3; 21.0 against 12.7 for QKAN([1,1])), forward blocks
-over (batch group, output) pairs so that no lane idles at O = 100 (27.5 us either way). Backward blocks over
-consecutive edges did help (38.5 -> 34.2 us, graphed 0.1277 ms) but lack a GPU parity test: branch
-flash-flat-backward.
+over (batch group, output) pairs so that no lane idles at O = 100 (27.5 us either way).
+Session of 2026-12-02 (third; same probe and machine type, medians of 5 x 400 replays): backward blocks over
+consecutive edges where no grad_x is needed and 32 does not divide O (FLAT): backward 38.5 -> 34.2 us, the
+parameter kernel 12.7 -> 10.4 us (fewer, fuller tiles), graphed wide step 0.134 -> 0.1275 ms. The forward's
+per-sample `b < B` checks removed (samples past B compute on staged zeros, only their writes are skipped):
+forward 27.65 -> 25.1 us (56 -> 64 registers, still 4 blocks an SM), graphed wide 0.1276 -> 0.1252 ms, huge
+1.267 -> 1.225 ms. rsqrt without the
+subnormal scaling where the argument is >= 0.059 (qrsqrt_normal): 3 of ~53 SASS instructions per sample
+fewer, no measurable change (forward 25.1 vs 25.25 us). ncu on the forward (before these): 0.62 warps issued
+per scheduler and cycle, L2 throughput 27% (hit rate 99.97%), 0.9 waves: issue- and latency-bound, not
+bandwidth-bound. Tried and left out: blocks ordered output chunk first, so that one SM's blocks share table
+values in L1 (L1 hit rate 11% -> 57%, forward 28.9 -> 29.9 us); NB = 16 again (forward 35.8 us); an edge-table
+thread per (edge, node) (wide table 4.0 -> 6.4 us, huge 7.5 -> 21 us: every node thread redoes the theta
+rotations; 1x1 3.3 -> 2.7); the pole coefficients (r_x, r_y) in an edge-major block, read lazily by the
+forward (one run: forward 28.0 us, lazy 26.3, lazy and the checks removed 21.6; but the table 4.0 -> 5.5 us,
+the huge backward 683 -> 711 us, graphed wide 0.1275 -> 0.1233 ms and huge 1.267 -> 1.187 ms; read lazily
+from the slot-major layout instead, the forward took 72 registers, 3 blocks an SM: not run).
 Eager small layers are bound by host time, close to PyTorch's own floor on those hosts: on the H200
 machine an eager Adam step of nn.Linear(1, 1) took 0.77-1.05 ms and its forward 28-35 us of host time,
 against 0.9-1.3 ms and 52-64 us for QKAN([1,1]) / QKAN([100,100]) with flash.

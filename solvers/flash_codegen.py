@@ -293,7 +293,7 @@ class FlashCodegen:
     def _readout(self, indent: str) -> list[str]:
         if self.readout == "amp":  # |a| - |b| = z / sqrt(1 + rho), rho = sqrt(x^2 + y^2): exact near the poles
             return [f"{indent}const real nt = rx * rx + ry * ry, it = qrsqrt(nt);",
-                    f"{indent}const real rho = nt > real(0) ? nt * it : real(0), h = qrsqrt(real(1) + rho);",
+                    f"{indent}const real rho = nt > real(0) ? nt * it : real(0), h = qrsqrt_normal(real(1) + rho);",
                     f"{indent}const real f = rz * h;"]
         return [f"{indent}const real f = rz;"]
 
@@ -406,13 +406,15 @@ class FlashCodegen:
         sample = self._x_load(ind, "xq") + self._sample_setup(ind)
         sample += self._forward_gates(ind) + self._readout(ind)
         base = f" + t{bw} * sgx" if self.base else ""
-        sample += [f"{ind}if (EDGE) {{ out[(b * O + o) * I + i] = f; }}",
+        sample += [f"{ind}if (EDGE) {{ if (b < B) out[(b * O + o) * I + i] = f; }}",
                    f"{ind}else {{ acc@K@ += t{qw} * f + t{qb}{base}; }}"]
         body = "\n".join(sample)
-        samples = "\n".join(  # unrolled here: a large loop body may stay rolled, sending acc[] to local memory
-            f"        {{ const long long b = b0 + {k};\n          if (b < B) {{\n"
-            f"            const real* xq = xs + ({k} * @IC@ + ii) * {self.x_width};\n"
-            + body.replace("@K@", str(k)) + "\n          }\n        }" for k in range(NB))
+        # unrolled here (a large loop body may stay rolled, sending acc[] to local memory); samples past B
+        # compute on the zeros staged for them, unchecked, and only their writes are skipped
+        samples = "\n".join(
+            f"        {{ const long long b = b0 + {k}; (void)b;\n"
+            f"          const real* xq = xs + ({k} * @IC@ + ii) * {self.x_width};\n"
+            + body.replace("@K@", str(k)) + "\n        }" for k in range(NB))
         chunk = max(1, min(MAX_INPUT_CHUNK, STAGING_BYTES // (NB * self.x_width * 8)))
         return FORWARD.format(nb=NB, ic=chunk, isplit=INPUT_SPLIT, K=self.x_width,
                               xvalues="\n".join(self._x_values("      ", "dst")),
@@ -568,6 +570,14 @@ __device__ __forceinline__ void qsincos(float a, float* s, float* c) { sincospif
 __device__ __forceinline__ void qsincos(double a, double* s, double* c) { sincospi(a * 0.318309886183790672, s, c); }
 __device__ __forceinline__ float qrsqrt(float a) { return rsqrtf(a); }  // 2 ulp, one MUFU op: no sqrt + divide
 __device__ __forceinline__ double qrsqrt(double a) { return rsqrt(a); }
+// the same for an argument known to be a normal number (>= 2^-126): the MUFU op alone, without rsqrtf's
+// scaling of subnormal arguments (a compare and two multiplies around it)
+__device__ __forceinline__ float qrsqrt_normal(float a) {
+  float r;
+  asm("rsqrt.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(a));
+  return r;
+}
+__device__ __forceinline__ double qrsqrt_normal(double a) { return rsqrt(a); }
 
 template <typename real> struct M2 { real ar, ai, br, bi, cr, ci, dr, di; };  // [[a, b], [c, d]]
 // four reals read together from 16-byte aligned shared memory (one LDS.128 for float, two for double)

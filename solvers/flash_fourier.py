@@ -177,9 +177,9 @@ class FourierCodegen(FlashCodegen):
                 f"{indent}  it = nt > real(0) ? qrsqrt(nt) : real(0); rho = nt * it;",
                 f"{indent}}} else {{",
                 f"{indent}  const real w = real(1) - rz * rz;",
-                f"{indent}  it = qrsqrt(w); rho = w * it;",
+                f"{indent}  it = qrsqrt_normal(w); rho = w * it;",  # w >= 1 - POLE_Z^2
                 f"{indent}}}",
-                f"{indent}const real h = qrsqrt(real(1) + rho), f = rz * h;"]
+                f"{indent}const real h = qrsqrt_normal(real(1) + rho), f = rz * h;"]
 
     def _readout_cotangent(self, indent: str) -> list[str]:
         """q = dL/dr. For amp it is (gt r_x, gt r_y, gf h); away from the poles the radial part gt r is
