@@ -155,6 +155,30 @@ def test_edge_values_sum_to_forward(name, group):
     torch.testing.assert_close(edges.sum(-1), layer(x), atol=1e-12, rtol=0)
 
 
+def test_forward_follows_parametrizations_and_functional_call():
+    """The layer reads its tensors from the parameter dict when all seven are there; a parametrized one
+    (moved out of it) and functional_call's substitutes are what forward uses all the same."""
+    from torch.nn.utils import parametrize
+    from torch.func import functional_call
+
+    class Doubled(torch.nn.Module):
+        def forward(self, t):
+            return 2 * t
+
+    layer, twin = QKANLayer(3, 2, seed=0, dtype=F64), QKANLayer(3, 2, seed=0, dtype=F64)
+    x = _x(5, 3)
+    base = {"base_weight": torch.full((2, 3), 0.25, dtype=F64)}
+    with torch.no_grad():
+        twin.base_weight.fill_(0.25)
+    torch.testing.assert_close(functional_call(layer, base, (x,)), twin(x), atol=0, rtol=0)
+    parametrize.register_parametrization(layer, "theta", Doubled())
+    with torch.no_grad():
+        twin.theta.mul_(2)
+        twin.base_weight.copy_(layer.base_weight)
+    torch.testing.assert_close(layer(x), twin(x), atol=0, rtol=0)
+    assert not torch.equal(layer(x), QKANLayer(3, 2, seed=0, dtype=F64)(x))
+
+
 def test_model_accepts_three_dimensional_input_and_saves_activations():
     model = QKAN([3, 4, 2], seed=0, dtype=F64, save_act=True)
     x = _x(10, 3).reshape(2, 5, 3)
