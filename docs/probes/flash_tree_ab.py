@@ -59,8 +59,10 @@ def main() -> None:
     for tree in args.trees:
         command = [sys.executable, __file__, str(tree), "--one", "--cases", args.cases]
         command += ["--target", str(args.target)] if args.target is not None else []
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        results[str(tree)] = json.loads(out.strip().splitlines()[-1])
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"{tree}: the measurement failed\n{done.stderr}")
+        results[str(tree)] = json.loads(done.stdout.strip().splitlines()[-1])
         for case, r in results[str(tree)].items():
             kernels = ", ".join(f"{name.replace('void ', '')} {us:.1f}" for name, us in r["flash_us"])
             print(f"{tree} {case}: graphed {r['graphed_ms']:.4f} ms; {kernels}", flush=True)
