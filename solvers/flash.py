@@ -57,9 +57,8 @@ consecutive edges where no grad_x is needed and 32 does not divide O (FLAT): bac
 parameter kernel 12.7 -> 10.4 us (fewer, fuller tiles), graphed wide step 0.134 -> 0.1275 ms. The forward's
 per-sample `b < B` checks removed (samples past B compute on staged zeros, only their writes are skipped):
 forward 27.65 -> 25.1 us (56 -> 64 registers, still 4 blocks an SM), graphed wide 0.1276 -> 0.1252 ms, huge
-1.267 -> 1.225 ms. rsqrt without the
-subnormal scaling where the argument is >= 0.059 (qrsqrt_normal): 3 of ~53 SASS instructions per sample
-fewer, no measurable change (forward 25.1 vs 25.25 us). ncu on the forward (before these): 0.62 warps issued
+1.267 -> 1.225 ms. rsqrt without the subnormal scaling where the argument is >= 0.059 (qrsqrt_normal): 3 of
+~53 SASS instructions per sample fewer, no measurable change (forward 25.1 vs 25.25 us). ncu on the forward (before these): 0.62 warps issued
 per scheduler and cycle, L2 throughput 27% (hit rate 99.97%), 0.9 waves: issue- and latency-bound, not
 bandwidth-bound. Tried and left out: blocks ordered output chunk first, so that one SM's blocks share table
 values in L1 (L1 hit rate 11% -> 57%, forward 28.9 -> 29.9 us); NB = 16 again (forward 35.8 us); an edge-table

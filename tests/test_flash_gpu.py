@@ -347,7 +347,7 @@ def test_graphed_train_step_matches_eager():
         opt.step()
     step = make_graphed_train_step(model, loss_fn, optimizer, x, y)
     # the twin steps with the optimizer settings the capture uses (capturable, per-tensor kernels): Adam turns
-    # rounding differences in near-zero gradients into whole steps, which another implementation would
+    # rounding differences in near-zero gradients into whole steps, so another implementation's steps differ
     prepare_for_capture(twin_opt)
     for n in range(4):
         xs, ys = x.roll(n, 0), y.roll(n, 0)
