@@ -195,7 +195,9 @@ class FlashCodegen:
         return len(self.acc_names)
 
     # ----- code pieces --------------------------------------------------------------
-    def _load_table(self, indent: str) -> list[str]:
+    def _load_table(self, indent: str, lazy: bool = False) -> list[str]:
+        """The edge's table values as locals t{slot}; ``lazy`` (the forward) leaves out those that only a
+        rarely taken branch reads (none in the gate walk's table)."""
         return [f"{indent}const real t{p} = tab[{p}LL * IO + e];" for p in range(self.table_size)]
 
     def _block_entries(self, block: Block) -> list[str]:
@@ -290,7 +292,8 @@ class FlashCodegen:
                 gate_index += 1
         return lines
 
-    def _readout(self, indent: str) -> list[str]:
+    def _readout(self, indent: str, lazy: bool = False) -> list[str]:
+        """f from the final r; ``lazy``: the table values _load_table(lazy=True) left out are read here."""
         if self.readout == "amp":  # |a| - |b| = z / sqrt(1 + rho), rho = sqrt(x^2 + y^2): exact near the poles
             return [f"{indent}const real nt = rx * rx + ry * ry, it = qrsqrt(nt);",
                     f"{indent}const real rho = nt > real(0) ? nt * it : real(0), h = qrsqrt_normal(real(1) + rho);",
@@ -404,7 +407,7 @@ class FlashCodegen:
         qw, qb, bw = self.post_slots
         ind = "          "
         sample = self._x_load(ind, "xq") + self._sample_setup(ind)
-        sample += self._forward_gates(ind) + self._readout(ind)
+        sample += self._forward_gates(ind) + self._readout(ind, lazy=True)
         base = f" + t{bw} * sgx" if self.base else ""
         sample += [f"{ind}if (EDGE) {{ if (b < B) out[(b * O + o) * I + i] = f; }}",
                    f"{ind}else {{ acc@K@ += t{qw} * f + t{qb}{base}; }}"]
@@ -418,7 +421,8 @@ class FlashCodegen:
         chunk = max(1, min(MAX_INPUT_CHUNK, STAGING_BYTES // (NB * self.x_width * 8)))
         return FORWARD.format(nb=NB, ic=chunk, isplit=INPUT_SPLIT, K=self.x_width,
                               xvalues="\n".join(self._x_values("      ", "dst")),
-                              load="\n".join(self._load_table("      ")), samples=samples.replace("@IC@", str(chunk)),
+                              load="\n".join(self._load_table("      ", lazy=True)),
+                              samples=samples.replace("@IC@", str(chunk)),
                               accs=" ".join(f"real acc{k} = real(0);" for k in range(NB)),
                               acc_list=", ".join(f"acc{k}" for k in range(NB)))
 

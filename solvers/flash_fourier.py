@@ -65,7 +65,10 @@ class FourierCodegen(FlashCodegen):
     Two layouts live side by side: the gate walk's (``walk_*``: block rotations, data-gate offsets and
     their gradient sums, used per edge at the nodes) and the kernels' (``table_names``: coefficients
     F{c}{j} of component c in x, y, z and basis function j = 0 (constant), 2k-1 (cos ku), 2k (sin ku),
-    then QW, QB, BW; ``acc_names``: their gradient sums, then SG, SGF, SGS)."""
+    then QW, QB, BW; ``acc_names``: their gradient sums, then SG, SGF, SGS). For amp, r_x's and r_y's
+    coefficients, padded to whole Q4s, are the table's first ``pole_width`` slots and lie edge-major (an edge's
+    together, at tab + e * pole_width): only samples near a pole need them, and there the forward reads them
+    by 16-byte loads; the other slots are slot-major, (P, I, O), as in the gate walk's table."""
 
     def __init__(self, circuit: Circuit, geometry: LayerGeometry):
         super().__init__(circuit, geometry)
@@ -81,7 +84,12 @@ class FourierCodegen(FlashCodegen):
         self.walk_table_size, self.walk_acc_size = self.table_size, self.acc_size
         self.walk_layer_accs = self.layer_accs
         self.table_names, self.acc_names = [], []
-        self.coef = {(c, j): self._table(f"F{c}{j}") for c in self.components for j in range(self.nodes)}
+        poles = [c for c in self.components if c != "z"]
+        self.coef = {(c, j): self._table(f"F{c}{j}") for c in poles for j in range(self.nodes)}
+        while self.table_size % 4:
+            self._table("PAD")
+        self.pole_width = self.table_size
+        self.coef.update({("z", j): self._table(f"Fz{j}") for j in range(self.nodes)})
         self.post_slots = tuple(self._table(n) for n in ("QW", "QB", "BW"))
         self.dcoef = {(c, j): self._acc(f"DF{c}{j}") for c in self.components for j in range(self.nodes)}
         self.layer_accs = tuple(self._acc(n) for n in ("SG", "SGF", "SGS"))
@@ -165,13 +173,30 @@ class FourierCodegen(FlashCodegen):
             lines.append(f"{indent}const bool near = fabs(rz) >= {lit(POLE_Z)}; real rx = real(0), ry = real(0);")
         return lines
 
-    def _readout(self, indent: str) -> list[str]:
+    def _load_table(self, indent: str, lazy: bool = False) -> list[str]:
+        """The slot-major values, and the pole block's unless ``lazy`` (the forward reads it near a pole)."""
+        lines = [] if lazy else self._pole_loads(indent)
+        return lines + [f"{indent}const real t{p} = tab[{p}LL * IO + e];" for p in range(self.pole_width, self.table_size)]
+
+    def _pole_loads(self, indent: str) -> list[str]:
+        """t{slot} of the pole block from its Q4s at tab + e * pole_width (16-byte aligned: the width is a
+        multiple of four reals and the block starts the table)."""
+        if not self.pole_width:
+            return []
+        lines = [f"{indent}const Q4<real>* pole = reinterpret_cast<const Q4<real>*>(tab + e * {self.pole_width}LL);"]
+        lines += [f"{indent}const Q4<real> pole{q} = pole[{q}];" for q in range(self.pole_width // 4)]
+        return lines + [f"{indent}const real t{p} = pole{p // 4}.{'abcd'[p % 4]};" for (c, j), p in self.coef.items()
+                        if p < self.pole_width]
+
+    def _readout(self, indent: str, lazy: bool = False) -> list[str]:
         """amp = r_z / sqrt(1 + rho), rho = sqrt(r_x^2 + r_y^2): away from the poles rho = sqrt(1 - r_z^2) (a
-        pure state), so only r_z is needed; near them, where that loses precision, from r_x and r_y."""
+        pure state), so only r_z is needed; near them, where that loses precision, from r_x and r_y (with
+        ``lazy``, their coefficients are read there)."""
         if self.readout != "amp":
             return [f"{indent}const real f = rz;"]
         return [f"{indent}real it, rho;",
                 f"{indent}if (near) {{",
+                *(self._pole_loads(indent + "  ") if lazy else []),
                 f"{indent}  rx = {self._series('x')}; ry = {self._series('y')};",
                 f"{indent}  const real nt = rx * rx + ry * ry;",
                 f"{indent}  it = nt > real(0) ? qrsqrt(nt) : real(0); rho = nt * it;",
@@ -227,9 +252,12 @@ class FourierCodegen(FlashCodegen):
         for c in self.components:
             body += self._accumulate("    ", "F", self.coef, c, f"r{c}")
         body.append("  }")
-        for (c, j), p in self.coef.items():
-            weight = (1.0 if j == 0 else 2.0) / self.nodes
-            body.append(f"  tab[{p}LL * IO + e] = {lit(weight)} * F{p};")
+        value = {p: f"{lit((1.0 if j == 0 else 2.0) / self.nodes)} * F{p}" for (c, j), p in self.coef.items()}
+        if self.pole_width:
+            body.append(f"  Q4<real>* pole = reinterpret_cast<Q4<real>*>(tab + e * {self.pole_width}LL);")
+            body += [f"  pole[{q}] = Q4<real>{{" + ", ".join(value.get(p, "real(0)") for p in range(4 * q, 4 * q + 4)) + "};"
+                     for q in range(self.pole_width // 4)]
+        body += [f"  tab[{p}LL * IO + e] = {v};" for p, v in value.items() if p >= self.pole_width]
         body += self._post_values()
         return EDGE_TABLE.format(body="\n".join(body), numel=self.theta_numel, reps=self.reps)
 

@@ -27,7 +27,8 @@ needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not instal
 def test_raw_builtins_take_the_fourier_path(name, reps):
     gen = make_codegen(builtin(name, reps), LayerGeometry(4, 3))
     assert isinstance(gen, FourierCodegen) and gen.degree == reps and gen.nodes == 2 * reps + 1
-    assert gen.table_size == 3 * gen.nodes + 3  # amp: three Bloch components, then QW, QB, BW
+    # amp: r_x's and r_y's coefficients padded to a multiple of four (the pole block), r_z's, then QW, QB, BW
+    assert gen.pole_width == -(-2 * gen.nodes // 4) * 4 and gen.table_size == gen.pole_width + gen.nodes + 3
     assert make_codegen(builtin(name, reps, "z"), LayerGeometry(4, 3)).table_size == gen.nodes + 3
 
 
