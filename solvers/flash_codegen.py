@@ -485,11 +485,12 @@ class FlashCodegen:
         header = f"// qkan flash kernels for circuit {self.circuit.name!r} ({len(self.circuit.ops)} ops, " \
                  f"readout {self.readout}, preacts {self.geometry.preacts}, base {self.base})\n"
         parts = [header, helpers, self._edge_table_kernel(), self._forward_kernel(), self._backward_kernel(),
-                 self._param_grads_kernel(), INSTANTIATIONS]
+                 self._param_grads_kernel(), instantiations(self.name_expressions())]
         return "\n".join(parts)
 
     @staticmethod
     def name_expressions() -> tuple[str, ...]:
+        """Every kernel variant the host launches (compiled by name, and explicitly instantiated in the source)."""
         names = []
         for real in ("float", "double"):
             names.append(f"qkan_edge_table<{real}>")
@@ -859,28 +860,20 @@ __global__ void qkan_param_grads(const real* __restrict__ part, const real* __re
 }}
 """
 
-INSTANTIATIONS = r"""
-#define QKAN_BACKWARD(real, edge, gx, flat)                                                                 \
-  template __global__ void qkan_backward<real, edge, gx, flat>(const real*, const real*, const real*, real*,\
-                                                               real*, long long, long long, long long,     \
-                                                               long long);
-#define QKAN_INSTANTIATE(real)                                                                              \
-  template __global__ void qkan_edge_table<real>(const real*, const real*, const real*, const real*,       \
-                                                 const real*, const real*, const real*, real*, long long,  \
-                                                 long long, long long);                                    \
-  template __global__ void qkan_forward<real, false>(const real*, const real*, real*, long long, long long, \
-                                                     long long);                                           \
-  template __global__ void qkan_forward<real, true>(const real*, const real*, real*, long long, long long,  \
-                                                    long long);                                            \
-  QKAN_BACKWARD(real, false, false, false) QKAN_BACKWARD(real, false, false, true)                          \
-  QKAN_BACKWARD(real, false, true, false) QKAN_BACKWARD(real, true, false, false)                           \
-  QKAN_BACKWARD(real, true, false, true) QKAN_BACKWARD(real, true, true, false)                             \
-  template __global__ void qkan_param_grads<real, false>(const real*, const real*, const real*, const real*, \
-                                                         const real*, real*, real*, real*, real*, real*,    \
-                                                         real*, long long, long long, long long, long long);\
-  template __global__ void qkan_param_grads<real, true>(const real*, const real*, const real*, const real*,  \
-                                                        const real*, real*, real*, real*, real*, real*,     \
-                                                        real*, long long, long long, long long, long long);
-QKAN_INSTANTIATE(float)
-QKAN_INSTANTIATE(double)
-"""
+KERNEL_PARAMETERS = {  # each kernel's parameter types (``real`` its compute type), for its explicit instantiations
+    "qkan_edge_table": "const real*, " * 7 + "real*, long long, long long, long long",
+    "qkan_forward": "const real*, const real*, real*, long long, long long, long long",
+    "qkan_backward": "const real*, const real*, const real*, real*, real*, long long, long long, long long, long long",
+    "qkan_param_grads": "const real*, " * 5 + "real*, " * 6 + "long long, long long, long long, long long",
+}
+
+
+def instantiations(names: tuple[str, ...]) -> str:
+    """Explicit instantiations of the template kernels named ``names`` (``kernel<real, ...>``): NVRTC instantiates
+    name expressions itself, but an nvcc compile of the source (the CI's check) needs them spelled out."""
+    lines = []
+    for name in names:
+        kernel, arguments = name.split("<", 1)
+        real = arguments.split(",")[0].rstrip(">").strip()
+        lines.append(f"template __global__ void {name}({KERNEL_PARAMETERS[kernel].replace('real', real)});")
+    return "\n".join(lines) + "\n"
