@@ -63,10 +63,15 @@ per scheduler and cycle, L2 throughput 27% (hit rate 99.97%), 0.9 waves: issue- 
 bandwidth-bound. Tried and left out: blocks ordered output chunk first, so that one SM's blocks share table
 values in L1 (L1 hit rate 11% -> 57%, forward 28.9 -> 29.9 us); NB = 16 again (forward 35.8 us); an edge-table
 thread per (edge, node) (wide table 4.0 -> 6.4 us, huge 7.5 -> 21 us: every node thread redoes the theta
-rotations; 1x1 3.3 -> 2.7); the pole coefficients (r_x, r_y) in an edge-major block, read lazily by the
-forward (one run: forward 28.0 us, lazy 26.3, lazy and the checks removed 21.6; but the table 4.0 -> 5.5 us,
-the huge backward 683 -> 711 us, graphed wide 0.1275 -> 0.1233 ms and huge 1.267 -> 1.187 ms; read lazily
-from the slot-major layout instead, the forward took 72 registers, 3 blocks an SM: not run).
+rotations; 1x1 3.3 -> 2.7); the pole coefficients read lazily from the slot-major layout (72 registers, 3 blocks
+an SM: not run). Kept, session of 2026-12-02 (fourth; flash_tree_ab, one instance): the pole coefficients
+(r_x, r_y) as an edge-major block of Q4s at the table's start, read by the forward only near the poles
+(forward 56 registers, FLAT backward 80): graphed wide 0.1247 -> 0.1223 ms (forward 24.9 -> 21.6 us, backward
+34.1 -> 35.4, table 3.9 -> 4.3, parameter kernel 10.7 -> 10.1), huge 1.2226 -> 1.1674 ms (forward 415 -> 346
+us, backward 685 -> 695). Left out then: the Fourier forward loading the next input's slot-major values one
+input ahead (64 registers): wide 0.1229, huge 1.1756 against 0.1225 and 1.1669 without; on that tree, a backward
+thread target of 80k against 160k: wide 0.1223 against 0.1229 (parameter kernel 9.3 us, 8 tiles), but huge 1.1756
+-> 1.2682 ms (2 tiles of 256 blocks: 1.3 waves).
 Eager small layers are bound by host time, close to PyTorch's own floor on those hosts: on the H200
 machine an eager Adam step of nn.Linear(1, 1) took 0.77-1.05 ms and its forward 28-35 us of host time,
 against 0.9-1.3 ms and 52-64 us for QKAN([1,1]) / QKAN([100,100]) with flash.
