@@ -762,7 +762,7 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
                               long long B, long long O, long long I, long long TB) {{
   constexpr int GS = sizeof(real) == 4 ? {gs_float} : {gs_double};
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5, nthreads = blockDim.x;
   const long long IO = I * O, bt = blockIdx.y, oc = blockIdx.z;
   const EdgeMap map = edge_map<FLAT>(O, IO);
   const long long i = map.i, o = map.o, i_first = map.i_first, e = i * O + o;
@@ -791,12 +791,13 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
     for (int j = 0; j < n; ++j)
       gs[j * blockDim.x + threadIdx.x] = EDGE ? gout[((c0 + j) * O + o) * I + i] : gout[(c0 + j) * O + o];
     __syncthreads();
+    const real* xq = xl;  // sample j's x-only values and cotangent: pointers stepped, not indices recomputed
+    const real* gq = gs + threadIdx.x;
 #pragma unroll (sizeof(real) == 4 ? 2 : 1)
-    for (int j = 0; j < n; ++j) {{  // float: two samples in flight (double would spill)
+    for (int j = 0; j < n; ++j, xq += xstride, gq += nthreads) {{  // float: two samples in flight (double spills)
       real gxl = real(0);
       if (active) {{
-        const real* xq = xl + j * xstride;
-        const real gin = gs[j * blockDim.x + threadIdx.x];
+        const real gin = *gq;
 {sample}
       }}
       if (GX) {{
