@@ -71,7 +71,12 @@ an SM: not run). Kept, session of 2026-12-02 (fourth; flash_tree_ab, one instanc
 us, backward 685 -> 695). Left out then: the Fourier forward loading the next input's slot-major values one
 input ahead (64 registers): wide 0.1229, huge 1.1756 against 0.1225 and 1.1669 without; on that tree, a backward
 thread target of 80k against 160k: wide 0.1223 against 0.1229 (parameter kernel 9.3 us, 8 tiles), but huge 1.1756
--> 1.2682 ms (2 tiles of 256 blocks: 1.3 waves).
+-> 1.2682 ms (2 tiles of 256 blocks: 1.3 waves). ncu (eager step) on the pole-block kernels: the FLAT backward
+(128-thread blocks, 1.6 waves) issued 67% of cycles, 76 instructions per edge and sample, some of them the
+sample's shared-memory indices recomputed per sample; stepping pointers instead: graphed wide 0.1225 -> 0.1194
+ms (backward 34.8 -> 32.5 us), huge 1.1681 -> 1.1193 ms (backward 695 -> 648). Four samples in flight instead
+of two (still 80 registers): wide 0.1198, huge 1.1113 ms: left out. The forward issued 64% of cycles at 41
+instructions per edge and sample.
 Eager small layers are bound by host time, close to PyTorch's own floor on those hosts: on the H200
 machine an eager Adam step of nn.Linear(1, 1) took 0.77-1.05 ms and its forward 28-35 us of host time,
 against 0.9-1.3 ms and 52-64 us for QKAN([1,1]) / QKAN([100,100]) with flash.
