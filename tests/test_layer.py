@@ -179,6 +179,26 @@ def test_forward_follows_parametrizations_and_functional_call():
     assert not torch.equal(layer(x), QKANLayer(3, 2, seed=0, dtype=F64)(x))
 
 
+def test_forward_reads_a_subclass_s_swapped_tensor():
+    """Seven registered parameters need not be the layer's seven: a subclass that turns the mask into a buffer
+    and adds a parameter of its own still runs, with its buffer."""
+    class Pruned(QKANLayer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            mask = self.mask.detach().clone()
+            mask[0] = 0
+            del self.mask
+            self.register_buffer("mask", mask)
+            self.scale = torch.nn.Parameter(torch.ones(()))
+
+    pruned, twin = Pruned(3, 2, seed=0, dtype=F64), QKANLayer(3, 2, seed=0, dtype=F64)
+    assert len(pruned._parameters) == len(twin._parameters)
+    with torch.no_grad():
+        twin.mask[0] = 0
+    x = _x(5, 3)
+    torch.testing.assert_close(pruned(x), twin(x), atol=0, rtol=0)
+
+
 def test_model_accepts_three_dimensional_input_and_saves_activations():
     model = QKAN([3, 4, 2], seed=0, dtype=F64, save_act=True)
     x = _x(10, 3).reshape(2, 5, 3)
