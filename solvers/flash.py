@@ -174,13 +174,14 @@ class FlashKernels:
         real = C_TYPE[x.dtype]
         need_x, _, need_prew, need_prec, need_pw, need_pb, need_bw = needed
         flat = not need_x and out_dim > 32 and out_dim % 32 != 0  # else no lane idles over one input's outputs
+        sums = not edge and (need_pw or need_pb or need_bw)  # the layer sums, only for a trainable one of these
         (blocks, chunks), warps, tiles, tile = self.tiling(batch, out_dim, in_dim, flat)
         span = min(in_dim, (32 * warps - 1) // out_dim + 2) if flat else 1  # inputs a block's edges belong to
-        n_acc = cg.edge_acc_count if edge else cg.acc_size
+        n_acc = cg.acc_size if sums else cg.circuit_acc_count
         part = torch.empty(tiles, n_acc, in_dim, out_dim, dtype=x.dtype, device=x.device)
         gxp = torch.empty(chunks, batch, in_dim, dtype=x.dtype, device=x.device) if need_x else None
         if batch:
-            variant = ", ".join(str(v).lower() for v in (edge, need_x, flat))
+            variant = ", ".join(str(v).lower() for v in (edge, sums, need_x, flat))
             launch(self.module, f"qkan_backward<{real}, {variant}>",
                    (blocks, tiles, chunks), (32 * warps,),
                    (x, table, gout, part, _pointer(gxp), batch, out_dim, in_dim, tile),
@@ -194,7 +195,7 @@ class FlashKernels:
         g_prew = x.new_empty(*edge_shape, cg.reps) if need_prew else None
         g_prec = x.new_empty(*edge_shape, cg.reps) if need_prec else None
         g_pw, g_pb, g_bw = (x.new_empty(edge_shape) if need else None for need in (need_pw, need_pb, need_bw))
-        launch(self.module, f"qkan_param_grads<{real}, {str(edge).lower()}>",
+        launch(self.module, f"qkan_param_grads<{real}, {str(sums).lower()}>",
                (_blocks(out_dim * in_dim, 32),), (32 * PARAM_WARPS,),
                (part, theta, pw, pb, mask, g_theta, *map(_pointer, (g_prew, g_prec, g_pw, g_pb, g_bw)), out_dim,
                 in_dim, self.geometry.groups or 0, tiles))

@@ -15,13 +15,15 @@ extend this class.) Four kernels, each templated on the compute type (float, dou
 - ``qkan_forward<real, EDGE>``: one thread per (output, NB samples) looping over inputs; writes
   y (B, O) (EDGE=false: readout, post-activation, mask and base branch summed over inputs) or
   the raw readout f (B, O, I) (EDGE=true).
-- ``qkan_backward<real, EDGE, GX, FLAT>``: one thread per edge looping over a batch tile, the adjoint
+- ``qkan_backward<real, EDGE, SUMS, GX, FLAT>``: one thread per edge looping over a batch tile, the adjoint
   method: re-run to the end, then undo each gate with its inverse (the transpose) while carrying
   the cotangent q = dL/dr back; a rotation's angle gets axis . (r x q). Per-edge sums over the tile
   go to a partial buffer; grad_x (GX=true, when the input needs it) is reduced over outputs by warp
   shuffles and a fixed-order pass over the block's warps. FLAT (no grad_x, O >= 32 not a multiple of 32)
-  lays blocks over consecutive edges rather than over one input's outputs, so no lane idles.
-- ``qkan_param_grads<real, EDGE>``: per edge (32 edges x 8 warps a block), sums the tiles in order
+  lays blocks over consecutive edges rather than over one input's outputs, so no lane idles. SUMS (y mode,
+  some post-activation or base weight trainable) adds the layer sums SG, SGF, SGS; without it they are
+  neither computed nor stored (QKAN's defaults train theta alone).
+- ``qkan_param_grads<real, SUMS>``: per edge (32 edges x 8 warps a block), sums the tiles in order
   and maps the sums to parameter gradients (a block's sums are T = r x q at its input; each rotation in a block gets
   sum_P c_P T_P with c = Pauli coefficients of B^dag Q B, B the gates before it).
 """
@@ -128,7 +130,7 @@ class FlashCodegen:
         self.pre_acc = {rep: (self._acc(f"DW{rep}"), self._acc(f"DC{rep}")) for rep in self.affine_reps}
         self.post_slots = tuple(self._table(n) for n in ("QW", "QB", "BW"))
         self.layer_accs = tuple(self._acc(n) for n in ("SG", "SGF", "SGS"))
-        self.edge_acc_count = len(self.acc_names) - 3  # EDGE mode uses no post-activation sums
+        self.circuit_acc_count = len(self.acc_names) - 3  # the circuit's own sums; the layer sums come last
         self.trig_exprs, self.trig_of = self._plan_trig()
         self.x_trig = [j for j in self.trig_exprs
                        if all(t.encoding == "raw" for t in self.gates[j].terms) and self.gates[j].offset_slot is None]
@@ -398,9 +400,9 @@ class FlashCodegen:
     def _layer_gradients(self) -> list[str]:
         """Post-activation and base-weight gradients from the layer sums a[SG], a[SGF], a[SGS]."""
         sg, sgf, sgs = self.layer_accs
-        return [f"  if (g_pw) g_pw[oi] = EDGE ? real(0) : mask[oi] * (a[{sgf}] + pb[oi] * a[{sg}]);",
-                f"  if (g_pb) g_pb[oi] = EDGE ? real(0) : mask[oi] * pw[oi] * a[{sg}];",
-                f"  if (g_bw) g_bw[oi] = EDGE ? real(0) : mask[oi] * a[{sgs}];" if self.base
+        return [f"  if (g_pw) g_pw[oi] = SUMS ? mask[oi] * (a[{sgf}] + pb[oi] * a[{sg}]) : real(0);",
+                f"  if (g_pb) g_pb[oi] = SUMS ? mask[oi] * pw[oi] * a[{sg}] : real(0);",
+                f"  if (g_bw) g_bw[oi] = SUMS ? mask[oi] * a[{sgs}] : real(0);" if self.base
                 else "  if (g_bw) g_bw[oi] = real(0);"]
 
     def _forward_kernel(self) -> str:
@@ -436,18 +438,19 @@ class FlashCodegen:
                    f"{ind}if (EDGE) {{ gf = gin; }}",
                    f"{ind}else {{",
                    f"{ind}  const real gy = gin;",
-                   f"{ind}  gf = gy * t{qw}; acc{sg} += gy; acc{sgf} += gy * f;"]
+                   f"{ind}  gf = gy * t{qw};",
+                   f"{ind}  if (SUMS) {{ acc{sg} += gy; acc{sgf} += gy * f; }}"]
         if self.base:
-            sample += [f"{ind}  acc{sgs} += gy * sgx; gxl += gy * t{bw} * dsgx;"]
+            sample += [f"{ind}  if (SUMS) acc{sgs} += gy * sgx;", f"{ind}  gxl += gy * t{bw} * dsgx;"]
         sample += [f"{ind}}}"]
         sample += self._readout_cotangent(ind) + self._backward_walk(ind)
         accs = "\n".join(f"  real acc{p} = real(0);" for p in range(self.acc_size))
-        stores = "\n".join(("    if (!EDGE) " if p in self.layer_accs else "    ")
+        stores = "\n".join(("    if (SUMS) " if p in self.layer_accs else "    ")
                            + f"part[((bt * P + {p}) * I + i) * O + o] = acc{p};" for p in range(self.acc_size))
         return BACKWARD.format(load="\n".join(self._load_table("  ")), accs=accs, sample="\n".join(sample),
                                K=self.x_width, xvalues="\n".join(self._x_values("      ", "dst")),
                                gs_float=BACKWARD_CHUNK[4], gs_double=BACKWARD_CHUNK[8],
-                               stores=stores, P=self.acc_size, P_edge=self.edge_acc_count)
+                               stores=stores, P=self.acc_size, P_circuit=self.circuit_acc_count)
 
     def _param_grads_kernel(self) -> str:
         body = self._theta_gradients(lambda p: f"a[{p}]")
@@ -457,7 +460,7 @@ class FlashCodegen:
             body.append(f"  if (g_prec) g_prec[oi * {self.reps} + {rep}] = {dc};")
         body += self._layer_gradients()
         return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, P=self.acc_size,
-                                  P_edge=self.edge_acc_count, W=PARAM_WARPS, shared="", middle="",
+                                  P_circuit=self.circuit_acc_count, W=PARAM_WARPS, shared="", middle="",
                                   middle_note="nothing else")
 
     def _theta_gradients(self, acc: Callable[[int], str]) -> list[str]:
@@ -496,7 +499,8 @@ class FlashCodegen:
             names.append(f"qkan_edge_table<{real}>")
             for kernel in ("qkan_forward", "qkan_param_grads"):
                 names += [f"{kernel}<{real}, false>", f"{kernel}<{real}, true>"]
-            names += [f"qkan_backward<{real}, {edge}, {gx}>" for edge in ("false", "true")
+            names += [f"qkan_backward<{real}, {modes}, {gx}>"
+                      for modes in ("false, true", "false, false", "true, false")  # EDGE, SUMS
                       for gx in ("false, false", "false, true", "true, false")]  # GX, FLAT
         return tuple(names)
 
@@ -756,7 +760,7 @@ BACKWARD = r"""
 // cotangent load per sample in the loop). Per-edge sums -> part (tiles, P, I, O); grad_x partial per
 // chunk of outputs -> gxp (chunks, B, I), reduced over the block's outputs by shuffles and a fixed-order
 // warp sum (GX = false: the input needs no gradient, so gxp is null and none of grad_x is computed).
-template <typename real, bool EDGE, bool GX, bool FLAT>
+template <typename real, bool EDGE, bool SUMS, bool GX, bool FLAT>
 __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict__ tab,
                               const real* __restrict__ gout, real* __restrict__ part, real* __restrict__ gxp,
                               long long B, long long O, long long I, long long TB) {{
@@ -774,7 +778,8 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
   real* sm = gs + GS * blockDim.x;                 // (warps, GS) per-warp grad_x sums
   const real* xl = xs + il * {K};                 // this thread's input's values of the chunk's first sample
   const int xstride = span * {K};
-  const long long P = EDGE ? {P_edge} : {P};
+  static_assert(!(EDGE && SUMS), "the layer sums belong to y mode");
+  const long long P = SUMS ? {P} : {P_circuit};
   (void)P;
 {load}
 {accs}
@@ -823,7 +828,7 @@ PARAM_GRADS = r"""
 // a block per 32 edges (lanes, o fastest) x {W} warps: the warps sum the batch tiles of the accumulators
 // p = warp, warp + {W}, ... in tile order into shared memory; then (after {middle_note}) warp 0 maps the
 // sums to gradients. A null output pointer (a gradient nobody needs) is skipped.
-template <typename real, bool EDGE>
+template <typename real, bool SUMS>
 __global__ void qkan_param_grads(const real* __restrict__ part, const real* __restrict__ theta,
                                  const real* __restrict__ pw, const real* __restrict__ pb,
                                  const real* __restrict__ mask, real* __restrict__ g_theta,
@@ -838,7 +843,7 @@ __global__ void qkan_param_grads(const real* __restrict__ part, const real* __re
   const bool valid = t_raw < IO;
   const long long t = valid ? t_raw : IO - 1;  // lanes past the end compute on the last edge, write nothing
   const long long o = t % O, i = t / O, oi = o * I + i;
-  const long long P = EDGE ? {P_edge} : {P};
+  const long long P = SUMS ? {P} : {P_circuit};
   const long long edge = G > 0 ? i % G : oi;
   const real* th = theta + edge * {numel}LL;
   (void)th; (void)g_prew; (void)g_prec; (void)pw; (void)pb; (void)mask; (void)g_pw; (void)g_pb; (void)g_bw;

@@ -93,7 +93,7 @@ class FourierCodegen(FlashCodegen):
         self.post_slots = tuple(self._table(n) for n in ("QW", "QB", "BW"))
         self.dcoef = {(c, j): self._acc(f"DF{c}{j}") for c in self.components for j in range(self.nodes)}
         self.layer_accs = tuple(self._acc(n) for n in ("SG", "SGF", "SGS"))
-        self.edge_acc_count = len(self.acc_names) - 3
+        self.circuit_acc_count = len(self.acc_names) - 3
 
     # ----- per-sample values: the basis at u = x / d ----------------------------------
     @property
@@ -296,7 +296,7 @@ class FourierCodegen(FlashCodegen):
         body += self._theta_gradients(lambda p: f"acc{p}")
         shared = f"  __shared__ real walk[{warps}][{max(1, len(kept))}][32];  // per warp: its nodes' walk sums"
         return PARAM_GRADS.format(body="\n".join(body), numel=self.theta_numel, P=self.acc_size,
-                                  P_edge=self.edge_acc_count, W=PARAM_WARPS, shared=shared,
+                                  P_circuit=self.circuit_acc_count, W=PARAM_WARPS, shared=shared,
                                   middle="\n".join(middle), middle_note="the node walks")
 
 
