@@ -775,7 +775,7 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
   const int il = (int)(i - i_first);
   real* xs = reinterpret_cast<real*>(smem_raw);  // (GS, span, {K}) x-only values of the chunk's samples
   real* gs = xs + GS * span * {K};                 // (GS, threads) cotangents of the chunk
-  real* sm = gs + GS * blockDim.x;                 // (warps, GS) per-warp grad_x sums
+  real* sm = gs + GS * nthreads;                   // (warps, GS) per-warp grad_x sums
   const real* xl = xs + il * {K};                 // this thread's input's values of the chunk's first sample
   const int xstride = span * {K};
   static_assert(!(EDGE && SUMS), "the layer sums belong to y mode");
@@ -787,14 +787,14 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
   const long long b_end = (b_begin + TB < B) ? b_begin + TB : B;
   for (long long c0 = b_begin; c0 < b_end; c0 += GS) {{
     const int n = (int)((b_end - c0 < GS) ? b_end - c0 : GS);
-    for (int q = threadIdx.x; q < n * span; q += blockDim.x) {{
+    for (int q = threadIdx.x; q < n * span; q += nthreads) {{
       const int j = q / span;
       const real xv = x[(c0 + j) * I + i_first + (q - j * span)];
       real* dst = xs + q * {K};
 {xvalues}
     }}
     for (int j = 0; j < n; ++j)
-      gs[j * blockDim.x + threadIdx.x] = EDGE ? gout[((c0 + j) * O + o) * I + i] : gout[(c0 + j) * O + o];
+      gs[j * nthreads + threadIdx.x] = EDGE ? gout[((c0 + j) * O + o) * I + i] : gout[(c0 + j) * O + o];
     __syncthreads();
     const real* xq = xl;  // sample j's x-only values and cotangent: pointers stepped, not indices recomputed
     const real* gq = gs + threadIdx.x;
@@ -812,7 +812,7 @@ __global__ void qkan_backward(const real* __restrict__ x, const real* __restrict
       }}
     }}
     __syncthreads();
-    for (int j = threadIdx.x; GX && j < n; j += blockDim.x) {{
+    for (int j = threadIdx.x; GX && j < n; j += nthreads) {{
       real s = real(0);
       for (int w = 0; w < nwarps; ++w) s += sm[w * GS + j];
       gxp[(oc * B + c0 + j) * I + i] = s;
