@@ -76,10 +76,17 @@ thread target of 80k against 160k: wide 0.1223 against 0.1229 (parameter kernel 
 sample's shared-memory indices recomputed per sample; stepping pointers instead: graphed wide 0.1225 -> 0.1194
 ms (backward 34.8 -> 32.5 us), huge 1.1681 -> 1.1193 ms (backward 695 -> 648). Four samples in flight instead
 of two (still 80 registers): wide 0.1198, huge 1.1113 ms: left out. The forward issued 64% of cycles at 41
-instructions per edge and sample.
+instructions per edge and sample. Kept, session of 2026-12-02 (fifth; flash_tree_ab, one instance): the layer sums
+(SG, SGF, SGS) only where a post-activation or base weight is trainable (SUMS; QKAN's defaults train theta alone):
+graphed wide 0.1198 -> 0.1185 ms (backward 32.5 -> 30.5 us), huge 1.1230 -> 1.0803 ms (backward 649 -> 604 us),
+fit1d 0.0587 -> 0.0571 ms (the parameter kernel's single-profile times moved by -2.3 to +2.7 us); every thread count
+in the backward read from nthreads, none from blockDim.x: wide 0.1189, huge 1.0808 ms (no change).
 Eager small layers are bound by host time, close to PyTorch's own floor on those hosts: on the H200
 machine an eager Adam step of nn.Linear(1, 1) took 0.77-1.05 ms and its forward 28-35 us of host time,
-against 0.9-1.3 ms and 52-64 us for QKAN([1,1]) / QKAN([100,100]) with flash.
+against 0.9-1.3 ms and 52-64 us for QKAN([1,1]) / QKAN([100,100]) with flash. Timed as the bench times them
+(docs/probes/eager_floor.py, 2026-12-02): nn.Linear(100, 100) at batch 1000 forward 0.054 ms, Adam step 0.957 ms;
+QKAN([100,100]) flash 0.106 and 1.11 ms. Its forward's two launches cost 15 and 12.5 us of host time there,
+one torch.add 10.7 us.
 """
 from __future__ import annotations
 
