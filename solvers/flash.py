@@ -113,6 +113,7 @@ BACKWARD_WARPS = 8  # warps per backward block, all over outputs of one input
 TARGET_BACKWARD_THREADS = 160_000  # enough resident work for an H100 (132 SMs)
 MAX_TILE = 2048  # samples per backward tile (the tile is staged in chunks, so shared memory does not bound it)
 MIN_TILE = 16
+MAX_TILES = 65535  # the grid's y extent
 
 
 def _blocks(n: int, per: int) -> int:
@@ -155,18 +156,6 @@ class FlashKernels:
                    (_blocks(batch, NB), _blocks(out_dim, 32)), (32 * INPUT_SPLIT,), (x, table, out, *sizes))
         return out, table
 
-    def tiling(self, batch: int, out_dim: int, in_dim: int, flat: bool) -> tuple[tuple[int, int], int, int, int]:
-        """((edge blocks, output chunks), warps per block, batch tiles, tile length) of the backward grid: a
-        block per input and chunk of outputs, or with ``flat`` blocks over consecutive edges."""
-        warps = min(BACKWARD_WARPS, _blocks(out_dim, 32))
-        threads = 32 * warps
-        blocks = (_blocks(out_dim * in_dim, threads), 1) if flat else (in_dim, _blocks(out_dim, threads))
-        per_tile_threads = blocks[0] * blocks[1] * threads
-        tiles = max(_blocks(TARGET_BACKWARD_THREADS, per_tile_threads), _blocks(batch, MAX_TILE))
-        tiles = max(1, min(tiles, _blocks(batch, MIN_TILE), 65535))
-        tile = _blocks(batch, tiles)
-        return blocks, warps, _blocks(batch, tile), tile
-
     def backward_shared_bytes(self, warps: int, span: int, element_size: int) -> int:
         """Dynamic shared memory of a backward block: a chunk's x-only values (of ``span`` inputs), cotangents
         and warp sums."""
@@ -182,7 +171,7 @@ class FlashKernels:
         need_x, _, need_prew, need_prec, need_pw, need_pb, need_bw = needed
         flat = not need_x and out_dim > 32 and out_dim % 32 != 0  # else no lane idles over one input's outputs
         sums = not edge and (need_pw or need_pb or need_bw)  # the layer sums, only for a trainable one of these
-        (blocks, chunks), warps, tiles, tile = self.tiling(batch, out_dim, in_dim, flat)
+        (blocks, chunks), warps, tiles, tile = backward_tiling(batch, out_dim, in_dim, flat)
         span = min(in_dim, (32 * warps - 1) // out_dim + 2) if flat else 1  # inputs a block's edges belong to
         n_acc = cg.acc_size if sums else cg.circuit_acc_count
         part = torch.empty(tiles, n_acc, in_dim, out_dim, dtype=x.dtype, device=x.device)
@@ -210,6 +199,21 @@ class FlashKernels:
         groups = self.geometry.groups
         g_theta = group_sum(g_theta, groups).view(theta.shape)
         return gx, g_theta, group_sum(g_prew, groups), group_sum(g_prec, groups), g_pw, g_pb, g_bw
+
+
+def backward_tiling(batch: int, out_dim: int, in_dim: int, flat: bool) -> tuple[tuple[int, int], int, int, int]:
+    """((edge blocks, output chunks), warps per block, batch tiles, tile length) of the backward grid: a block per
+    input and chunk of outputs, or with ``flat`` blocks over consecutive edges; an empty batch has one empty tile."""
+    warps = min(BACKWARD_WARPS, _blocks(out_dim, 32))
+    threads = 32 * warps
+    blocks = (_blocks(out_dim * in_dim, threads), 1) if flat else (in_dim, _blocks(out_dim, threads))
+    if batch == 0:
+        return blocks, warps, 1, 0
+    per_tile_threads = blocks[0] * blocks[1] * threads
+    tiles = max(_blocks(TARGET_BACKWARD_THREADS, per_tile_threads), _blocks(batch, MAX_TILE))
+    tiles = max(1, min(tiles, _blocks(batch, MIN_TILE), MAX_TILES))
+    tile = _blocks(batch, tiles)
+    return blocks, warps, _blocks(batch, tile), tile
 
 
 def _pointer(t: Optional[Tensor]):

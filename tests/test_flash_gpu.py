@@ -263,6 +263,26 @@ def test_strided_input_matches_contiguous():
     assert torch.equal(program.layer_output(strided, params), program.layer_output(x.detach(), params))
 
 
+@pytest.mark.parametrize("shape", [(6, 5), (20, 100)])  # (in, out); 100 outputs: the FLAT backward
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_empty_batch_gives_zero_gradients(shape, input_grad):
+    """A batch of no samples: an empty output and zero parameter gradients, as from exact (the backward's tiling
+    once divided by its zero tile length)."""
+    in_dim, out_dim = shape
+    grads = {}
+    for solver in ("exact", "flash"):
+        layer = QKANLayer(in_dim, out_dim, solver=solver, device=DEVICE, seed=0)
+        x = torch.zeros(0, in_dim, device=DEVICE, requires_grad=input_grad)
+        y = layer(x)
+        assert y.shape == (0, out_dim)
+        y.sum().backward()
+        grads[solver] = [p.grad for p in layer.parameters()] + ([x.grad] if input_grad else [])
+    for got, expected in zip(grads["flash"], grads["exact"]):
+        assert (got is None) == (expected is None)
+        if got is not None:
+            assert torch.equal(got, expected) and not got.any()
+
+
 def test_check_finite_on_cuda_only_when_asked(monkeypatch):
     """By default CUDA inputs are not checked (the check costs a device sync); True checks them."""
     layer = QKANLayer(2, 1, solver="flash", device=DEVICE, seed=0)
