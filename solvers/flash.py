@@ -80,7 +80,12 @@ instructions per edge and sample. Kept, session of 2026-12-02 (fifth; flash_tree
 (SG, SGF, SGS) only where a post-activation or base weight is trainable (SUMS; QKAN's defaults train theta alone):
 graphed wide 0.1198 -> 0.1185 ms (backward 32.5 -> 30.5 us), huge 1.1230 -> 1.0803 ms (backward 649 -> 604 us),
 fit1d 0.0587 -> 0.0571 ms (the parameter kernel's single-profile times moved by -2.3 to +2.7 us); every thread count
-in the backward read from nthreads, none from blockDim.x: wide 0.1189, huge 1.0808 ms (no change).
+in the backward read from nthreads, none from blockDim.x: wide 0.1189, huge 1.0808 ms (no change). Left out: the
+tile count from the resident blocks (driver occupancy x SMs), the count whose blocks finish soonest in rounds of
+them (rounds x tile length, first 4 rounds compared): wide 10 tiles in one round instead of 16, graphed 0.1177 ->
+0.1165 ms (backward 30.4 -> 28.4 us), but huge 1.0771 -> 1.0992 ms (backward 603 -> 626 us): dropped by the rule
+set before the run (wide at least 1 us better, huge within 1%). An issue-bound SM runs co-resident blocks slower,
+so rounds are no measure of time.
 Eager small layers are bound by host time, close to PyTorch's own floor on those hosts: on the H200
 machine an eager Adam step of nn.Linear(1, 1) took 0.77-1.05 ms and its forward 28-35 us of host time,
 against 0.9-1.3 ms and 52-64 us for QKAN([1,1]) / QKAN([100,100]) with flash. Timed as the bench times them
