@@ -57,6 +57,7 @@ def model_rows(name: str, model: nn.Module, width: int) -> dict:
 def flash_forward_parts(width: int) -> dict:
     """Host time of the flash forward's pieces for QKAN([width, width]) (no_grad)."""
     from qkan.solvers.cuda_runtime import launch
+    from qkan.solvers.flash import EDGE_THREADS, INPUT_SPLIT, NB
 
     dev = torch.device("cuda")
     model = QKAN([width, width], reps=3, solver="flash", seed=0, device=dev)
@@ -75,10 +76,12 @@ def flash_forward_parts(width: int) -> dict:
         parts["program.layer_output"] = host_us(lambda: program.layer_output(x, params))
         parts["kernels.forward"] = host_us(lambda: kernels.forward(False, x, *params))
         parts["torch.empty (table)"] = host_us(lambda: torch.empty(kernels.table_size, width, width, device=dev))
+        edge_grid, forward_grid = (-(-width * width // EDGE_THREADS),), (-(-BATCH // NB), -(-width // 32))
         parts["launch (edge table)"] = host_us(lambda: launch(
-            kernels.module, "qkan_edge_table<float>", (157,), (64,), (*params, table, width, width, 0)))
+            kernels.module, "qkan_edge_table<float>", edge_grid, (EDGE_THREADS,), (*params, table, width, width, 0)))
         parts["launch (forward)"] = host_us(lambda: launch(
-            kernels.module, "qkan_forward<float, false>", (125, 4), (256,), (x, table, out, BATCH, width, width)))
+            kernels.module, "qkan_forward<float, false>", forward_grid, (32 * INPUT_SPLIT,),
+            (x, table, out, BATCH, width, width)))
         parts["x.add_(0) (one torch kernel)"] = host_us(lambda: out.add_(0))
     for name, us in parts.items():
         print(f"  QKAN([{width},{width}]) {name:30s} {us:7.1f} us host", flush=True)
