@@ -130,7 +130,6 @@ class FlashCodegen:
         self.pre_acc = {rep: (self._acc(f"DW{rep}"), self._acc(f"DC{rep}")) for rep in self.affine_reps}
         self.post_slots = tuple(self._table(n) for n in ("QW", "QB", "BW"))
         self.layer_accs = tuple(self._acc(n) for n in ("SG", "SGF", "SGS"))
-        self.circuit_acc_count = len(self.acc_names) - 3  # the circuit's own sums; the layer sums come last
         self.trig_exprs, self.trig_of = self._plan_trig()
         self.x_trig = [j for j in self.trig_exprs
                        if all(t.encoding == "raw" for t in self.gates[j].terms) and self.gates[j].offset_slot is None]
@@ -195,6 +194,11 @@ class FlashCodegen:
     @property
     def acc_size(self) -> int:
         return len(self.acc_names)
+
+    @property
+    def circuit_acc_count(self) -> int:
+        """Accumulators of the circuit's own parameters: all but the layer sums, which are planned last."""
+        return self.layer_accs[0]
 
     # ----- code pieces --------------------------------------------------------------
     def _load_table(self, indent: str, lazy: bool = False) -> list[str]:

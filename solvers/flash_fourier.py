@@ -93,7 +93,6 @@ class FourierCodegen(FlashCodegen):
         self.post_slots = tuple(self._table(n) for n in ("QW", "QB", "BW"))
         self.dcoef = {(c, j): self._acc(f"DF{c}{j}") for c in self.components for j in range(self.nodes)}
         self.layer_accs = tuple(self._acc(n) for n in ("SG", "SGF", "SGS"))
-        self.circuit_acc_count = len(self.acc_names) - 3
 
     # ----- per-sample values: the basis at u = x / d ----------------------------------
     @property

@@ -67,6 +67,16 @@ def test_shared_sincos_and_folded_constants():
     assert affine._forward_kernel().count("qsincos(") == 3 * NB
 
 
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+@pytest.mark.parametrize("fourier", [None, False])
+def test_layer_sums_are_the_last_accumulators(name, fourier):
+    """The kernels without the layer sums (SUMS=false) keep only the first circuit_acc_count accumulators, so the
+    sums SG, SGF, SGS must be planned last, by either codegen."""
+    gen = make_codegen(builtin(name, 2), LayerGeometry(4, 3), fourier)
+    assert gen.layer_accs == tuple(range(gen.acc_size - 3, gen.acc_size)) and gen.circuit_acc_count == gen.acc_size - 3
+    assert [gen.acc_names[p] for p in gen.layer_accs] == ["SG", "SGF", "SGS"]
+
+
 @needs_nvcc
 def test_long_circuits_undo_gates_and_compile_without_spills():
     """Beyond MAX_KEPT_STATES data gates the backward undoes each gate on the state instead of keeping it."""

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from qkan.solvers.flash import BACKWARD_WARPS, MAX_TILE, MAX_TILES, MIN_TILE, backward_tiling
-
-
-def _blocks(n: int, per: int) -> int:
-    return -(-n // per)
+from qkan.solvers.flash import BACKWARD_WARPS, MAX_TILE, MAX_TILES, MIN_TILE, _blocks, backward_tiling
 
 
 @settings(max_examples=300, deadline=None)
