@@ -77,6 +77,13 @@ class Data(_Algebra):
     def _angle(self) -> "Angle":
         return Angle(((self, 1.0),), 0.0)
 
+    def resolved_encoding(self, preacts: bool) -> str:
+        """The encoding this slot computes in a layer: ``auto`` becomes affine with trainable
+        pre-activations, raw without (the one place that rule is written)."""
+        if self.encoding == "auto":
+            return "affine" if preacts else "raw"
+        return self.encoding
+
     def __str__(self) -> str:
         core = {"auto": "φ{}", "raw": "x", "affine": "(w{0}x+c{0})", "arccos": "acos(w{0}x+c{0})"}[self.encoding]
         return core.format(self.rep)

@@ -13,9 +13,10 @@ def data_value(slot: Data, x: float, preacts_weight: Sequence[float], preacts_bi
                preacts: bool) -> float:
     """Value of a data slot for input ``x``; arccos raises outside [-1, 1] like the solvers."""
     affine = preacts_weight[slot.rep] * x + preacts_bias[slot.rep]
-    if slot.encoding == "raw" or (slot.encoding == "auto" and not preacts):
+    encoding = slot.resolved_encoding(preacts)
+    if encoding == "raw":
         return float(x)
-    if slot.encoding == "arccos":
+    if encoding == "arccos":
         if not -1.0 <= affine <= 1.0:
             raise ValueError(f"arccos data slot needs w*x+c in [-1, 1], got {affine}")
         return math.acos(affine)

@@ -183,6 +183,11 @@ class Circuit:
     def data_encodings(self) -> frozenset[str]:
         return frozenset(s.encoding for op in self.ops if op.angle for s in op.angle.data)
 
+    @property
+    def arccos_reps(self) -> tuple[int, ...]:
+        """The re-uploads read through arccos (their w*x+c must lie in [-1, 1]), sorted."""
+        return tuple(sorted({s.rep for op in self.ops if op.angle for s in op.angle.data if s.encoding == "arccos"}))
+
     def with_readout(self, kind: str) -> "Circuit":
         """The same circuit with readout ``kind`` on the current readout qubit (0 if none)."""
         return self.measure(kind, self.readout.qubit if self.readout else 0)

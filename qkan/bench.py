@@ -393,9 +393,7 @@ def sweep(ansatz: Union[str, Circuit] = "pz", solvers: Sequence[str] = ("exact",
           widths: Sequence[int] = (4, 16), device: Union[str, torch.device, None] = None, repeats: int = 3,
           progress: bool = True) -> list[dict[str, Any]]:
     """Forward and train-step time of QKAN([w, w]) for every (solver, batch, width), with peak extra
-    memory measured on CUDA and the solver's own estimate everywhere (``qkan.solvers.auto``)."""
-    from qkan.solvers.auto import estimate_bytes
-
+    memory measured on CUDA and the solver's own estimate (``Solver.estimate_bytes``) everywhere."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     ansatz = load_ansatz(ansatz)
     rows = []
@@ -408,7 +406,7 @@ def sweep(ansatz: Union[str, Circuit] = "pz", solvers: Sequence[str] = ("exact",
             rows.append({"solver": solver, "batch": batch, "width": width, "note": f"skipped: {err}"})
             continue
         layer = _sweep_layer(ansatz, width, solver, device)
-        estimate = estimate_bytes(solver, layer.circuit, layer.geometry, layer.theta.dtype, batch)
+        estimate = get_solver(solver).estimate_bytes(layer.circuit, layer.geometry, layer.theta.dtype, batch)
         rows.append({"solver": solver, "batch": batch, "width": width, "forward_ms": rec.forward_ms,
                      "step_ms": rec.step_ms, "peak_mib": rec.peak_mib, "estimated_mib": estimate / 2 ** 20})
     return rows

@@ -12,24 +12,10 @@ from torch import nn
 
 from qkan.circuits import Circuit, builtin
 from qkan.solvers import LayerGeometry, LayerParams, Program, check_options, compile as compile_program, get_solver
-from qkan.solvers.layer_math import base_activation_fn
+from qkan.solvers.activations import activation_name, base_activation_fn
 
 Ansatz = Union[str, Circuit]
 Activation = Union[str, Callable[[torch.Tensor], torch.Tensor], None]
-
-
-_ACTIVATION_NAMES = {nn.SiLU: "silu", nn.Identity: "identity", nn.Tanh: "tanh", nn.ReLU: "relu",
-                     nn.Sigmoid: "sigmoid"}
-
-
-def activation_name(activation: Activation) -> Activation:
-    """A registered name for the torch activation modules the published API passes (nn.SiLU() ...),
-    so fused kernels can compute them; anything else is kept as given."""
-    if type(activation) in _ACTIVATION_NAMES:
-        return _ACTIVATION_NAMES[type(activation)]
-    if isinstance(activation, nn.GELU) and activation.approximate == "none":
-        return "gelu"
-    return activation
 
 
 def resolve_circuit(ansatz: Ansatz, reps: Optional[int], fast_measure: Optional[bool]) -> Circuit:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import torch
 
-from qkan.circuits import Circuit, fuse_parameter_gates
+from qkan.circuits import Circuit
 
 from .base import LayerGeometry, LayerParams, Program
 
 AUTO_MEMORY_FRACTION = 0.8
-PREFERENCE = {"cuda": ("flash", "exact", "cutn"), "cpu": ("exact", "cutn")}
 
 
 def free_memory(device: torch.device) -> int:
@@ -27,38 +26,21 @@ def free_memory(device: torch.device) -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def estimate_bytes(solver: str, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, batch: int) -> int:
-    """Rough peak extra bytes of one training step (forward + backward) of ``solver``."""
-    real = torch.finfo(dtype).bits // 8
-    edges = batch * geometry.out_dim * geometry.in_dim
-    if solver == "exact":  # autograd keeps one complex state per applied segment, plus data angles
-        states = len(fuse_parameter_gates(circuit)) + 3
-        return edges * (2 ** circuit.n_qubits) * 2 * real * states + edges * real * 2 * max(circuit.data_reps, 1)
-    if solver == "flash":  # outputs, input gradient and per-tile parameter partials
-        per_edge = 8 + max(1, int(torch.tensor(circuit.parameter_shape).prod()))
-        return real * (batch * (geometry.out_dim + geometry.in_dim) + 64 * geometry.out_dim * geometry.in_dim * per_edge)
-    if solver == "cutn":  # planned under a memory limit; report the unsliced amplitude tensor
-        return edges * (2 ** circuit.n_qubits) * 2 * real * 2
-    raise ValueError(f"no memory model for solver {solver!r}")
-
-
 def _decide(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
             batch: int) -> tuple[str, list[str]]:
-    from .registry import get_solver, solver_names
+    from .registry import get_solver, ranked_solvers
 
     free = free_memory(device)
     lines = [f"device {device}, batch {batch}, free memory {free / 2**20:.0f} MiB"]
     choice = None
-    for name in PREFERENCE["cuda" if device.type == "cuda" else "cpu"]:
-        if name not in solver_names():
-            lines.append(f"- {name}: not installed")
-            continue
-        reason = get_solver(name).unsupported_reason(circuit, geometry, dtype, device)
+    for name in ranked_solvers(device.type):
+        solver = get_solver(name)
+        reason = solver.unsupported_reason(circuit, geometry, dtype, device)
         if reason:
             lines.append(f"- {name}: cannot run ({reason})")
             continue
-        need = estimate_bytes(name, circuit, geometry, dtype, batch)
-        fits = name == "cutn" or need <= AUTO_MEMORY_FRACTION * free
+        need = solver.estimate_bytes(circuit, geometry, dtype, batch)
+        fits = solver.bounded_memory or need <= AUTO_MEMORY_FRACTION * free
         lines.append(f"- {name}: supported, estimated {need / 2**20:.1f} MiB per train step"
                      + ("" if fits else f" > {AUTO_MEMORY_FRACTION:.0%} of free memory"))
         if choice is None and fits:
@@ -96,7 +78,7 @@ class AutoProgram(Program):
         if batch not in self._by_batch:
             name = self.chosen[batch] = choose(self.circuit, self.geometry, self.dtype, self.device, batch)
             accepted = accepted_options(name)  # each solver gets the options it takes (fourier: flash only)
-            options = {k: v for k, v in self.options.items() if accepted is None or k in accepted}
+            options = {k: v for k, v in self.options.items() if k in accepted}
             self._by_batch[batch] = compile_program(name, self.circuit, self.geometry, self.dtype, self.device,
                                                     **options)
         return self._by_batch[batch]

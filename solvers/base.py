@@ -1,50 +1,17 @@
-"""The solver contract (DESIGN.md §4): what a layer hands a solver and what it gets back."""
+"""The solver contract (docs/design.md, "Solver contract"): what a layer hands a solver and what it gets back."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Callable, NamedTuple, Optional, Union
+from typing import Any, ClassVar, Mapping, Optional
 
 import torch
 
 from qkan.circuits import Circuit
 
-BaseActivation = Union[str, Callable[[torch.Tensor], torch.Tensor], None]
+from .geometry import LayerGeometry, LayerParams, UnsupportedCircuit
+from .layer_math import edge_contributions
 
-
-class UnsupportedCircuit(ValueError):
-    """A solver cannot run this circuit or size here; the message names what it cannot take
-    and the solvers that can."""
-
-
-@dataclass(frozen=True)
-class LayerGeometry:
-    """The layer around the circuit: sizes, grouping, whether ``auto`` data slots are affine,
-    and the base activation (a registered name or a callable)."""
-
-    in_dim: int
-    out_dim: int
-    groups: Optional[int] = None
-    preacts: bool = False
-    base_activation: BaseActivation = "silu"
-
-    @property
-    def edge_shape(self) -> tuple[int, ...]:
-        """Leading shape of theta and pre-activation tensors: (O, I) or (g,)."""
-        return (self.out_dim, self.in_dim) if self.groups is None else (self.groups,)
-
-
-class LayerParams(NamedTuple):
-    """The layer's tensors, with the published names and shapes (spec §4)."""
-
-    theta: torch.Tensor
-    preacts_weight: torch.Tensor
-    preacts_bias: torch.Tensor
-    postact_weights: torch.Tensor
-    postact_bias: torch.Tensor
-    base_weight: torch.Tensor
-    mask: torch.Tensor
-
+__all__ = ["LayerGeometry", "LayerParams", "Program", "Solver", "UnsupportedCircuit"]
 
 class Program(ABC):
     """A circuit compiled for one (geometry, dtype, device); differentiable in x and all params."""
@@ -59,9 +26,9 @@ class Program(ABC):
     def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         """y (B, O): the fused sum over inputs of every edge's contribution."""
 
-    @abstractmethod
     def edge_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         """(B, O, I): each edge's contribution mask*(pw*(f+pb) + bw*sigma(x)); sums to y over I."""
+        return edge_contributions(self.circuit_values(x, params), x, params, self.geometry)
 
     @abstractmethod
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
@@ -69,9 +36,18 @@ class Program(ABC):
 
 
 class Solver(ABC):
-    """A backend: checks whether it can run a circuit here, and compiles Programs."""
+    """A backend: checks whether it can run a circuit here, estimates its memory, and compiles Programs.
 
-    name: str = ""
+    ``options`` is the one place a solver's keyword options and their defaults are written: the
+    registry refuses other names and hands ``build`` every option, defaults filled in. ``auto_rank``
+    orders the solvers ``auto`` tries per device type (lower first; a device type not listed: not
+    tried). ``bounded_memory``: the solver bounds its own memory (auto takes it whatever the estimate).
+    """
+
+    name: ClassVar[str] = ""
+    options: ClassVar[Mapping[str, Any]] = {}
+    auto_rank: ClassVar[Mapping[str, int]] = {}
+    bounded_memory: ClassVar[bool] = False
 
     @abstractmethod
     def unsupported_reason(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
@@ -79,5 +55,10 @@ class Solver(ABC):
         """None if this solver can run the circuit here, else a sentence saying why not."""
 
     @abstractmethod
-    def build(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device) -> Program:
-        """Compile a Program (called once per key; the registry caches it)."""
+    def build(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
+              **options: Any) -> Program:
+        """Compile a Program (called once per key; the registry caches it) with every option of ``options``."""
+
+    @abstractmethod
+    def estimate_bytes(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, batch: int) -> int:
+        """Rough peak extra bytes of one training step (forward + backward) at this batch size."""

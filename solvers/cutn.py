@@ -482,6 +482,9 @@ class CutnSolver(Solver):
     """Tensor-network backend: any circuit, CPU (opt_einsum) or CUDA (cuTensorNet), fp32/fp64."""
 
     name = "cutn"
+    options = {"memory_limit": None, "backward": "cutensornet"}
+    auto_rank = {"cuda": 2, "cpu": 1}
+    bounded_memory = True
 
     def unsupported_reason(self, circuit, geometry, dtype, device) -> Optional[str]:
         if dtype not in COMPLEX_OF:
@@ -491,8 +494,13 @@ class CutnSolver(Solver):
                     "(or qkan-toolkit[gpu]), or use solver='exact'")
         return None
 
-    def build(self, circuit, geometry, dtype, device, memory_limit: Union[int, float, None] = None,
-              backward: str = "cutensornet") -> CutnProgram:
+    def build(self, circuit, geometry, dtype, device, memory_limit: Union[int, float, None],
+              backward: str) -> CutnProgram:
         return CutnProgram(circuit, geometry, dtype, torch.device(device), memory_limit=memory_limit,
                            backward=backward)
+
+    def estimate_bytes(self, circuit, geometry, dtype, batch) -> int:
+        """Planned under a memory limit; this is the unsliced amplitude tensor."""
+        real = torch.finfo(dtype).bits // 8
+        return batch * geometry.out_dim * geometry.in_dim * (2 ** circuit.n_qubits) * 2 * real * 2
 

@@ -88,6 +88,8 @@ class ExactSolver(Solver):
     """Reference statevector backend: any circuit up to MAX_EXACT_QUBITS, CPU or GPU, fp32/fp64."""
 
     name = "exact"
+    options = {"checkpoint": False}
+    auto_rank = {"cuda": 1, "cpu": 0}
 
     def unsupported_reason(self, circuit, geometry, dtype, device) -> Optional[str]:
         if circuit.n_qubits > MAX_EXACT_QUBITS:
@@ -98,3 +100,10 @@ class ExactSolver(Solver):
 
     def build(self, circuit, geometry, dtype, device, checkpoint: bool = False) -> ExactProgram:
         return ExactProgram(circuit, geometry, dtype, device, checkpoint=checkpoint)
+
+    def estimate_bytes(self, circuit, geometry, dtype, batch) -> int:
+        """Autograd keeps one complex state per applied segment, plus the data angles."""
+        real = torch.finfo(dtype).bits // 8
+        edges = batch * geometry.out_dim * geometry.in_dim
+        states = len(fuse_parameter_gates(circuit)) + 3
+        return edges * (2 ** circuit.n_qubits) * 2 * real * states + edges * real * 2 * max(circuit.data_reps, 1)

@@ -96,6 +96,7 @@ one torch.add 10.7 us.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Optional, Sequence
 
 import torch
@@ -108,7 +109,8 @@ from .cuda_runtime import cupy_available, launch, load_module
 from .flash_codegen import BACKWARD_CHUNK, INPUT_SPLIT, NB, PARAM_WARPS, FlashCodegen
 from .flash_fourier import make_codegen
 from .flash_ops import ALL_GRADS, GradTuple, flash_apply, register_kernels
-from .layer_math import base_activation_fn, check_arccos_domain, edge_contributions
+from .activations import base_activation_fn
+from .layer_math import check_arccos_domain, edge_contributions
 
 COMPUTE_DTYPE = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
                  torch.float16: torch.float32}
@@ -272,6 +274,8 @@ class FlashSolver(Solver):
     """Fused CUDA kernels for any single-qubit circuit (CUDA + CuPy; float32/64, bf16/fp16 via fp32)."""
 
     name = "flash"
+    options = {"fourier": None}
+    auto_rank = {"cuda": 0}
 
     def unsupported_reason(self, circuit, geometry, dtype, device) -> Optional[str]:
         if circuit.n_qubits != 1:
@@ -287,9 +291,15 @@ class FlashSolver(Solver):
             return f"flash computes float32/float64 (bf16 and fp16 through float32), got {dtype}"
         return None
 
-    def build(self, circuit, geometry, dtype, device, fourier: Optional[bool] = None) -> FlashProgram:
+    def build(self, circuit, geometry, dtype, device, fourier: Optional[bool]) -> FlashProgram:
         """``fourier``: None (default) uses the Fourier-series kernels wherever the circuit allows
         (solvers/flash_fourier.py), False always the gate-walk kernels, True insists on Fourier."""
         if fourier not in (None, True, False):
             raise TypeError(f"fourier must be None, True or False, got {fourier!r}")
         return FlashProgram(circuit, geometry, dtype, torch.device(device), fourier)
+
+    def estimate_bytes(self, circuit, geometry, dtype, batch) -> int:
+        """Outputs, the input gradient and per-tile parameter partials: O(B (O + I)), never B x O x I."""
+        real = torch.finfo(dtype).bits // 8
+        per_edge = 8 + max(1, math.prod(circuit.parameter_shape))
+        return real * (batch * (geometry.out_dim + geometry.in_dim) + 64 * geometry.out_dim * geometry.in_dim * per_edge)

@@ -37,6 +37,7 @@ import numpy as np
 from qkan.circuits import Circuit, FusedBlock, Op, Theta, fuse_parameter_gates
 from qkan.circuits.gates import PAULI
 
+from .activations import ACTIVATIONS
 from .base import LayerGeometry
 
 NB = 8  # samples per thread in the forward kernel: they share each per-edge table load (H100, QKAN([256,256])
@@ -53,20 +54,6 @@ INPUT_SPLIT = 8  # warps of a forward block, each over every 8th input (partial 
 MAX_INPUT_CHUNK = 64  # inputs whose x-only values (sincos of raw angles, sigma) a forward block stages at once
 STAGING_BYTES = 32768  # shared memory for that staging (double precision)
 AXES = ("x", "y", "z")
-ACTIVATION_CODE = {  # (sigma(x), sigma'(x)) in C, for the base activations fused in the kernels
-    "silu": ("x / (real(1) + exp(-x))",
-             "(real(1) / (real(1) + exp(-x))) * (real(1) + x * (real(1) - real(1) / (real(1) + exp(-x))))"),
-    "identity": ("x", "real(1)"),
-    "tanh": ("tanh(x)", "real(1) - tanh(x) * tanh(x)"),
-    "relu": ("(x > real(0) ? x : real(0))", "(x > real(0) ? real(1) : real(0))"),
-    "gelu": ("real(0.5) * x * (real(1) + erf(x * real(0.7071067811865476)))",
-             "real(0.5) * (real(1) + erf(x * real(0.7071067811865476)))"
-             " + x * exp(real(-0.5) * x * x) * real(0.3989422804014327)"),
-    "sigmoid": ("real(1) / (real(1) + exp(-x))",
-                "(real(1) / (real(1) + exp(-x))) * (real(1) - real(1) / (real(1) + exp(-x)))"),
-}
-
-
 def lit(value: float) -> str:
     """A C literal of the compute type, exact to double precision."""
     return f"real({float(value)!r})"
@@ -485,7 +472,7 @@ class FlashCodegen:
     def source(self) -> str:
         """The full CUDA source: helpers, the four kernels and their float/double instantiations."""
         if self.base:
-            sigma, dsigma = ACTIVATION_CODE[self.base]
+            sigma, dsigma = ACTIVATIONS[self.base].cuda
         else:
             sigma, dsigma = "real(0)", "real(0)"
         helpers = HELPERS.replace("@SIGMA@", sigma).replace("@DSIGMA@", dsigma)

@@ -1,35 +1,15 @@
 """Torch pieces every solver shares: group expansion, data angles, angle evaluation and the
-layer sum of spec §4."""
+layer sum (docs/math.md, "A layer")."""
 from __future__ import annotations
 
 from typing import Callable, Optional
 
 import torch
-import torch.nn.functional as F
 
 from qkan.circuits import Angle, Data, Theta
 
-from .base import BaseActivation, LayerGeometry, LayerParams
-
-ACTIVATIONS = {
-    "silu": F.silu,
-    "identity": lambda x: x,
-    "tanh": torch.tanh,
-    "relu": F.relu,
-    "gelu": F.gelu,
-    "sigmoid": torch.sigmoid,
-}
-
-
-def base_activation_fn(activation: BaseActivation):
-    """The callable for a base activation given by name, callable, or None (identity)."""
-    if activation is None:
-        return ACTIVATIONS["identity"]
-    if callable(activation):
-        return activation
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown base activation {activation!r}; expected a callable or one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[activation]
+from .activations import base_activation_fn
+from .geometry import LayerGeometry, LayerParams
 
 
 def expand_edges(t: torch.Tensor, geometry: LayerGeometry) -> torch.Tensor:
@@ -52,9 +32,7 @@ class DataAngles:
         self._cache: dict[tuple[int, str], torch.Tensor] = {}
 
     def __call__(self, slot: Data) -> torch.Tensor:
-        encoding = slot.encoding
-        if encoding == "auto":
-            encoding = "affine" if self.geometry.preacts else "raw"
+        encoding = slot.resolved_encoding(self.geometry.preacts)
         key = (slot.rep, encoding)
         if key not in self._cache:
             if encoding == "raw":
@@ -98,7 +76,7 @@ def check_arccos_domain(x: torch.Tensor, params: LayerParams, geometry: LayerGeo
 
 
 def edge_contributions(f: torch.Tensor, x: torch.Tensor, params: LayerParams, geometry: LayerGeometry) -> torch.Tensor:
-    """(B, O, I): mask * (pw * (f + pb) + bw * sigma(x)), the terms of spec §4's sum."""
+    """(B, O, I): mask * (pw * (f + pb) + bw * sigma(x)), the terms of the layer sum (docs/math.md, "A layer")."""
     sigma = base_activation_fn(geometry.base_activation)(x)
     return params.mask * (params.postact_weights * (f + params.postact_bias) + params.base_weight * sigma[:, None, :])
 

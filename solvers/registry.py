@@ -1,8 +1,7 @@
 """The solver registry: names to solvers, compilation with a per-key Program cache, and ``auto``."""
 from __future__ import annotations
 
-import inspect
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import torch
 
@@ -24,6 +23,12 @@ def solver_names() -> list[str]:
     return sorted(_SOLVERS) + ["auto"]
 
 
+def ranked_solvers(device_type: str) -> list[str]:
+    """The registered solvers ``auto`` tries on a device type, in the order of their ``auto_rank``."""
+    ranked = [(s.auto_rank[device_type], n) for n, s in _SOLVERS.items() if device_type in s.auto_rank]
+    return [n for _, n in sorted(ranked)]
+
+
 def get_solver(name: Union[str, Solver]) -> Solver:
     """A solver by registry name (or the instance itself), with a message listing the known names."""
     if isinstance(name, Solver):
@@ -33,22 +38,16 @@ def get_solver(name: Union[str, Solver]) -> Solver:
     return _SOLVERS[name]
 
 
-def accepted_options(name: Union[str, Solver]) -> Optional[set[str]]:
-    """The ``solver_kwargs`` a solver's ``build`` takes (None: any); ``auto`` accepts any solver's."""
+def accepted_options(name: Union[str, Solver]) -> set[str]:
+    """The ``solver_kwargs`` a solver takes (its declared ``options``); ``auto`` accepts any solver's."""
     solvers = list(_SOLVERS.values()) if name == "auto" else [get_solver(name)]
-    names: set[str] = set()
-    for solver in solvers:
-        params = list(inspect.signature(solver.build).parameters.values())[4:]
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-            return None
-        names.update(p.name for p in params)
-    return names
+    return {option for solver in solvers for option in solver.options}
 
 
 def check_options(name: Union[str, Solver], options: dict[str, Any]) -> None:
     """Raise ``TypeError`` naming any option the solver does not take."""
     accepted = accepted_options(name)
-    unknown = sorted(set(options) - accepted) if accepted is not None else []
+    unknown = sorted(set(options) - accepted)
     if unknown:
         label = name if isinstance(name, str) else name.name
         raise TypeError(f"solver {label!r} got unknown option(s) {unknown}; it accepts {sorted(accepted) or 'none'}")
@@ -85,6 +84,7 @@ def compile(name: Union[str, Solver], circuit: Circuit, geometry: LayerGeometry,
 
             _PROGRAMS[key] = AutoProgram(circuit, geometry, dtype, device, **options)
         else:
-            _PROGRAMS[key] = resolve(name, circuit, geometry, dtype, device).build(circuit, geometry, dtype, device,
-                                                                                   **options)
+            check_options(name, options)
+            solver = resolve(name, circuit, geometry, dtype, device)
+            _PROGRAMS[key] = solver.build(circuit, geometry, dtype, device, **{**solver.options, **options})
     return _PROGRAMS[key]

@@ -4,7 +4,7 @@ import torch
 
 from qkan import QKAN
 from qkan.circuits import Circuit, builtin, data, theta
-from qkan.solvers import LayerGeometry, explain, solver_names, supported_solvers
+from qkan.solvers import LayerGeometry, explain, get_solver, solver_names, supported_solvers
 from qkan.solvers import auto
 
 PZ = builtin("pz", 3)
@@ -40,7 +40,7 @@ def test_auto_falls_back_to_cutn_when_exact_would_not_fit(monkeypatch):
 
 def test_auto_raises_when_nothing_fits(monkeypatch):
     monkeypatch.setattr(auto, "free_memory", lambda device: 0)
-    monkeypatch.setattr(auto, "PREFERENCE", {"cpu": ("exact",), "cuda": ("exact",)})
+    monkeypatch.setattr(get_solver("cutn"), "auto_rank", {})  # exact alone is tried
     with pytest.raises(ValueError, match="no solver can run"):
         auto.choose(PZ, GEOM, torch.float32, torch.device("cpu"), batch=1000)
 
@@ -51,9 +51,10 @@ def test_explain_lists_estimates_and_the_choice():
 
 
 def test_exact_memory_estimate_grows_with_batch_and_qubits():
-    small = auto.estimate_bytes("exact", PZ, GEOM, torch.float32, 10)
-    assert auto.estimate_bytes("exact", PZ, GEOM, torch.float32, 1000) == pytest.approx(100 * small, rel=1e-9)
-    assert auto.estimate_bytes("exact", ENTANGLED, GEOM, torch.float32, 10) > small / 4
+    exact = get_solver("exact")
+    small = exact.estimate_bytes(PZ, GEOM, torch.float32, 10)
+    assert exact.estimate_bytes(PZ, GEOM, torch.float32, 1000) == pytest.approx(100 * small, rel=1e-9)
+    assert exact.estimate_bytes(ENTANGLED, GEOM, torch.float32, 10) > small / 4
 
 
 @pytest.mark.gpu

@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from qkan.solvers.layer_math import ACTIVATIONS
+from qkan.solvers.activations import ACTIVATIONS
 
 from .base import BaselineLayer, Device, check_positive_int, factory_kwargs
 
@@ -58,7 +58,7 @@ class MLP(BaselineLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
-        act = ACTIVATIONS[self.activation]
+        act = ACTIVATIONS[self.activation].fn
         for linear in self.linears[:-1]:
             x = act(linear(x))
         return self.linears[-1](x)
