@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from .angles import Angle, AngleLike, as_angle
+from .draw import draw
 from .gates import GateSpec, gate_spec
 
 READOUTS = ("amp", "z")
@@ -215,8 +216,4 @@ class Circuit:
         return out
 
     def __str__(self) -> str:
-        from .draw import draw
-
         return draw(self)
-
-

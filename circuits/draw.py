@@ -1,10 +1,25 @@
-"""A text drawing of a circuit: one wire per qubit, one column per op."""
+"""A text drawing of a circuit: one wire per qubit, one column per op.
+
+It reads a circuit's attributes only (``name``, ``n_qubits``, ``ops``, ``readout``, ``data_reps``)
+and imports nothing of circuits/circuit.py, which uses it for ``Circuit.__str__``.
+"""
 from __future__ import annotations
 
-from .circuit import Circuit
+from typing import Any, Optional, Protocol, Sequence
 
 
-def _labels(circuit: Circuit, op) -> dict[int, str]:
+class Drawable(Protocol):
+    """What :func:`draw` reads: a Circuit, or anything shaped like one."""
+
+    name: str
+    n_qubits: int
+    ops: Sequence[Any]
+    readout: Optional[Any]
+    data_reps: int
+
+
+def _labels(op: Any) -> dict[int, str]:
+    """The text each of an op's qubits shows in the op's column."""
     if op.kind == "cnot":
         return {op.qubits[0]: "●", op.qubits[1]: "⊕"}
     if op.kind == "cz":
@@ -13,14 +28,14 @@ def _labels(circuit: Circuit, op) -> dict[int, str]:
     return {op.qubits[0]: f"{name}({op.angle})" if op.angle is not None else name}
 
 
-def draw(circuit: Circuit) -> str:
+def draw(circuit: Drawable) -> str:
     """Return the drawing as a string (``print(circuit)`` shows it)."""
     n = circuit.n_qubits
     rows = [f"q{q}: ─" for q in range(n)]
     width = max(len(r) for r in rows)
     rows = [r.rjust(width) for r in rows]
     for op in circuit.ops:
-        labels = _labels(circuit, op)
+        labels = _labels(op)
         span = range(min(op.qubits), max(op.qubits) + 1)
         cell = max(len(s) for s in labels.values())
         for q in range(n):

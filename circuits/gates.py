@@ -5,6 +5,7 @@ constant matrix. Adding a gate is one :func:`register_gate` call.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Optional
@@ -51,17 +52,86 @@ class GateSpec:
 
 GATES: dict[str, GateSpec] = {}
 ALIASES: dict[str, str] = {}
+UNITARY_TOLERANCE = 1e-10
 
 
-def register_gate(spec: GateSpec, aliases: tuple[str, ...] = ()) -> GateSpec:
-    """Add a gate kind (and its aliases) to the registry."""
+def _checked_matrix(spec: GateSpec) -> np.ndarray:
+    """A fixed gate's matrix as a read-only complex copy, once it is a finite 2^n x 2^n unitary."""
+    try:
+        matrix = np.array(spec.matrix, dtype=np.complex128)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"gate {spec.name!r}: matrix must be an array of numbers, got {spec.matrix!r}") from err
+    size = 2 ** spec.n_qubits
+    if matrix.shape != (size, size):
+        raise ValueError(f"gate {spec.name!r}: matrix must be {size}x{size} for n_qubits={spec.n_qubits}, "
+                         f"got shape {matrix.shape}")
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"gate {spec.name!r}: matrix entries must be finite, got {matrix.tolist()}")
+    error = np.abs(matrix.conj().T @ matrix - np.eye(size)).max()
+    if error > UNITARY_TOLERANCE:
+        raise ValueError(f"gate {spec.name!r}: matrix must be unitary within {UNITARY_TOLERANCE:g}, "
+                         f"but |M^H M - I| reaches {error:.3g}")
+    if spec.diagonal and np.count_nonzero(matrix - np.diag(np.diag(matrix))):
+        raise ValueError(f"gate {spec.name!r}: diagonal=True but the matrix has off-diagonal entries")
+    matrix.setflags(write=False)
+    return matrix
+
+
+def _checked(spec: GateSpec) -> GateSpec:
+    """``spec`` once its fields agree (see :func:`register_gate`), its matrix copied read-only."""
+    if not isinstance(spec, GateSpec):
+        raise TypeError(f"spec must be a GateSpec, got {type(spec).__name__}")
+    if not isinstance(spec.name, str) or not spec.name:
+        raise ValueError(f"gate name must be a non-empty string, got {spec.name!r}")
+    if not isinstance(spec.n_qubits, int) or isinstance(spec.n_qubits, bool) or spec.n_qubits < 1:
+        raise ValueError(f"gate {spec.name!r}: n_qubits must be an integer >= 1, got {spec.n_qubits!r}")
+    if spec.qasm is not None and (not isinstance(spec.qasm, str) or not spec.qasm):
+        raise ValueError(f"gate {spec.name!r}: qasm must be None or a non-empty string, got {spec.qasm!r}")
     if spec.parametric == (spec.matrix is not None):
         raise ValueError(f"gate {spec.name!r} needs exactly one of generator or matrix")
-    if spec.parametric and (spec.n_qubits != 1 or spec.generator not in PAULI):
-        raise ValueError("parametric gates are single-qubit Pauli rotations")
-    GATES[spec.name] = spec
+    if not spec.parametric:
+        return dataclasses.replace(spec, matrix=_checked_matrix(spec))
+    if spec.generator not in PAULI:
+        raise ValueError(f"gate {spec.name!r}: generator must be one of {sorted(PAULI)}, got {spec.generator!r}")
+    if spec.n_qubits != 1:
+        raise ValueError(f"gate {spec.name!r}: parametric gates are single-qubit Pauli rotations, "
+                         f"got n_qubits={spec.n_qubits}")
+    if spec.diagonal and spec.generator != "z":
+        raise ValueError(f"gate {spec.name!r}: diagonal=True but a rotation about {spec.generator!r} is not diagonal")
+    return spec
+
+
+def _check_names(name: str, aliases: tuple[str, ...], replace: bool) -> None:
+    """Refuse a name or alias that is taken (a gate's name needs ``replace``; an alias never shadows a gate)."""
+    if name in ALIASES:
+        raise ValueError(f"gate name {name!r} is already an alias of {ALIASES[name]!r}; choose another name")
+    if name in GATES and not replace:
+        raise ValueError(f"gate {name!r} is already registered; pass replace=True to replace it")
     for alias in aliases:
-        ALIASES[alias] = spec.name
+        if not isinstance(alias, str) or not alias:
+            raise ValueError(f"gate {name!r}: an alias must be a non-empty string, got {alias!r}")
+        if alias in GATES or alias == name:
+            raise ValueError(f"alias {alias!r} would shadow the gate named {alias!r}; choose another alias")
+        if ALIASES.get(alias, name) != name and not replace:
+            raise ValueError(f"alias {alias!r} already names gate {ALIASES[alias]!r}; pass replace=True to re-point it")
+
+
+def register_gate(spec: GateSpec, aliases: tuple[str, ...] = (), replace: bool = False) -> GateSpec:
+    """Add a gate kind (and its aliases) to the registry and return the registered spec.
+
+    The spec is checked first: exactly one of ``generator`` (a Pauli axis, single-qubit; diagonal
+    only for "z") or ``matrix`` (a finite 2^n x 2^n unitary within UNITARY_TOLERANCE, stored as
+    a read-only copy), ``n_qubits`` >= 1. A name or alias already taken is refused unless ``replace=True``,
+    built-ins ("h", "cnot", ...) included; an alias may never equal a gate's name. A refused call
+    leaves the registry unchanged. Programs already compiled keep the gate they were built with.
+    """
+    if isinstance(aliases, str):
+        raise TypeError(f"aliases must be a tuple of names, got the string {aliases!r}")
+    spec = _checked(spec)
+    aliases = tuple(aliases)
+    _check_names(spec.name, aliases, replace)
+    GATES[spec.name] = spec
+    ALIASES.update(dict.fromkeys(aliases, spec.name))
     return spec
 
 

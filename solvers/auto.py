@@ -1,21 +1,37 @@
 """``solver="auto"``: per layer and per batch size, pick the solver from the device, what each
 solver supports and its estimated memory against free memory; :func:`explain` says why.
 
-The rule (documented in the README): on CUDA, flash when it supports the circuit (its extra
-memory is O(B*(O+I))); otherwise exact when its estimate fits in AUTO_MEMORY_FRACTION of free
-memory; otherwise cutn (it slices its contraction under a memory limit). On CPU: exact when it
-fits, else cutn.
+The rule (docs/design.md, "Auto"; the README says it too): the registered solvers whose
+``auto_rank`` lists the device type, in rank order; the first that supports the circuit and whose
+estimate fits in AUTO_MEMORY_FRACTION of free memory (or that bounds its own memory) wins. With
+the built-ins: on CUDA flash, else exact when it fits, else cutn; on CPU exact when it fits, else
+cutn. ``auto`` depends on the registry one way: the registry knows nothing of it, and
+solvers/__init__.py registers :class:`AutoSolver` after the others.
 """
 from __future__ import annotations
 
 import os
+from typing import Any, Mapping, Optional
+
 import torch
 
 from qkan.circuits import Circuit
 
-from .base import LayerGeometry, LayerParams, Program
+from .base import LayerGeometry, LayerParams, Program, Solver
+from .registry import compile as compile_program
+from .registry import registered_solvers
 
 AUTO_MEMORY_FRACTION = 0.8
+
+
+class _SolverDefault:
+    """Marks an option whose solvers declare different defaults: each chosen solver keeps its own."""
+
+    def __repr__(self) -> str:
+        return "<the chosen solver's default>"
+
+
+SOLVER_DEFAULT = _SolverDefault()
 
 
 def free_memory(device: torch.device) -> int:
@@ -26,35 +42,43 @@ def free_memory(device: torch.device) -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def _decide(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-            batch: int) -> tuple[str, list[str]]:
-    from .registry import get_solver, ranked_solvers
+def candidates() -> list[Solver]:
+    """Every registered solver ``auto`` may hand a layer to: all but ``auto`` itself."""
+    return [s for s in registered_solvers() if not isinstance(s, AutoSolver)]
 
+
+def ranked_solvers(device_type: str) -> list[Solver]:
+    """The candidates ``auto`` tries on a device type, in the order of their ``auto_rank``."""
+    ranked = [(s.auto_rank[device_type], s.name, s) for s in candidates() if device_type in s.auto_rank]
+    return [s for _, _, s in sorted(ranked, key=lambda r: r[:2])]
+
+
+def _decide(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
+            batch: int) -> tuple[Solver, list[str]]:
     free = free_memory(device)
     lines = [f"device {device}, batch {batch}, free memory {free / 2**20:.0f} MiB"]
     choice = None
-    for name in ranked_solvers(device.type):
-        solver = get_solver(name)
+    for solver in ranked_solvers(device.type):
         reason = solver.unsupported_reason(circuit, geometry, dtype, device)
         if reason:
-            lines.append(f"- {name}: cannot run ({reason})")
+            lines.append(f"- {solver.name}: cannot run ({reason})")
             continue
         need = solver.estimate_bytes(circuit, geometry, dtype, batch)
         fits = solver.bounded_memory or need <= AUTO_MEMORY_FRACTION * free
-        lines.append(f"- {name}: supported, estimated {need / 2**20:.1f} MiB per train step"
+        lines.append(f"- {solver.name}: supported, estimated {need / 2**20:.1f} MiB per train step"
                      + ("" if fits else f" > {AUTO_MEMORY_FRACTION:.0%} of free memory"))
         if choice is None and fits:
-            choice = name
+            choice = solver
     if choice is None:
         raise ValueError("no solver can run this layer here:\n" + "\n".join(lines))
-    lines.append(f"chosen: {choice}")
+    lines.append(f"chosen: {choice.name}")
     return choice, lines
 
 
 def choose(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
            batch: int = 1) -> str:
-    """The solver ``auto`` runs for this layer at this batch size."""
-    return _decide(circuit, geometry, dtype, device, batch)[0]
+    """The name of the solver ``auto`` runs for this layer at this batch size."""
+    return _decide(circuit, geometry, dtype, torch.device(device), batch)[0].name
 
 
 def explain(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device, batch: int) -> str:
@@ -66,21 +90,20 @@ class AutoProgram(Program):
     """Dispatches each call to the solver chosen for its batch size (each compiled once)."""
 
     def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-                 **options):
+                 options: Mapping[str, Any]):
         super().__init__(circuit, geometry, dtype, device)
-        self.options = options
+        self.options = dict(options)
         self.chosen: dict[int, str] = {}
         self._by_batch: dict[int, Program] = {}
 
     def program_for(self, batch: int) -> Program:
-        from .registry import accepted_options, compile as compile_program
-
+        """The chosen solver's Program for this batch size, given the options it declares."""
         if batch not in self._by_batch:
-            name = self.chosen[batch] = choose(self.circuit, self.geometry, self.dtype, self.device, batch)
-            accepted = accepted_options(name)  # each solver gets the options it takes (fourier: flash only)
-            options = {k: v for k, v in self.options.items() if k in accepted}
-            self._by_batch[batch] = compile_program(name, self.circuit, self.geometry, self.dtype, self.device,
-                                                    **options)
+            solver, _ = _decide(self.circuit, self.geometry, self.dtype, self.device, batch)
+            options = {k: v for k, v in self.options.items() if k in solver.options and v is not SOLVER_DEFAULT}
+            self._by_batch[batch] = compile_program(solver.name, self.circuit, self.geometry, self.dtype,
+                                                    self.device, **options)
+            self.chosen[batch] = solver.name
         return self._by_batch[batch]
 
     def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
@@ -91,3 +114,44 @@ class AutoProgram(Program):
 
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         return self.program_for(x.shape[0]).circuit_values(x, params)
+
+
+class AutoSolver(Solver):
+    """The registered ``auto``: runs whichever candidate :func:`choose` picks per batch size.
+
+    ``options`` is read from the registry at each access: the union of the candidates' options,
+    each with its declared default (:data:`SOLVER_DEFAULT` where they disagree); each chosen
+    solver receives only the options it declares. ``auto_rank`` is empty: auto never picks itself.
+    """
+
+    name = "auto"
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        defaults: dict[str, list[Any]] = {}
+        for solver in candidates():
+            for option, default in solver.options.items():
+                defaults.setdefault(option, []).append(default)
+        return {option: values[0] if all(v == values[0] for v in values) else SOLVER_DEFAULT
+                for option, values in defaults.items()}
+
+    def unsupported_reason(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
+                           device: torch.device) -> Optional[str]:
+        device = torch.device(device)
+        ranked = ranked_solvers(device.type)
+        reasons = [f"{s.name}: {r}" for s in ranked
+                   if (r := s.unsupported_reason(circuit, geometry, dtype, device)) is not None]
+        if len(reasons) < len(ranked):
+            return None
+        return f"no solver auto tries on {device.type} can run it ({'; '.join(reasons) or 'none is ranked there'})"
+
+    def build(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
+              **options: Any) -> AutoProgram:
+        return AutoProgram(circuit, geometry, dtype, torch.device(device), options)
+
+    def estimate_bytes(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, batch: int,
+                       device: Optional[torch.device] = None) -> int:
+        """The estimate of the solver auto would choose on ``device`` (default: CUDA when available, else CPU)."""
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        solver, _ = _decide(circuit, geometry, dtype, device, batch)
+        return solver.estimate_bytes(circuit, geometry, dtype, batch)

@@ -1,4 +1,8 @@
-"""The solver registry: names to solvers, compilation with a per-key Program cache, and ``auto``."""
+"""The solver registry: names to solvers, option checks, and compilation with a per-key Program cache.
+
+It knows no solver by name: ``auto`` is a registered solver like the others (solvers/auto.py
+takes its lookups from here; docs/design.md, "Auto").
+"""
 from __future__ import annotations
 
 from typing import Any, Union
@@ -13,50 +17,56 @@ _SOLVERS: dict[str, Solver] = {}
 _PROGRAMS: dict[tuple, Program] = {}
 
 
-def register_solver(solver: Solver) -> Solver:
-    """Make ``solver`` available under ``solver.name``."""
+def register_solver(solver: Solver, replace: bool = False) -> Solver:
+    """Make ``solver`` available under ``solver.name``; a name already taken needs ``replace=True``.
+
+    Any registration empties the Program cache: what ``compile`` (and ``auto``'s choice) would
+    build may have changed."""
+    if not isinstance(solver, Solver):
+        raise TypeError(f"solver must be a Solver instance, got {type(solver).__name__}")
+    if not isinstance(solver.name, str) or not solver.name:
+        raise ValueError(f"solver.name must be a non-empty string, got {solver.name!r}")
+    if solver.name in _SOLVERS and not replace:
+        raise ValueError(f"solver {solver.name!r} is already registered; pass replace=True to replace it")
     _SOLVERS[solver.name] = solver
+    _PROGRAMS.clear()
     return solver
 
 
 def solver_names() -> list[str]:
-    return sorted(_SOLVERS) + ["auto"]
+    """The registered names, sorted."""
+    return sorted(_SOLVERS)
 
 
-def ranked_solvers(device_type: str) -> list[str]:
-    """The registered solvers ``auto`` tries on a device type, in the order of their ``auto_rank``."""
-    ranked = [(s.auto_rank[device_type], n) for n, s in _SOLVERS.items() if device_type in s.auto_rank]
-    return [n for _, n in sorted(ranked)]
+def registered_solvers() -> list[Solver]:
+    """The registered solvers, in name order."""
+    return [_SOLVERS[name] for name in sorted(_SOLVERS)]
 
 
 def get_solver(name: Union[str, Solver]) -> Solver:
     """A solver by registry name (or the instance itself), with a message listing the known names."""
     if isinstance(name, Solver):
         return name
+    if not isinstance(name, str):
+        raise TypeError(f"solver must be a registry name (str) or a Solver, got {type(name).__name__}")
     if name not in _SOLVERS:
         raise ValueError(f"unknown solver {name!r}; expected one of {solver_names()}")
     return _SOLVERS[name]
 
 
-def accepted_options(name: Union[str, Solver]) -> set[str]:
-    """The ``solver_kwargs`` a solver takes (its declared ``options``); ``auto`` accepts any solver's."""
-    solvers = list(_SOLVERS.values()) if name == "auto" else [get_solver(name)]
-    return {option for solver in solvers for option in solver.options}
-
-
 def check_options(name: Union[str, Solver], options: dict[str, Any]) -> None:
-    """Raise ``TypeError`` naming any option the solver does not take."""
-    accepted = accepted_options(name)
-    unknown = sorted(set(options) - accepted)
+    """Raise ``TypeError`` naming any option the solver does not declare in its ``options``."""
+    solver = get_solver(name)
+    accepted = sorted(solver.options)
+    unknown = sorted(set(options) - set(accepted))
     if unknown:
-        label = name if isinstance(name, str) else name.name
-        raise TypeError(f"solver {label!r} got unknown option(s) {unknown}; it accepts {sorted(accepted) or 'none'}")
+        raise TypeError(f"solver {solver.name!r} got unknown option(s) {unknown}; it accepts {accepted or 'none'}")
 
 
 def supported_solvers(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
                       device: torch.device) -> list[str]:
     """Names of the solvers that can run this circuit here."""
-    return [n for n, s in sorted(_SOLVERS.items()) if s.unsupported_reason(circuit, geometry, dtype, device) is None]
+    return [s.name for s in registered_solvers() if s.unsupported_reason(circuit, geometry, dtype, device) is None]
 
 
 def resolve(name: Union[str, Solver], circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
@@ -73,18 +83,14 @@ def resolve(name: Union[str, Solver], circuit: Circuit, geometry: LayerGeometry,
 
 def compile(name: Union[str, Solver], circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
             device: Union[str, torch.device], **options: Any) -> Program:
-    """A Program for (circuit, geometry, dtype, device, options), built once and reused."""
+    """A Program for (circuit, geometry, dtype, device, options), built once and reused; ``build``
+    gets every declared option, its default filled in where not given."""
     device = torch.device(device)
     circuit.validate()
     key = (name if isinstance(name, str) else name.name, circuit, geometry, dtype, str(device),
            tuple(sorted(options.items())))
     if key not in _PROGRAMS:
-        if name == "auto":
-            from .auto import AutoProgram
-
-            _PROGRAMS[key] = AutoProgram(circuit, geometry, dtype, device, **options)
-        else:
-            check_options(name, options)
-            solver = resolve(name, circuit, geometry, dtype, device)
-            _PROGRAMS[key] = solver.build(circuit, geometry, dtype, device, **{**solver.options, **options})
+        check_options(name, options)
+        solver = resolve(name, circuit, geometry, dtype, device)
+        _PROGRAMS[key] = solver.build(circuit, geometry, dtype, device, **{**solver.options, **options})
     return _PROGRAMS[key]

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 
-from qkan.circuits import GateSpec, gate_spec
+from qkan.circuits import GateSpec
 from qkan.circuits.gates import PAULI
 
 
@@ -35,13 +36,16 @@ def rz_phases(angle: torch.Tensor, cdtype: torch.dtype) -> torch.Tensor:
 
 
 def fixed_matrix(spec: GateSpec, cdtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """A fixed gate's matrix on ``device``, built once per dtype and device (see :func:`_pauli_pair`)."""
-    return _fixed_by_name(spec.name, cdtype, device)
+    """A fixed gate's matrix on ``device``, built once per content, dtype and device (see :func:`_pauli_pair`);
+    keyed by the matrix itself, so a gate replaced in the registry never reuses its old matrix."""
+    matrix = np.ascontiguousarray(spec.fixed_matrix(), dtype=np.complex128)
+    return _fixed_from_bytes(matrix.tobytes(), matrix.shape[0], cdtype, device)
 
 
 @functools.lru_cache(maxsize=None)
-def _fixed_by_name(name: str, cdtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    return torch.as_tensor(gate_spec(name).fixed_matrix(), dtype=cdtype, device=device)
+def _fixed_from_bytes(data: bytes, size: int, cdtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    matrix = np.frombuffer(data, dtype=np.complex128).reshape(size, size).copy()
+    return torch.as_tensor(matrix, dtype=cdtype, device=device)
 
 
 def _split(state: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:

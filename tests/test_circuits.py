@@ -1,12 +1,16 @@
-"""Unit tests of the circuit IR: builder, immutability and hashing, validation messages, the
-built-ins' published shapes, the text drawing and the parameter-fusion pass."""
+"""Unit tests of the circuit IR: builder, immutability and hashing, validation messages, the gate
+registry's checks, the built-ins' published shapes, the text drawing and the parameter-fusion pass."""
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
+from qkan.circuits import gates
 from qkan.circuits import (BUILTIN_ALIASES, BUILTINS, Circuit, FusedBlock, GateSpec, Op, builtin, data, draw,
                            fuse_parameter_gates, gate_spec, register_gate, theta)
+from qkan.solvers import LayerGeometry, LayerParams, compile, registry
 
 
 def small() -> Circuit:
@@ -123,11 +127,81 @@ def test_mixed_theta_ranks_need_a_declared_shape():
         c.validate()
 
 
-def test_gate_registry_rejects_inconsistent_specs():
-    with pytest.raises(ValueError, match="exactly one of generator or matrix"):
-        register_gate(GateSpec("bad", 1))
-    with pytest.raises(ValueError, match="single-qubit Pauli rotations"):
-        register_gate(GateSpec("bad", 2, generator="x"))
+# ----- the gate registry ---------------------------------------------------------------------
+X = np.array([[0, 1], [1, 0]], dtype=np.complex128)
+
+
+@pytest.fixture
+def scratch_gates(monkeypatch):
+    """Copies of the gate registry and its aliases that the test may change."""
+    monkeypatch.setattr(gates, "GATES", dict(gates.GATES))
+    monkeypatch.setattr(gates, "ALIASES", dict(gates.ALIASES))
+
+
+@pytest.mark.parametrize("spec, error, message", [
+    (GateSpec("bad", 1), ValueError, r"'bad' needs exactly one of generator or matrix"),
+    (GateSpec("bad", 1, generator="x", matrix=X), ValueError, r"exactly one of generator or matrix"),
+    (GateSpec("bad", 2, generator="x"), ValueError, r"single-qubit Pauli rotations, got n_qubits=2"),
+    (GateSpec("bad", 1, generator="w"), ValueError, r"generator must be one of \['x', 'y', 'z'\], got 'w'"),
+    (GateSpec("bad", 1, generator="x", diagonal=True), ValueError, r"rotation about 'x' is not diagonal"),
+    (GateSpec("bad", 1, matrix=np.array([[1, 1], [0, 1]])), ValueError, r"unitary within 1e-10, but \|M\^H M - I\|"),
+    (GateSpec("bad", 1, matrix=X * (1 + 1e-8)), ValueError, r"must be unitary"),
+    (GateSpec("bad", 1, matrix=np.eye(4)), ValueError, r"matrix must be 2x2 for n_qubits=1, got shape \(4, 4\)"),
+    (GateSpec("bad", 2, matrix=X), ValueError, r"matrix must be 4x4 for n_qubits=2, got shape \(2, 2\)"),
+    (GateSpec("bad", 1, matrix=np.array([[np.nan, 0], [0, 1]])), ValueError, r"entries must be finite"),
+    (GateSpec("bad", 0, matrix=np.eye(1)), ValueError, r"n_qubits must be an integer >= 1, got 0"),
+    (GateSpec("bad", True, matrix=X), ValueError, r"n_qubits must be an integer >= 1, got True"),
+    (GateSpec("bad", 1, matrix=X, diagonal=True), ValueError, r"diagonal=True but the matrix has off-diagonal"),
+    (GateSpec("bad", 1, matrix=[["a", 0], [0, 1]]), TypeError, r"matrix must be an array of numbers"),
+    (GateSpec("", 1, matrix=X), ValueError, r"gate name must be a non-empty string, got ''"),
+    (GateSpec("bad", 1, matrix=X, qasm=""), ValueError, r"qasm must be None or a non-empty string"),
+    ("h", TypeError, r"spec must be a GateSpec, got str"),
+])
+def test_bad_gate_specs_are_refused_and_change_nothing(scratch_gates, spec, error, message):
+    before = (dict(gates.GATES), dict(gates.ALIASES))
+    with pytest.raises(error, match=message):
+        register_gate(spec)
+    assert (gates.GATES, gates.ALIASES) == before
+
+
+def test_taken_names_and_aliases_are_refused_and_change_nothing(scratch_gates):
+    before = (dict(gates.GATES), dict(gates.ALIASES))
+    with pytest.raises(ValueError, match=r"gate 'h' is already registered; pass replace=True to replace it"):
+        register_gate(GateSpec("h", 1, matrix=X))
+    with pytest.raises(ValueError, match=r"gate name 'cx' is already an alias of 'cnot'"):
+        register_gate(GateSpec("cx", 1, matrix=X), replace=True)
+    with pytest.raises(ValueError, match=r"alias 'h' would shadow the gate named 'h'"):
+        register_gate(GateSpec("flip", 1, matrix=X), aliases=("f", "h"), replace=True)
+    with pytest.raises(ValueError, match=r"alias 'cx' already names gate 'cnot'; pass replace=True"):
+        register_gate(GateSpec("flip", 1, matrix=X), aliases=("f", "cx"))
+    with pytest.raises(TypeError, match=r"aliases must be a tuple of names, got the string 'f'"):
+        register_gate(GateSpec("flip", 1, matrix=X), aliases="f")
+    assert (gates.GATES, gates.ALIASES) == before  # no name and no alias of a refused call got in
+
+
+def test_replace_true_replaces_a_builtin_and_repoints_an_alias(scratch_gates):
+    spec = register_gate(GateSpec("h", 1, matrix=X, qasm="x"), replace=True)
+    assert gate_spec("h") is spec
+    np.testing.assert_array_equal(gate_spec("h").fixed_matrix(), X)
+    register_gate(GateSpec("flip", 2, matrix=np.eye(4)[[0, 1, 3, 2]]), aliases=("cx",), replace=True)
+    assert gate_spec("cx") is gate_spec("flip") and gate_spec("cnot").name == "cnot"
+
+
+def test_a_registered_gate_is_a_read_only_copy_and_runs_in_the_exact_solver(scratch_gates, monkeypatch):
+    monkeypatch.setattr(registry, "_PROGRAMS", {})
+    matrix = X.copy()
+    spec = register_gate(GateSpec("flip", 1, matrix=matrix), aliases=("f",))
+    matrix[0, 0] = 5  # the caller's array is not the registry's
+    assert spec.fixed_matrix()[0, 0] == 0 and not spec.fixed_matrix().flags.writeable
+    one = torch.ones(1, 1, dtype=torch.float64)
+    params = LayerParams(torch.zeros(1, 1, 0, dtype=torch.float64), one, 0 * one, one, 0 * one, 0 * one, one)
+    circuit = Circuit(1).gate("f", 0).measure("z")
+    value = compile("exact", circuit, LayerGeometry(1, 1), torch.float64, "cpu").circuit_values(one, params)
+    assert value.item() == pytest.approx(-1.0)
+    register_gate(GateSpec("flip", 1, matrix=np.eye(2)), replace=True)
+    monkeypatch.setattr(registry, "_PROGRAMS", {})  # compiled Programs keep the gate they were built with
+    value = compile("exact", circuit, LayerGeometry(1, 1), torch.float64, "cpu").circuit_values(one, params)
+    assert value.item() == pytest.approx(1.0)
 
 
 def test_rotation_matrices_follow_the_half_angle_convention():
@@ -181,6 +255,12 @@ def test_drawing_shows_wires_gates_and_readout():
     assert "RY(θ[0])" in lines[2] and "⊕" in lines[2] and lines[2].endswith("⟨Z⟩")
     assert len(lines[1]) == len(lines[2].removesuffix(" ⟨Z⟩"))  # columns line up
     assert str(builtin("pz", 1)).splitlines()[1].endswith("|a|-|b|")
+
+
+def test_drawing_reads_any_circuit_shaped_object():
+    op = SimpleNamespace(kind="cz", qubits=(0, 1), angle=None)
+    shaped = SimpleNamespace(name="duck", n_qubits=2, ops=[op], readout=None, data_reps=0)
+    assert draw(shaped) == "duck: 2 qubit(s), 1 ops, reps=0\nq0: ─●─\nq1: ─●─"
 
 
 # ----- fuse pass -----------------------------------------------------------------------------
