@@ -8,9 +8,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, UnsupportedCircuit, compile as compile_program
-from qkan.solvers.cutn import ContractNetwork, CutnSolver, EinsumEngine, environment_gradients
-from qkan.solvers.cutn_network import CircuitNetwork, path_cost
-from qkan.solvers.cutn_readout import amp_readout
+from qkan.solvers.cutn import CutnSolver
+from qkan.solvers.cutn.engines import EinsumEngine
+from qkan.solvers.cutn.gradients import ContractNetwork, environment_gradients
+from qkan.solvers.cutn.network import CircuitNetwork
+from qkan.solvers.cutn.paths import path_cost
+from qkan.solvers.cutn.readout import amp_readout
 from qkan.solvers.statevector import readout
 
 B, I, O, REPS = 5, 3, 2, 2

@@ -84,11 +84,11 @@ configs = [
     ("ring_exact", dict(width=[32, 32], batch=1024, ansatz="ring", n=3, solver="exact")),
 ]
 only = sys.argv[1].split(",") if len(sys.argv) > 1 and sys.argv[1] else None
-import qkan.solvers.cutn as C
-for name in ("CHUNK_SHARE", "WORKSPACE_SHARE"):  # overridden from the environment
+from qkan.solvers.cutn import engines, program
+for module, name in ((program, "CHUNK_SHARE"), (engines, "WORKSPACE_SHARE")):  # overridden from the environment
     if name in os.environ:
-        setattr(C, name, float(os.environ[name]))
-print("CHUNK_SHARE", C.CHUNK_SHARE, "WORKSPACE_SHARE", C.WORKSPACE_SHARE)
+        setattr(module, name, float(os.environ[name]))
+print("CHUNK_SHARE", program.CHUNK_SHARE, "WORKSPACE_SHARE", engines.WORKSPACE_SHARE)
 for name, cfg in configs:
     if only and name not in only: continue
     try:

@@ -1,6 +1,6 @@
 """The ``amp`` readout of contracted amplitudes, f = sqrt(P0) - sqrt(P1) on the measured qubit
 (|a| - |b| for one qubit), and its vector-Jacobian product, written once for the autograd node below
-and for the chunked layer (solvers/cutn.py), which calls both outside autograd (in place there).
+and for the chunked layer (solvers/cutn/program.py), which calls both outside autograd (in place there).
 
 Through torch's autograd the two norms of strided slices save their outputs and their backward writes a
 zero-filled gradient per slice and their sum (four tensors the size of the amplitudes at a B x O x I
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .statevector import split_basis
+from ..statevector import split_basis
 
 
 def amp_norms(amplitudes: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:

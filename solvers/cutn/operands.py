@@ -1,11 +1,9 @@
-"""A CircuitNetwork's per-edge operands in a few batched torch ops.
-
-At QKAN sizes the cutn step is bound by host time per torch op (forward and autograd backward), not
-by the GPU: building each gate's matrix on its own took ~190 ops for pz (reps 3) forward and ~330 in
-backward. Here the tensors that share a layout (edge labels ``oi``, ``ib`` or ``oib``) are built
-together: every rotation angle of the group as one linear map of theta and the data values, all
-rotation matrices from one cos/sin, and each fused block's product as padded batched matmuls over a
-table of the group's gates (fixed gates and an identity for padding appended to it).
+"""A CircuitNetwork's per-edge operands in a few batched torch ops: the cutn step is bound by host time
+per torch op (docs/notes/cutn.md, "Batched operands"). The tensors that share a layout (edge labels
+``oi``, ``ib`` or ``oib``) are built together: every rotation angle of the group as one linear map of
+theta and the data values, all rotation matrices from one cos/sin, and each fused block's product as
+padded batched matmuls over a table of the group's gates (fixed gates and an identity for padding
+appended to it).
 """
 from __future__ import annotations
 
@@ -18,11 +16,10 @@ import torch
 from qkan.circuits import Data, FusedBlock, Op, Theta
 from qkan.circuits.gates import PAULI
 
-from .base import LayerGeometry, LayerParams
-from .layer_math import DataAngles, expand_edges
+from ..geometry import LayerGeometry, LayerParams
+from ..layer_math import DataAngles, expand_edges
+from .labels import BATCH, EDGE_ORDER, IN, OUT
 
-OUT, IN, BATCH = "o", "i", "b"
-EDGE_ORDER = (OUT, IN, BATCH)  # layout of angle tensors: (O|1, I|1, B|1, gates)
 DataSource = tuple[str, int]  # (resolved encoding, rep); raw data is one source whatever the rep
 
 
@@ -49,7 +46,7 @@ class OperandGroup:
 
 
 def _resolve(slot: Data, preacts: bool) -> DataSource:
-    encoding = ("affine" if preacts else "raw") if slot.encoding == "auto" else slot.encoding
+    encoding = slot.resolved_encoding(preacts)
     return (encoding, 0 if encoding == "raw" else slot.rep)
 
 
@@ -96,7 +93,8 @@ def plan_groups(items: dict[int, tuple[str, bool, tuple[Op, ...]]], theta_shape:
                 else:
                     data_coef[sources.index(_resolve(slot, preacts)), g] += coef
         groups.append(OperandGroup(
-            labels, positions, tuple(items[p][1] for p in positions), order, theta_coef, tuple(source_slots), data_coef, np.array([op.angle.const for op in rotations]),
+            labels, positions, tuple(items[p][1] for p in positions), order, theta_coef, tuple(source_slots),
+            data_coef, np.array([op.angle.const for op in rotations]),
             np.array([-1j * PAULI[op.spec.generator] for op in rotations]).reshape(-1, 2, 2),
             np.array(fixed + [np.eye(2)]).reshape(-1, 2, 2)))
     return groups

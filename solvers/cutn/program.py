@@ -1,0 +1,201 @@
+"""The cutn Program: the batch mode ``b`` sliced into chunks whose largest tensor stays a share of
+``memory_limit``, and a layer as one autograd node over its chunks (:class:`ChunkedLayer`) that keeps
+nothing of size B x O x I across the step (docs/design.md, "Cutn"; figures in docs/notes/cutn.md)."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch.utils.checkpoint import checkpoint as torch_checkpoint
+
+from qkan.circuits import Circuit
+
+from ..base import LayerGeometry, LayerParams, Program
+from ..layer_math import bias_and_base
+from ..statevector import COMPLEX_OF
+from .engines import CutnEngine, EinsumEngine, Engine
+from .gradients import ContractNetwork, operand_gradients
+from .network import CircuitNetwork
+from .readout import amp_cotangent, amp_norms, amp_readout, amp_values
+
+# a chunk's largest tensor (its result) takes at most memory_limit / CHUNK_SHARE: with the readout's temporaries
+# (3/4 of it) and cuTensorNet's gradient cache (about 1.8 times it, pz on the H200) a chunk peaks near 3.55 times it
+CHUNK_SHARE = 3.6
+
+
+class ChunkedLayer(torch.autograd.Function):
+    """The circuit part of a layer's output over chunks of the batch: for the ``amp`` readout the
+    amplitudes network, the readout and the weighted sum over inputs, sum_i w[o,i] f[b,o,i], per chunk;
+    for ``z`` the real part of the layer network (weight and sum inside it). Nothing of size B x O x I
+    lives across the step: the backward walks the chunks in reverse and contracts each one again, but
+    for the forward's last chunk, whose result (and cuTensorNet's cache of it) is kept with ``keep``
+    (not under checkpoint, where it would outlive its chunk)."""
+
+    @staticmethod
+    def forward(ctx, program: "CutnProgram", network: CircuitNetwork, batch: int, chunk: int, keep: bool,
+                weight: Optional[torch.Tensor], *operands: torch.Tensor) -> torch.Tensor:
+        ctx.program, ctx.network, ctx.batch, ctx.chunk = program, network, batch, chunk
+        ctx.needs = tuple(bool(g) for g in ctx.needs_input_grad[6:])
+        outputs = []
+        chunks = _chunks(batch, chunk)
+        for start, size in chunks:
+            raw = None  # the previous chunk's result, freed before this one's contraction
+            chunk_operands = program.slice_operands(network, operands, start, size)
+            kept = keep and start == chunks[-1][0]  # only its contraction is reused: others hold no gradient cache
+            raw = program.engine.contract(network.expression, network.path, chunk_operands,
+                                          program.gradient_flags(ctx.needs) if kept else None)
+            outputs.append(program.chunk_output(network, raw, size, weight))
+        ctx.kept = (chunk_operands, raw) if keep else (None, None)
+        ctx.save_for_backward(weight, *operands)
+        return torch.cat(outputs)
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        program, network, needs = ctx.program, ctx.network, ctx.needs
+        weight, *operands = ctx.saved_tensors
+        batch_dims = network.batch_dims()
+        grads = [None if not need else torch.empty_like(o) if d is not None else torch.zeros_like(o)
+                 for need, o, d in zip(needs, operands, batch_dims)]
+        grad_weight = torch.zeros_like(weight) if ctx.needs_input_grad[5] else None
+        chunks = _chunks(ctx.batch, ctx.chunk)
+        for start, size in reversed(chunks):
+            chunk_operands = raw = cotangent = chunk_grads = None  # the previous chunk's, freed first
+            if start == chunks[-1][0] and ctx.kept[1] is not None:
+                chunk_operands, raw = ctx.kept
+                ctx.kept = None, None  # its result is overwritten below: a second backward contracts again
+            else:
+                chunk_operands = program.slice_operands(network, operands, start, size)
+            cotangent, chunk_grad_weight = program.chunk_cotangent(network, chunk_operands, raw, size, weight,
+                                                                   grad_weight is not None, grad_y[start:start + size],
+                                                                   needs)
+            if grad_weight is not None:
+                grad_weight += chunk_grad_weight
+            chunk_grads = operand_gradients(program.engine, network, chunk_operands, needs,
+                                            program.gradient_flags(needs) is not None, cotangent)
+            for k, g in enumerate(chunk_grads):
+                if g is None:
+                    continue
+                if batch_dims[k] is None:
+                    grads[k] += g
+                else:
+                    grads[k].narrow(batch_dims[k], start, size).copy_(g)
+        return (None, None, None, None, None, grad_weight, *grads)
+
+
+def _chunks(batch: int, chunk: int) -> list[tuple[int, int]]:
+    """(start, size) of each chunk of the batch."""
+    return [(start, min(chunk, batch - start)) for start in range(0, batch, chunk)]
+
+
+class CutnProgram(Program):
+    """One network per readout mode, chunked over the batch under ``memory_limit`` (bytes; None: one
+    chunk). ``backward``: ``cutensornet`` (its own gradients where they apply, else environments) or
+    ``environments``. Both options arrive resolved and checked by ``CutnSolver.build``."""
+
+    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
+                 memory_limit: Optional[int], backward: str):
+        super().__init__(circuit, geometry, dtype, device)
+        self.memory_limit = memory_limit
+        self.backward = backward
+        self.complex_bytes = torch.empty((), dtype=COMPLEX_OF[dtype]).element_size()
+        self.z_readout = circuit.readout.kind == "z"
+        self.values_network = self._network("expectation" if self.z_readout else "amplitudes")
+        self.layer_network = self._network("layer") if self.z_readout else None
+        self.engine: Engine = CutnEngine(memory_limit) if device.type == "cuda" else EinsumEngine()
+
+    def _network(self, mode: str) -> CircuitNetwork:
+        """The mode's network, along the split path unless its per-edge tensors (not sliced by chunking)
+        would not fit a chunk's share of the memory limit: then in circuit order."""
+        network = CircuitNetwork(self.circuit, self.geometry, mode)
+        if network.split and self.memory_limit is not None and \
+                network.largest_sample_free * self.complex_bytes > self.memory_limit / CHUNK_SHARE:
+            return CircuitNetwork(self.circuit, self.geometry, mode, strategy="circuit")
+        return network
+
+    # ----- contraction ----------------------------------------------------------------
+    def chunk_size(self, network: CircuitNetwork, batch: int) -> int:
+        """Samples per chunk: the largest per-chunk tensor within a share of the memory limit, less the
+        largest tensor that does not depend on the sample, the batch split evenly; the whole batch when no
+        tensor carries the sample."""
+        if self.memory_limit is None or not any(d is not None for d in network.batch_dims()):
+            return batch
+        per_sample = network.largest_per_sample * self.complex_bytes
+        budget = self.memory_limit / CHUNK_SHARE - network.largest_sample_free * self.complex_bytes
+        largest = max(1, min(batch, int(budget // max(per_sample, 1))))
+        return -(-batch // -(-batch // largest))  # as even as chunks of at most `largest` get: one plan, mostly
+
+    @staticmethod
+    def slice_operands(network: CircuitNetwork, operands: Sequence[torch.Tensor], start: int,
+                       size: int) -> list[torch.Tensor]:
+        """The operands of one chunk of the batch (contiguous, as the networks are planned)."""
+        return [o if d is None else o.narrow(d, start, size).contiguous()
+                for o, d in zip(operands, network.batch_dims())]
+
+    def gradient_flags(self, needs: tuple[bool, ...]) -> Optional[tuple[bool, ...]]:
+        """The gradient flags a network is planned with: cuTensorNet's backward needs them."""
+        native = isinstance(self.engine, CutnEngine) and self.backward == "cutensornet"
+        return needs if native and any(needs) else None
+
+    def contract(self, network: CircuitNetwork, operands: Sequence[torch.Tensor], batch: int) -> torch.Tensor:
+        """The network's output for these operands, with autograd through it."""
+        if isinstance(self.engine, EinsumEngine):
+            out = self.engine.contract(network.expression, network.path, operands)
+        else:
+            out = ContractNetwork.apply(self.engine, network, self.backward, *operands)
+        return network.shape_output(out, batch)
+
+    def chunk_output(self, network: CircuitNetwork, raw: torch.Tensor, size: int,
+                     weight: Optional[torch.Tensor]) -> torch.Tensor:
+        """(chunk, O): a chunk's circuit part of the layer output from its contraction."""
+        out = network.shape_output(raw, size)
+        if self.z_readout:
+            return out.real
+        f = amp_values(amp_norms(out.reshape(*out.shape[:3], -1), self.circuit.readout.qubit, self.circuit.n_qubits))
+        return torch.einsum("boi,oi->bo", f, weight)
+
+    def chunk_cotangent(self, network: CircuitNetwork, operands: Sequence[torch.Tensor], raw: Optional[torch.Tensor],
+                        size: int, weight: Optional[torch.Tensor], weight_grad: bool, grad: torch.Tensor,
+                        needs: tuple[bool, ...]) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The cotangent of a chunk's contraction output for the cotangent ``grad`` (chunk, O) of its
+        layer output (written over ``raw``, the chunk's contraction, contracted here if None), and (amp,
+        ``weight_grad``) the chunk's part of the weight's gradient."""
+        if self.z_readout:
+            return network.reduce_cotangent(grad.to(COMPLEX_OF[grad.dtype])), None
+        if raw is None:
+            raw = self.engine.contract(network.expression, network.path, operands, self.gradient_flags(needs))
+        out = network.shape_output(raw, size)
+        amplitudes = out.reshape(*out.shape[:3], -1)
+        qubit, n_qubits = self.circuit.readout.qubit, self.circuit.n_qubits
+        norms = amp_norms(amplitudes, qubit, n_qubits)
+        grad_weight = torch.einsum("bo,boi->oi", grad, amp_values(norms)) if weight_grad else None
+        cotangent = amp_cotangent(amplitudes, norms, grad[:, :, None] * weight, qubit, n_qubits,
+                                  in_place=out.is_contiguous())  # a view of raw: not when shape_output broadcast
+        return network.reduce_cotangent(cotangent.reshape(out.shape)), grad_weight
+
+    # ----- readouts -------------------------------------------------------------------
+    def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        network = self.values_network
+        values = []
+        for chunk in x.split(self.chunk_size(network, x.shape[0])):
+            out = self.contract(network, network.operands(chunk, params), chunk.shape[0])
+            values.append(out.real if self.z_readout else amp_readout(
+                out.reshape(*out.shape[:3], -1), self.circuit.readout.qubit, self.circuit.n_qubits))
+        return torch.cat(values)
+
+    def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+        """y (B, O). Operands are built for the whole batch and the contraction chunked inside one node,
+        unless some operand is per (o, i, b) (data gates with pre-activations): those are as large as the
+        layer, so each chunk then builds its own, under torch checkpoint (rebuilt in backward)."""
+        network = self.layer_network or self.values_network
+        chunk = self.chunk_size(network, x.shape[0])
+        if chunk >= x.shape[0] or not network.per_sample_edges:
+            return self._layer(x, *params, network=network, chunk=chunk, keep=True)
+        return torch.cat([torch_checkpoint(self._layer, part, *params, network=network, chunk=part.shape[0],
+                                           keep=False, use_reentrant=False) for part in x.split(chunk)])
+
+    def _layer(self, x: torch.Tensor, *tensors: torch.Tensor, network: CircuitNetwork, chunk: int,
+               keep: bool) -> torch.Tensor:
+        params = LayerParams(*tensors)
+        weight = None if self.z_readout else params.mask * params.postact_weights
+        circuit_part = ChunkedLayer.apply(self, network, x.shape[0], chunk, keep, weight, *network.operands(x, params))
+        return circuit_part + bias_and_base(x, params, self.geometry)
