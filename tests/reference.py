@@ -18,7 +18,7 @@ from qkan.circuits import Circuit, Theta, data, theta
 
 C128 = torch.complex128
 
-# ----- gate matrices (spec §1, half-angle convention) --------------------------------------
+# ----- gate matrices (docs/math.md, "One edge": half-angle convention) --------------------------------------
 _H = torch.tensor([[1, 1], [1, -1]], dtype=C128) / math.sqrt(2)
 _X = torch.tensor([[0, 1], [1, 0]], dtype=C128)
 _Y = torch.tensor([[0, -1j], [1j, 0]], dtype=C128)
@@ -62,7 +62,7 @@ def readout(psi: torch.Tensor, kind: str, signs: torch.Tensor) -> torch.Tensor:
     return p0.sqrt() - p1.sqrt() if kind == "amp" else p0 - p1
 
 
-# ----- the built-in ansatzes, straight from spec §3's table ---------------------------------
+# ----- the built-in ansatzes, straight from docs/math.md, "Built-in ansatzes" ---------------------------------
 def builtin_edge(name: str, theta: torch.Tensor, phi: torch.Tensor, kind: str) -> torch.Tensor:
     """f for one edge: ``theta`` its (R+1, K) (real: (R, 1)) slice, ``phi`` the (B, R) data angles."""
     batch, reps = phi.shape
@@ -101,7 +101,7 @@ def builtin_edge(name: str, theta: torch.Tensor, phi: torch.Tensor, kind: str) -
 
 
 def builtin_phi(name: str, x: torch.Tensor, w: torch.Tensor, c: torch.Tensor, preacts: bool) -> torch.Tensor:
-    """(B, R) data angles of spec §2: raw x, or w*x+c (always for rpz and px), arccos'd for px."""
+    """(B, R) data angles (docs/math.md, "Data angle"): raw x, or w*x+c (always for rpz and px), arccos'd for px."""
     affine = w[None, :] * x[:, None] + c[None, :]
     if name == "px":
         return torch.arccos(affine)
@@ -174,14 +174,14 @@ def circuit_edge(circuit, theta: torch.Tensor, x: torch.Tensor, w: torch.Tensor,
     return readout(psi, circuit.readout.kind, signs)
 
 
-# ----- the layer sum of spec §4 -------------------------------------------------------------
+# ----- the layer sum (docs/math.md, "A layer") -----------------------------------------------------------
 def layer_reference(x: torch.Tensor, theta: torch.Tensor, preacts_weight: torch.Tensor, preacts_bias: torch.Tensor,
                     postact_weights: torch.Tensor, postact_bias: torch.Tensor, base_weight: torch.Tensor,
                     mask: torch.Tensor, *, builtin: Optional[str] = None, circuit=None, readout_kind: str = "amp",
                     preacts: bool = False, group: Optional[int] = None) -> torch.Tensor:
     """y (B, O) = sum_i mask*(pw*(f+pb) + bw*silu(x)), every edge simulated on its own.
 
-    Give ``builtin`` (a spec §3 name, with ``readout_kind``) or ``circuit`` (any IR Circuit, its own
+    Give ``builtin`` (a built-in name of docs/math.md, "Built-in ansatzes", with ``readout_kind``) or ``circuit`` (any IR Circuit, its own
     readout). ``group=g`` makes edge (o, i) use theta/preacts row ``i mod g``."""
     out_dim, in_dim = mask.shape
     rows = []
