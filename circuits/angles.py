@@ -37,6 +37,8 @@ class _Algebra:
     def __mul__(self, factor: Real) -> "Angle":
         if isinstance(factor, bool) or not isinstance(factor, Real):
             raise TypeError(f"an angle can only be scaled by a real number, got {type(factor).__name__}")
+        if not math.isfinite(float(factor)):
+            raise ValueError(f"an angle can only be scaled by a finite real number, got {factor!r}")
         return self._angle()._scaled(float(factor))
 
     __rmul__ = __mul__
@@ -46,6 +48,8 @@ class _Algebra:
             raise TypeError(f"an angle can only be divided by a non-zero real number, got {type(divisor).__name__}")
         if divisor == 0:
             raise ValueError("an angle can only be divided by a non-zero real number, got 0")
+        if not math.isfinite(float(divisor)):
+            raise ValueError(f"an angle can only be divided by a finite real number, got {divisor!r}")
         return self._angle()._scaled(1.0 / float(divisor))
 
 
@@ -98,6 +102,13 @@ class Angle(_Algebra):
 
     terms: tuple[tuple[Slot, float], ...]
     const: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Refuse a NaN or inf coefficient or constant (given, or from a sum or scale that overflowed)."""
+        bad = [f"{c} for {s}" for s, c in self.terms if not math.isfinite(c)]
+        bad += [] if math.isfinite(self.const) else [f"{self.const} for the constant"]
+        if bad:
+            raise ValueError(f"an angle's coefficients must be finite, got {', '.join(bad)}")
 
     def _angle(self) -> "Angle":
         return self

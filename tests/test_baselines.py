@@ -133,6 +133,31 @@ def test_mlp_has_no_edge_values():
         build("mlp").edge_values(torch.randn(2, 4))
 
 
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_baseline_nan_input_propagates_to_its_row(name):
+    """No baseline checks values: a NaN input gives NaN in its own output row, the others are unchanged."""
+    torch.manual_seed(0)
+    layer = BASELINES[name](4, 3, dtype=torch.float64)
+    x = torch.randn(3, 4, dtype=torch.float64)
+    clean = layer(x)
+    x[1, 2] = float("nan")
+    y = layer(x)
+    assert torch.isnan(y[1]).all()
+    assert torch.equal(y[[0, 2]], clean[[0, 2]])
+
+
+def test_spline_nan_and_inf_edge_values():
+    layer = SplineKAN(2, 1, dtype=torch.float64)
+    x = torch.tensor([[float("nan"), 0.5], [float("inf"), -float("inf")], [0.25, 0.5]], dtype=torch.float64)
+    edges = layer.edge_values(x)
+    assert torch.isnan(edges[0, 0, 0]) and not torch.isfinite(edges[1]).any() and torch.isfinite(edges[2]).all()
+
+
+def test_baselines_accept_numpy_integer_sizes():
+    layer = SplineKAN(np.int64(3), np.int32(2), grid_size=np.int64(4))
+    assert layer(torch.randn(5, 3)).shape == (5, 2) and isinstance(layer.in_dim, int)
+
+
 # ----- SplineKAN ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -3,6 +3,7 @@ per-edge plot grid QKANLayer draws (qkan.plotting.edge_grid)."""
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from typing import Optional, Union
 
 import torch
@@ -12,18 +13,20 @@ Device = Union[str, torch.device, None]
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """``value`` as a positive int, or ValueError naming ``name``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    """``value`` (an int or numpy integer, never a bool) as a positive int, or ValueError naming ``name``."""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def check_range(name: str, value: object) -> tuple[float, float]:
-    """``value`` as an increasing (lo, hi) pair of floats, or ValueError naming ``name``."""
+    """``value`` as an increasing (lo, hi) pair of finite floats, or ValueError naming ``name``."""
     try:
         lo, hi = (float(v) for v in value)  # type: ignore[union-attr]
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
     if not lo < hi:
         raise ValueError(f"{name} must have low < high, got {value!r}")
     return lo, hi

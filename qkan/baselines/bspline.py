@@ -62,7 +62,7 @@ class BSplineKAN(BaselineLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         lead, rows = x.shape[:-1], x.reshape(-1, self.in_dim)
-        bases = bspline_basis(rows, self.grid, self.spline_order).reshape(rows.shape[0], -1)
+        bases = bspline_basis(rows, self.grid, self.spline_order).flatten(1)  # (N, I * K)
         y = F.linear(F.silu(rows), self.base_weight) + F.linear(bases, self._scaled_spline_weight().reshape(self.out_dim, -1))
         return y.reshape(*lead, self.out_dim)
 

@@ -6,6 +6,8 @@ knots. For x in segment k = clamp(floor((x - low) / h), 0, G - 1) (constant-time
 which for x outside the grid continues the first or last segment linearly. The lerp is written in
 x units, so knot values on a line reproduce that line; with dyadic knots (the default range and a
 power-of-two grid_size) bitwise, as x - x_a and x_a + (x - x_a) are then exact (the identity init).
+Like the other baselines the layer does not check values: a NaN or inf input gives NaN (or inf) in
+its output row.
 """
 from __future__ import annotations
 
@@ -57,7 +59,9 @@ class SplineKAN(BaselineLayer):
         """Segment k, its anchor knot a (the end nearer zero) and x - x_a, all shaped like ``x``.
         Anchoring at the smaller-magnitude knot keeps x - x_a exact for dyadic knots."""
         knots = self.knots()
-        k = torch.floor((x.detach() - self.grid_range[0]) / self.step).clamp_(0, self.grid_size - 1).long()
+        # NaN picks segment 0 (cast to long it would index anywhere); x - x_a then carries the NaN to the output
+        position = torch.floor((x.detach() - self.grid_range[0]) / self.step).nan_to_num_(0.0)
+        k = position.clamp_(0, self.grid_size - 1).long()
         anchor = k + (knots[k + 1].abs() < knots[k].abs()).long()
         return k, anchor, x - knots[anchor]
 
@@ -74,7 +78,7 @@ class SplineKAN(BaselineLayer):
         n, g = rows.shape[0], self.grid_size
         at_anchor = rows.new_zeros(n, self.in_dim, g + 1).scatter_(2, anchor[..., None], 1.0)
         at_segment = rows.new_zeros(n, self.in_dim, g).scatter_(2, k[..., None], 1.0) * offset[..., None]
-        basis = torch.cat((at_anchor, at_segment), dim=2).reshape(n, -1)  # (N, I * (2G + 1))
+        basis = torch.cat((at_anchor, at_segment), dim=2).reshape(n, self.in_dim * (2 * g + 1))
         table = torch.cat((self.knot_values, self._slopes()), dim=2).reshape(self.out_dim, -1)
         return (basis @ table.T).reshape(*lead, self.out_dim)
 

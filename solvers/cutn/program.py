@@ -83,7 +83,10 @@ class ChunkedLayer(torch.autograd.Function):
 
 
 def _chunks(batch: int, chunk: int) -> list[tuple[int, int]]:
-    """(start, size) of each chunk of the batch."""
+    """(start, size) of each chunk of the batch; an empty batch is one empty chunk (its contraction gives the
+    empty output and zero gradients of the right shapes)."""
+    if batch == 0:
+        return [(0, 0)]
     return [(start, min(chunk, batch - start)) for start in range(0, batch, chunk)]
 
 
@@ -117,7 +120,7 @@ class CutnProgram(Program):
         """Samples per chunk: the largest per-chunk tensor within a share of the memory limit, less the
         largest tensor that does not depend on the sample, the batch split evenly; the whole batch when no
         tensor carries the sample."""
-        if self.memory_limit is None or not any(d is not None for d in network.batch_dims()):
+        if batch == 0 or self.memory_limit is None or not any(d is not None for d in network.batch_dims()):
             return batch
         per_sample = network.largest_per_sample * self.complex_bytes
         budget = self.memory_limit / CHUNK_SHARE - network.largest_sample_free * self.complex_bytes
@@ -144,13 +147,18 @@ class CutnProgram(Program):
             out = ContractNetwork.apply(self.engine, network, self.backward, *operands)
         return network.shape_output(out, batch)
 
+    def _amplitudes(self, out: torch.Tensor) -> torch.Tensor:
+        """(b, o, i, 2^n) amplitudes from the ``amplitudes`` network's (b, o, i, 2, ..., 2) output (the last
+        extent written out: -1 is ambiguous for an empty batch)."""
+        return out.reshape(*out.shape[:3], 2 ** self.circuit.n_qubits)
+
     def chunk_output(self, network: CircuitNetwork, raw: torch.Tensor, size: int,
                      weight: Optional[torch.Tensor]) -> torch.Tensor:
         """(chunk, O): a chunk's circuit part of the layer output from its contraction."""
         out = network.shape_output(raw, size)
         if self.z_readout:
             return out.real
-        f = amp_values(amp_norms(out.reshape(*out.shape[:3], -1), self.circuit.readout.qubit, self.circuit.n_qubits))
+        f = amp_values(amp_norms(self._amplitudes(out), self.circuit.readout.qubit, self.circuit.n_qubits))
         return torch.einsum("boi,oi->bo", f, weight)
 
     def chunk_cotangent(self, network: CircuitNetwork, operands: Sequence[torch.Tensor], raw: Optional[torch.Tensor],
@@ -164,7 +172,7 @@ class CutnProgram(Program):
         if raw is None:
             raw = self.engine.contract(network.expression, network.path, operands, self.gradient_flags(needs))
         out = network.shape_output(raw, size)
-        amplitudes = out.reshape(*out.shape[:3], -1)
+        amplitudes = self._amplitudes(out)
         qubit, n_qubits = self.circuit.readout.qubit, self.circuit.n_qubits
         norms = amp_norms(amplitudes, qubit, n_qubits)
         grad_weight = torch.einsum("bo,boi->oi", grad, amp_values(norms)) if weight_grad else None
@@ -179,7 +187,7 @@ class CutnProgram(Program):
         for chunk in x.split(self.chunk_size(network, x.shape[0])):
             out = self.contract(network, network.operands(chunk, params), chunk.shape[0])
             values.append(out.real if self.z_readout else amp_readout(
-                out.reshape(*out.shape[:3], -1), self.circuit.readout.qubit, self.circuit.n_qubits))
+                self._amplitudes(out), self.circuit.readout.qubit, self.circuit.n_qubits))
         return torch.cat(values)
 
     def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
