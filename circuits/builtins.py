@@ -1,4 +1,4 @@
-"""The published ansatzes (spec §3) as ordinary Circuits, built by functions of ``reps``."""
+"""The published ansatzes (docs/math.md, "Built-in ansatzes") as ordinary Circuits, built by functions of ``reps``."""
 from __future__ import annotations
 
 from typing import Callable
