@@ -1,6 +1,7 @@
-"""``python -m qkan`` runs the command line."""
+"""``python -m qkan`` runs the command line (the same as the ``qkan`` script)."""
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

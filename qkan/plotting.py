@@ -1,14 +1,34 @@
-"""Plots of learned activations: a grid of per-edge curves for every layer."""
+"""Plots of learned activations: a grid of per-edge curves for every layer.
+
+Importing this module leaves matplotlib's backend alone (notebooks show their figures inline); command
+lines that only write files call :func:`use_file_backend` first."""
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
 import matplotlib
+import matplotlib.pyplot as plt
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+
+def use_file_backend() -> bool:
+    """Switch matplotlib to the non-interactive Agg backend when nothing could show a window: no display
+    (Linux without DISPLAY or WAYLAND_DISPLAY), not inside IPython and no MPLBACKEND chosen by the user.
+    Returns whether it switched. For command lines that write figures to files; call before the first figure."""
+    if os.environ.get("MPLBACKEND") or _inside_ipython():
+        return False
+    if sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return False
+    matplotlib.use("Agg")
+    return True
+
+
+def _inside_ipython() -> bool:
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and getattr(ipython, "get_ipython", lambda: None)() is not None
 
 
 def edge_grid(edge_fn, in_ranges: torch.Tensor, out_dim: int, in_dim: int, title: str, n_points: int = 200,

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from qkan.training import trainer as trainer_module
-from qkan.training.cli import config_from_args, configure_parser
+from qkan.training.cli import config_from_args, configure_parser, main as train_main
 from qkan.training.tasks import (VOCAB, decode, digits_tensors, encode, make_task, rank_share, stdlib_text)
 from qkan.training.trainer import TrainConfig, train
 
@@ -151,6 +151,83 @@ def test_parser_defaults_and_errors():
         train(quiet(optimizer="rmsprop"))
     with pytest.raises(ValueError, match="batch size 2000 exceeds"):
         train(quiet(batch_size=2000, out="/tmp/unused"))
+
+
+# ----- speed options: --compile, --amp, --graphed -----------------------------------------------------
+def test_speed_flags_reach_the_config():
+    parser = configure_parser(argparse.ArgumentParser())
+    config = config_from_args(parser.parse_args(["--compile", "--compile-mode", "reduce-overhead", "--amp", "bf16"]))
+    assert (config.compile, config.compile_mode, config.amp, config.graphed) == (True, "reduce-overhead", "bf16", False)
+    assert config_from_args(parser.parse_args(["--graphed"])).graphed
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--amp", "fp8"])
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"graphed": True, "compile": True}, "--graphed with --compile is not supported"),
+    ({"graphed": True, "amp": "fp16"}, "--graphed with --amp fp16 is not supported"),
+    ({"graphed": True, "optimizer": "sgd"}, "--graphed with --optimizer sgd and --schedule cosine"),
+    ({"compile_mode": "max-autotune"}, "--compile-mode max-autotune needs --compile"),
+    ({"amp": "fp8"}, "unknown amp 'fp8'"),
+])
+def test_unsupported_combinations_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        quiet(**options).check()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--graphed"], "--graphed needs a CUDA device (CUDA graphs), got cpu"),
+    (["--amp", "fp16"], "--amp fp16 needs a CUDA device (GradScaler), got cpu; use --amp bf16"),
+    (["--graphed", "--compile"], "--graphed with --compile is not supported"),
+])
+def test_cli_prints_one_line_for_what_this_device_cannot_do(tmp_path, capsys, flags, message):
+    assert train_main(["--device", "cpu", "--no-progress", "--out", str(tmp_path), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"qkan train: error: {message}"), err
+
+
+def test_a_failing_first_step_names_the_options_model_and_solver(tmp_path, capsys, monkeypatch):
+    def broken(model, x, y):
+        raise RuntimeError("kernel exploded\nsecond line")
+
+    monkeypatch.setattr(trainer_module.ClassificationTask, "loss", staticmethod(broken))
+    assert train_main(["--device", "cpu", "--no-progress", "--steps", "1", "--amp", "bf16",
+                       "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["qkan train: error: --amp bf16 failed on the first step of model hqkan (solver exact): "
+                   "kernel exploded"]
+
+
+@pytest.mark.parametrize("model, options", [("mlp", {"compile": True}), ("hqkan", {"amp": "bf16"}),
+                                            ("mlp", {"amp": "bf16", "compile": True})])
+def test_compile_and_bf16_train_tiny_digits_runs(tmp_path, model, options):
+    summary = train(quiet(task="digits", model=model, steps=4, batch_size=32, eval_every=4, plot=False,
+                          out=str(tmp_path), **options))
+    losses = [h["train_loss"] for h in summary["history"]]
+    assert len(losses) == 4 and all(l == l and l < 5 for l in losses) and summary["eval_loss"] < 5
+    assert summary["config"]["amp"] == options.get("amp") and isinstance(summary["history"][0]["lr"], float)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("options", [{"graphed": True}, {"graphed": True, "amp": "bf16", "grad_clip": 1.0},
+                                     {"amp": "fp16"}, {"amp": "bf16", "compile": True}])
+def test_digits_speed_options_on_gpu_learn(tmp_path, options):
+    summary = train(quiet(task="digits", model="hqkan", solver="flash", epochs=5, device="cuda", out=str(tmp_path),
+                          plot=False, **options))
+    assert summary["eval_accuracy"] > 0.85, options
+
+
+@pytest.mark.gpu
+def test_graphed_char_lm_follows_the_eager_curve(tmp_path):
+    config = dict(task="stdlib", model="hqkan", solver="flash", steps=30, batch_size=8, block_size=32, n_embd=32,
+                  eval_every=30, max_chars=50_000, device="cuda", plot=False)
+    eager = train(quiet(out=str(tmp_path / "eager"), **config))
+    graphed = train(quiet(out=str(tmp_path / "graphed"), graphed=True, **config))
+    first = [h["train_loss"] for h in eager["history"]][:5]
+    torch.testing.assert_close([h["train_loss"] for h in graphed["history"]][:5], first, rtol=1e-3, atol=1e-3)
+    assert graphed["eval_loss"] == pytest.approx(eager["eval_loss"], rel=0.05)
+    resumed = train(quiet(out=str(tmp_path / "graphed"), resume=True, **{**config, "steps": 35}))  # eager resume
+    assert resumed["steps"] == 35
 
 
 @pytest.mark.gpu

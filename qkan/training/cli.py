@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import fields
 from typing import Any
 
 from .tasks import TASK_NAMES
-from .trainer import MODELS, OPTIMIZERS, SCHEDULES, TrainConfig, train
+from .trainer import AMP_DTYPES, COMPILE_MODES, MODELS, OPTIMIZERS, SCHEDULES, TrainConfig, first_line, train
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -55,6 +56,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
                                                                "(default: $QKAN_DATA or ./data)")
     parser.add_argument("--model-kwargs", type=_json_object, default={},
                         help="JSON options for the head/feed-forward, e.g. '{\"grid\": 8}'")
+    speed = parser.add_argument_group("speed")
+    speed.add_argument("--compile", action="store_true", help="torch.compile the model")
+    speed.add_argument("--compile-mode", choices=COMPILE_MODES, default=d.compile_mode,
+                       help="torch.compile mode (with --compile)")
+    speed.add_argument("--amp", choices=tuple(AMP_DTYPES), default=d.amp,
+                       help="mixed precision: torch.autocast around forward and loss (fp16 adds a GradScaler; CUDA)")
+    speed.add_argument("--graphed", action="store_true",
+                       help="capture the whole train step as one CUDA graph and replay it (CUDA, one process)")
     return parser
 
 
@@ -63,8 +72,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train as the parsed arguments say; print the final metrics (main process only)."""
-    summary = train(config_from_args(args))
+    """Train as the parsed arguments say; print the final metrics (main process only). A bad option or
+    combination prints one line on stderr and returns 2; a failure while running prints one and returns 1."""
+    try:
+        summary = train(config_from_args(args))
+    except (ValueError, TypeError) as err:
+        print(f"qkan train: error: {first_line(err)}", file=sys.stderr)
+        return 2
+    except (RuntimeError, OSError) as err:
+        print(f"qkan train: error: {first_line(err)}", file=sys.stderr)
+        return 1
     if summary.get("files"):
         brief = {k: v for k, v in summary.items() if k not in ("history", "evals", "config")}
         print(json.dumps(brief, indent=1))
@@ -73,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Any = None) -> int:
     """Entry point for ``python -m qkan.training.cli`` (what torchrun launches without the qkan script)."""
+    from ..plotting import use_file_backend
+
+    use_file_backend()
     return run(configure_parser(argparse.ArgumentParser(prog="qkan train")).parse_args(argv))
 
 

@@ -6,10 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 CSV_FIELDS = ("step", "epoch", "train_loss", "lr", "elapsed_s", "items_per_s", "eval_loss", "eval_accuracy")
 

@@ -3,13 +3,15 @@ tqdm progress, evaluates, checkpoints (resume continues the same curve), writes 
 and runs unchanged under ``torchrun`` (DDP)."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -22,6 +24,8 @@ from .tasks import ClassificationTask, Task, make_task
 MODELS = ("hqkan", "mlp", "spline", "bspline", "rational", "fastkan")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 CHECKPOINT_NAME = "checkpoint.pt"
 RUN_IDENTITY = ("task", "model", "seed", "batch_size")  # a resumed run must agree on these
 
@@ -60,9 +64,15 @@ class TrainConfig:
     max_chars: Optional[int] = None
     data_dir: Optional[str] = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    # speed: torch.compile, autocast, whole-step CUDA graph
+    compile: bool = False
+    compile_mode: str = "default"
+    amp: Optional[str] = None  # None, "bf16" or "fp16" (fp16 with a GradScaler)
+    graphed: bool = False
 
     def check(self) -> None:
-        for name, allowed in (("model", MODELS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+        for name, allowed in (("model", MODELS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                              ("compile_mode", COMPILE_MODES), ("amp", (None, *AMP_DTYPES))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of {list(allowed)}")
         for name in ("epochs", "batch_size", "block_size"):
@@ -70,6 +80,33 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
+        self.check_speed_options()
+
+    def check_speed_options(self) -> None:
+        """Refuse the combinations of --compile, --amp and --graphed that cannot work, naming them."""
+        if self.compile_mode != "default" and not self.compile:
+            raise ValueError(f"--compile-mode {self.compile_mode} needs --compile")
+        if not self.graphed:
+            return
+        if self.compile:
+            raise ValueError("--graphed with --compile is not supported (a compiled step is not captured here); "
+                             "use --compile --compile-mode reduce-overhead, which captures CUDA graphs itself")
+        if self.amp == "fp16":
+            raise ValueError("--graphed with --amp fp16 is not supported: the GradScaler's overflow check reads "
+                             "the device from the host; use --amp bf16")
+        if self.optimizer == "sgd" and self.schedule != "constant":
+            raise ValueError(f"--graphed with --optimizer sgd and --schedule {self.schedule} is not supported: SGD "
+                             "reads its learning rate on the host, so the graph would freeze it; use --optimizer "
+                             "adamw or --schedule constant")
+
+    def check_device(self, device: torch.device, world: int) -> None:
+        """Refuse the options this device or process count cannot run, naming them."""
+        if self.graphed and device.type != "cuda":
+            raise ValueError(f"--graphed needs a CUDA device (CUDA graphs), got {device}")
+        if self.graphed and world > 1:
+            raise ValueError(f"--graphed is not supported under DDP ({world} processes); run one process")
+        if self.amp == "fp16" and device.type != "cuda":
+            raise ValueError(f"--amp fp16 needs a CUDA device (GradScaler), got {device}; use --amp bf16")
 
 
 def build_model(config: TrainConfig, task: Task) -> nn.Module:
@@ -127,18 +164,100 @@ def evaluate(model: nn.Module, task: Task, batch_size: int, ctx: DistContext) ->
     return {"eval_loss": loss_sum / count, "eval_accuracy": accuracy}
 
 
-def train_step(net: nn.Module, task: Task, optimizer: torch.optim.Optimizer, schedule: Any, config: TrainConfig,
-               ctx: DistContext, step: int) -> float:
+def first_line(err: BaseException) -> str:
+    """An exception's message on one line (its first), or its type's name when it has none."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def graph_loss(output: Any, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of a classifier's logits (B, C) or a language model's (logits (B, T, V), _)."""
+    logits = output[0] if isinstance(output, tuple) else output
+    return F.cross_entropy(logits.flatten(0, -2), y.flatten())
+
+
+def speed_options(config: TrainConfig) -> str:
+    """The active --compile/--amp/--graphed options, as a command line would spell them ("eager" if none)."""
+    parts = [f"--compile --compile-mode {config.compile_mode}" if config.compile else "",
+             f"--amp {config.amp}" if config.amp else "", "--graphed" if config.graphed else ""]
+    return " ".join(p for p in parts if p) or "eager"
+
+
+class StepRunner:
+    """One optimiser step on a batch, returning the loss tensor: eager (on a compiled net, under autocast,
+    with fp16 loss scaling, as configured) or, with ``graphed``, a replay of the whole step captured as a
+    CUDA graph on the first batch (qkan.make_graphed_train_step). A failure of the first step names the
+    options, model and solver."""
+
+    def __init__(self, net: nn.Module, task: Task, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                 device: torch.device):
+        self.net, self.task, self.optimizer, self.config, self.device = net, task, optimizer, config, device
+        self.scaler = torch.amp.GradScaler(device.type) if config.amp == "fp16" else None
+        self.graphed: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None
+        self.steps = 0
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.steps += 1
+        if self.steps > 1:
+            return self._step(x, y)
+        try:
+            return self._step(x, y)
+        except Exception as err:  # noqa: BLE001 - compile, autocast and capture fail in many types; one line names them
+            raise RuntimeError(f"{speed_options(self.config)} failed on the first step of model "
+                               f"{self.config.model} (solver {self.config.solver}): "
+                               f"{first_line(err)}") from err
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.config.graphed:
+            if self.graphed is None:
+                from ..graphs import make_graphed_train_step
+
+                self.graphed = make_graphed_train_step(self.net, graph_loss, self.optimizer, x, y,
+                                                       autocast=AMP_DTYPES.get(self.config.amp),
+                                                       grad_clip=self.config.grad_clip)
+            return self.graphed(x, y)
+        cast = torch.autocast(self.device.type, dtype=AMP_DTYPES[self.config.amp]) if self.config.amp \
+            else contextlib.nullcontext()
+        with cast:
+            loss, _ = self.task.loss(self.net, x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            if self.config.grad_clip:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            return loss
+        loss.backward()
+        if self.config.grad_clip:
+            nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return loss
+
+    def state_dict(self) -> Optional[dict[str, Any]]:
+        """The GradScaler's state (fp16), for the checkpoint; None otherwise."""
+        return None if self.scaler is None else self.scaler.state_dict()
+
+    def load_state_dict(self, state: Optional[dict[str, Any]]) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
+
+def train_step(runner: StepRunner, task: Task, schedule: Any, config: TrainConfig, ctx: DistContext,
+               step: int) -> float:
     """One optimiser step on this rank's share of global batch ``step``; returns the global mean loss."""
     x, y = task.batch(config.seed, step, config.batch_size, ctx.rank, ctx.world)
-    loss, _ = task.loss(net, x, y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if config.grad_clip:
-        nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-    optimizer.step()
+    loss = runner(x, y)
     schedule.step()
-    return all_reduce_sum(loss.detach(), ctx).item() / ctx.world
+    return all_reduce_sum(loss.detach().float(), ctx).item() / ctx.world
+
+
+def _float_learning_rates(optimizer: torch.optim.Optimizer) -> None:
+    """A graphed run keeps its learning rates as device tensors (qkan.graphs.prepare_for_capture); a run that
+    resumes its checkpoint gets plain floats back (a graphed one converts them again)."""
+    for group in optimizer.param_groups:
+        if torch.is_tensor(group["lr"]):
+            group["lr"] = float(group["lr"])
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
@@ -146,6 +265,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     config.check()
     ctx = init_distributed(config.device)
     try:
+        config.check_device(ctx.device, ctx.world)
         return _train(config, ctx)
     finally:
         shutdown(ctx)
@@ -164,12 +284,17 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
     out = Path(config.out)
     checkpoint_path = out / CHECKPOINT_NAME
 
-    step, elapsed, history, evals = 0, 0.0, [], []
+    state: dict[str, Any] = {"step": 0, "elapsed_s": 0.0, "history": [], "evals": []}
     if config.resume and checkpoint_path.is_file():
         state = load_checkpoint(checkpoint_path, model, optimizer, schedule,
                                 expect={key: getattr(config, key) for key in RUN_IDENTITY})
-        step, elapsed, history, evals = state["step"], state["elapsed_s"], state["history"], state["evals"]
+        _float_learning_rates(optimizer)
+    step, elapsed, history, evals = state["step"], state["elapsed_s"], state["history"], state["evals"]
     net = wrap_model(model, ctx)
+    if config.compile:
+        net = torch.compile(net, mode=config.compile_mode)
+    runner = StepRunner(net, task, optimizer, config, ctx.device)
+    runner.load_state_dict(state.get("grad_scaler"))
     items = task.items_per_batch(config.batch_size)
     unit = "tok" if task.kind == "lm" else "img"
     bar = tqdm(total=total, initial=step, desc=f"{config.task}/{config.model}", unit="step",
@@ -178,8 +303,8 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
     last_eval: dict[str, str] = {}
     while step < total:
         start = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
-        train_loss = train_step(net, task, optimizer, schedule, config, ctx, step)
+        lr = float(optimizer.param_groups[0]["lr"])
+        train_loss = train_step(runner, task, schedule, config, ctx, step)
         seconds = time.perf_counter() - start
         elapsed += seconds
         step += 1
@@ -194,7 +319,7 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
             if ctx.is_main:
                 save_checkpoint(checkpoint_path, model, optimizer, schedule, step,
                                 {"elapsed_s": elapsed, "history": history, "evals": evals,
-                                 "config": asdict(config)})
+                                 "config": asdict(config), "grad_scaler": runner.state_dict()})
         bar.set_postfix(**postfix, **last_eval, refresh=False)
         bar.update(1)
     bar.close()
