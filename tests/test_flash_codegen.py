@@ -16,9 +16,10 @@ from hypothesis import given, settings, strategies as st
 from qkan.circuits import BUILTINS, Circuit, builtin
 from qkan.solvers import LayerGeometry, UnsupportedCircuit, compile as compile_program
 from qkan.solvers.cuda_runtime import ArgumentSlots, _integer, nvcc_available, ptxas_report
-from qkan.solvers.flash import FlashSolver
-from qkan.solvers.flash_codegen import MAX_KEPT_STATES, NB, FlashCodegen
-from qkan.solvers.flash_fourier import make_codegen
+from qkan.solvers.flash import FlashSolver, WalkCodegen, make_codegen
+from qkan.solvers.flash.abi import name_expressions
+from qkan.solvers.flash.kernels import backward_kernel, forward_kernel
+from qkan.solvers.flash.tuning import MAX_KEPT_STATES, NB
 from reference import random_circuit
 
 needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not installed")
@@ -27,7 +28,7 @@ needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not instal
 def assert_compiles_without_spills(circuit: Circuit, geometry: LayerGeometry, fourier=False) -> None:
     """The gate-walk kernels (``fourier=False``), or whichever the solver picks (None)."""
     report = ptxas_report(make_codegen(circuit, geometry, fourier).source, arch="sm_90")
-    assert len(report) == len(FlashCodegen.name_expressions()), sorted(report)  # every kernel compiled
+    assert len(report) == len(name_expressions()), sorted(report)  # every kernel compiled
     spilling = {k: v for k, v in report.items() if v["spill_stores"] or v["spill_loads"]}
     assert not spilling, f"{circuit.name}: register spills in {spilling}"
 
@@ -56,15 +57,16 @@ def test_shared_sincos_and_folded_constants():
     """pz without pre-activations: the three data gates RZ(x) share one sincos, computed once per
     (sample, input) in the staging loop; the constant H is folded into the first block's per-edge
     Bloch rotation, so no per-sample code multiplies by 1/sqrt(2). With pre-activations each gate has its own."""
-    gen = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4))
-    assert len(gen.trig_exprs) == 1 and gen.x_trig == [0] and gen.trig_of == [0, 0, 0]
-    forward = gen._forward_kernel()
+    gen = make_codegen(builtin("pz", 3), LayerGeometry(4, 4), fourier=False)
+    assert isinstance(gen, WalkCodegen)
+    assert gen.plan.trig_gates == [0] and gen.plan.x_trig == [0] and gen.plan.trig_of == [0, 0, 0]
+    forward = forward_kernel(gen)
     assert forward.count("qsincos(") == 1
     assert "0.7071067811865476" not in forward
-    assert len([n for n in gen.table_names if n.startswith("R")]) == 4 * 9
-    affine = FlashCodegen(builtin("pz", 3), LayerGeometry(4, 4, preacts=True))
-    assert len(affine.trig_exprs) == 3 and affine.x_trig == []
-    assert affine._forward_kernel().count("qsincos(") == 3 * NB
+    assert len([n for n in gen.layout.table_names if n.startswith("R")]) == 4 * 9
+    affine = make_codegen(builtin("pz", 3), LayerGeometry(4, 4, preacts=True), fourier=False)
+    assert affine.plan.trig_gates == [0, 1, 2] and affine.plan.x_trig == []
+    assert forward_kernel(affine).count("qsincos(") == 3 * NB
 
 
 @pytest.mark.parametrize("name", sorted(BUILTINS))
@@ -72,17 +74,18 @@ def test_shared_sincos_and_folded_constants():
 def test_layer_sums_are_the_last_accumulators(name, fourier):
     """The kernels without the layer sums (SUMS=false) keep only the first circuit_acc_count accumulators, so the
     sums SG, SGF, SGS must be planned last, by either codegen."""
-    gen = make_codegen(builtin(name, 2), LayerGeometry(4, 3), fourier)
-    assert gen.layer_accs == tuple(range(gen.acc_size - 3, gen.acc_size)) and gen.circuit_acc_count == gen.acc_size - 3
-    assert [gen.acc_names[p] for p in gen.layer_accs] == ["SG", "SGF", "SGS"]
+    layout = make_codegen(builtin(name, 2), LayerGeometry(4, 3), fourier).layout
+    size = layout.acc_size
+    assert layout.layer_accs == tuple(range(size - 3, size)) and layout.circuit_acc_count == size - 3
+    assert [layout.acc_names[p] for p in layout.layer_accs] == ["SG", "SGF", "SGS"]
 
 
 @needs_nvcc
 def test_long_circuits_undo_gates_and_compile_without_spills():
     """Beyond MAX_KEPT_STATES data gates the backward undoes each gate on the state instead of keeping it."""
-    short, long = (FlashCodegen(builtin("pz", reps), LayerGeometry(4, 4)) for reps in (MAX_KEPT_STATES, 5))
-    assert short.keeps_states and "const real kx" in short._backward_kernel()
-    assert not long.keeps_states and "const real kx" not in long._backward_kernel()
+    short, long = (make_codegen(builtin("pz", reps), LayerGeometry(4, 4), False) for reps in (MAX_KEPT_STATES, 5))
+    assert short.plan.keeps_states and "const real kx" in backward_kernel(short)
+    assert not long.plan.keeps_states and "const real kx" not in backward_kernel(long)
     assert_compiles_without_spills(builtin("pz", 5), LayerGeometry(4, 4, preacts=True))
 
 
@@ -94,7 +97,7 @@ def test_flash_refuses_cpu_and_multi_qubit_circuits():
     reason = FlashSolver().unsupported_reason(two, geometry, torch.float32, torch.device("cuda"))
     assert "single-qubit" in reason and "exact" in reason and "cutn" in reason
     with pytest.raises(ValueError, match="single-qubit"):
-        FlashCodegen(two, geometry)
+        make_codegen(two, geometry, None)
 
 
 def test_kernel_argument_slots_point_at_packed_values():

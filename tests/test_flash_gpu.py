@@ -13,8 +13,8 @@ from hypothesis import given, settings, strategies as st
 from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
-from qkan.solvers.flash_codegen import MAX_KEPT_STATES, FlashCodegen
-from qkan.solvers.flash_fourier import MAX_FOURIER_DEGREE
+from qkan.solvers.flash import FourierCodegen, WalkPlan
+from qkan.solvers.flash.tuning import MAX_FOURIER_DEGREE, MAX_KEPT_STATES
 from reference import PARAM_NAMES, random_circuit, random_tensors
 
 pytestmark = pytest.mark.gpu
@@ -89,8 +89,6 @@ def test_builtins_match_exact(name, readout, preacts, fourier):
 
 
 def test_raw_circuits_default_to_the_fourier_kernels():
-    from qkan.solvers.flash_fourier import FourierCodegen
-
     for preacts, expected in ((False, True), (True, False)):
         program = compile_program("flash", builtin("pz", 3), LayerGeometry(4, 3, preacts=preacts), torch.float32, DEVICE)
         assert isinstance(program.kernels.codegen, FourierCodegen) == expected
@@ -149,7 +147,7 @@ def test_random_circuits_match_exact(seed, n_ops, preacts):
 def test_kept_and_undone_states_match_exact(reps):
     """Up to MAX_KEPT_STATES data gates the backward keeps the state after each gate; beyond, it undoes them."""
     circuit = builtin("pz", reps, "amp")
-    assert FlashCodegen(circuit, LayerGeometry(4, 3)).keeps_states == (reps <= MAX_KEPT_STATES)
+    assert WalkPlan(circuit, LayerGeometry(4, 3)).keeps_states == (reps <= MAX_KEPT_STATES)
     check_parity(circuit, LayerGeometry(4, 3, preacts=True), 3, 4, 50)
 
 
@@ -210,7 +208,7 @@ def test_backward_is_bitwise_deterministic(preacts):
 def test_eager_function_and_custom_op_agree_bitwise():
     """Eager calls skip the dispatcher (an autograd.Function); torch.compile sees the custom ops: both
     launch the same kernels, so values and every gradient are identical."""
-    from qkan.solvers.flash_ops import _EagerFlash, flash_forward
+    from qkan.solvers.flash.ops import _EagerFlash, flash_forward
 
     circuit, geometry = builtin("rpz", 2, "z"), LayerGeometry(7, 5, preacts=True)
     program = compile_program("flash", circuit, geometry, torch.float32, DEVICE)

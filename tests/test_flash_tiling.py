@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from qkan.solvers.flash import BACKWARD_WARPS, MAX_TILE, MAX_TILES, MIN_TILE, _blocks, backward_tiling
+from qkan.solvers.flash import backward_tiling
+from qkan.solvers.flash.tuning import BACKWARD_WARPS, MAX_TILE, MAX_TILES, MIN_TILE
 
 
 @settings(max_examples=300, deadline=None)
@@ -16,7 +17,7 @@ def test_tiles_cover_the_batch_within_their_bounds(batch, out_dim, in_dim, flat)
     assert blocks * chunks * 32 * warps >= out_dim * in_dim  # every edge has a thread
     assert 1 <= tiles <= MAX_TILES and tile <= MAX_TILE
     assert (tiles - 1) * tile < batch <= tiles * tile  # no tile is empty
-    assert tiles <= _blocks(batch, MIN_TILE)  # tiles of about MIN_TILE samples at least
+    assert tiles <= -(-batch // MIN_TILE)  # tiles of about MIN_TILE samples at least
 
 
 def test_wide_layer_tiling():

@@ -57,7 +57,8 @@ def model_rows(name: str, model: nn.Module, width: int) -> dict:
 def flash_forward_parts(width: int) -> dict:
     """Host time of the flash forward's pieces for QKAN([width, width]) (no_grad)."""
     from qkan.solvers.cuda_runtime import launch
-    from qkan.solvers.flash import EDGE_THREADS, INPUT_SPLIT, NB
+    from qkan.solvers.flash.abi import EDGE_TABLE, FORWARD
+    from qkan.solvers.flash.tuning import EDGE_THREADS, INPUT_SPLIT, NB
 
     dev = torch.device("cuda")
     model = QKAN([width, width], reps=3, solver="flash", seed=0, device=dev)
@@ -77,11 +78,14 @@ def flash_forward_parts(width: int) -> dict:
         parts["kernels.forward"] = host_us(lambda: kernels.forward(False, x, *params))
         parts["torch.empty (table)"] = host_us(lambda: torch.empty(kernels.table_size, width, width, device=dev))
         edge_grid, forward_grid = (-(-width * width // EDGE_THREADS),), (-(-BATCH // NB), -(-width // 32))
+        edge_args = EDGE_TABLE.pack(theta=params.theta, pre_w=params.preacts_weight, pre_c=params.preacts_bias,
+                                    pw=params.postact_weights, pb=params.postact_bias, bw=params.base_weight,
+                                    mask=params.mask, tab=table, O=width, I=width, G=0)
+        forward_args = FORWARD.pack(x=x, tab=table, out=out, B=BATCH, O=width, I=width)
         parts["launch (edge table)"] = host_us(lambda: launch(
-            kernels.module, "qkan_edge_table<float>", edge_grid, (EDGE_THREADS,), (*params, table, width, width, 0)))
+            kernels.module, EDGE_TABLE.instance("float"), edge_grid, (EDGE_THREADS,), edge_args))
         parts["launch (forward)"] = host_us(lambda: launch(
-            kernels.module, "qkan_forward<float, false>", forward_grid, (32 * INPUT_SPLIT,),
-            (x, table, out, BATCH, width, width)))
+            kernels.module, FORWARD.instance("float", EDGE=False), forward_grid, (32 * INPUT_SPLIT,), forward_args))
         parts["x.add_(0) (one torch kernel)"] = host_us(lambda: out.add_(0))
     for name, us in parts.items():
         print(f"  QKAN([{width},{width}]) {name:30s} {us:7.1f} us host", flush=True)

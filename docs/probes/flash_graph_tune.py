@@ -5,8 +5,7 @@ import json
 import sys
 
 import torch
-import qkan.solvers.flash as flash
-import qkan.solvers.flash_codegen as cg
+import qkan.solvers.flash.tuning as tuning
 import qkan.solvers.registry as registry
 from flash_graph_timeline import graphed_step, replay_ms  # the probe beside this one
 
@@ -31,8 +30,8 @@ def kernel_profile(step, x, y, n=50):
 out = {}
 for nb in [int(v) for v in sys.argv[1].split(",")]:
     for target in [int(v) for v in sys.argv[2].split(",")]:
-        cg.NB = flash.NB = nb
-        flash.TARGET_BACKWARD_THREADS = target
+        tuning.NB = nb  # read when the next program is built (its source and its launches)
+        tuning.TARGET_BACKWARD_THREADS = target
         registry._PROGRAMS.clear()
         ms, step, x, y = graphed([100, 100], 1000)
         out[f"nb{nb}_t{target}"] = ms

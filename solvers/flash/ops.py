@@ -1,40 +1,27 @@
-"""The flash kernels as ``torch.library.custom_op``s (forward and backward, with fake
-implementations) so autograd, ``torch.compile`` and CUDA-graph capture see two opaque ops, and
-as a plain ``torch.autograd.Function`` for eager calls (``flash_apply`` picks): the dispatcher's
-per-call cost of a custom op (about 90 us on the H100 machine) exceeds the kernels' own time.
+"""The flash kernels at torch's boundary: ``torch.library.custom_op``s (forward and backward, with fake
+implementations) that autograd, ``torch.compile`` and CUDA-graph capture see as two opaque ops, and a plain
+``torch.autograd.Function`` for eager calls (``flash_apply`` picks), since the dispatcher's per-call cost
+of a custom op (about 90 us on the H100 machine) exceeds the kernels' own time.
 
-A compiled kernel set is registered under a string key (``register_kernels``); the ops take
-that key, so one pair of ops serves every circuit. ``edge=False`` is the layer output y (B, O),
-``edge=True`` the raw readout f (B, O, I). The forward also returns the per-edge table, which
-the backward reuses (nothing of size B x O x I is saved)."""
+A kernel set is registered under a string key, so one pair of ops serves every circuit. ``edge=False`` is
+the layer output y (B, O), ``edge=True`` the raw readout f (B, O, I). The forward also returns the per-edge
+table, which the backward reuses (nothing of size B x O x I is saved)."""
 from __future__ import annotations
 
-from typing import Optional, Protocol, Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor
 
-GradTuple = tuple[Optional[Tensor], ...]  # grad x, theta, preacts w, c, postact w, b, base weight
+from .launch import FlashKernels, GradTuple
+
 GradTensors = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]  # all seven (the op's schema)
-ALL_GRADS = (True,) * 7
 
 
-class FlashKernelSet(Protocol):
-    """What the ops need from a compiled kernel set (solvers.flash.FlashKernels)."""
-
-    table_size: int
-
-    def forward(self, edge: bool, x: Tensor, theta: Tensor, pre_w: Tensor, pre_c: Tensor, pw: Tensor, pb: Tensor,
-                bw: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]: ...
-
-    def backward(self, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pw: Tensor, pb: Tensor,
-                 mask: Tensor, needed: Sequence[bool] = ALL_GRADS) -> GradTuple: ...
+_KERNELS: dict[str, FlashKernels] = {}
 
 
-_KERNELS: dict[str, FlashKernelSet] = {}
-
-
-def register_kernels(key: str, kernels: FlashKernelSet) -> str:
+def register_kernels(key: str, kernels: FlashKernels) -> str:
     """Make ``kernels`` reachable from the ops under ``key``."""
     _KERNELS[key] = kernels
     return key

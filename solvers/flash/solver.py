@@ -1,0 +1,92 @@
+"""The flash solver: fused CUDA kernels generated from a single-qubit circuit, compiled with CuPy and
+launched on torch's stream (docs/design.md, "Flash kernels"); notes and measurements: docs/notes/flash.md."""
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from qkan.circuits import Circuit
+
+from ..activations import base_activation_fn
+from ..base import LayerGeometry, LayerParams, Program, Solver
+from ..cuda_runtime import cupy_available
+from .fourier import make_codegen
+from .launch import FlashKernels
+from .ops import flash_apply, register_kernels
+
+COMPUTE_DTYPE = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
+                 torch.float16: torch.float32}
+
+
+class FlashProgram(Program):
+    """Runs the generated kernels (``ops.flash_apply``: custom ops when compiled, an autograd Function in
+    eager mode); bf16/fp16 in and out, computed in float32."""
+
+    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
+                 fourier: Optional[bool]):
+        super().__init__(circuit, geometry, dtype, device)
+        self.compute_dtype = COMPUTE_DTYPE[dtype]
+        self.kernels = FlashKernels(make_codegen(circuit, geometry, fourier))
+        digest = hashlib.sha1(self.kernels.codegen.source.encode()).hexdigest()[:16]
+        self.key = register_kernels(f"{digest}-{geometry.in_dim}x{geometry.out_dim}", self.kernels)
+        self.callable_base = self.kernels.codegen.plan.base is None
+
+    def _run(self, edge: bool, x: Tensor, params: LayerParams) -> Tensor:
+        y = flash_apply(self.key, edge, *(self._compute_form(t) for t in (x, *params)))
+        return y if y.dtype == x.dtype else y.to(x.dtype)
+
+    def _compute_form(self, t: Tensor) -> Tensor:
+        """``t`` contiguous in the compute dtype (returned as is when it already is: the common case costs
+        no dispatcher call)."""
+        if t.dtype == self.compute_dtype and t.is_contiguous():
+            return t
+        return t.to(self.compute_dtype).contiguous()
+
+    def layer_output(self, x: Tensor, params: LayerParams) -> Tensor:
+        y = self._run(False, x, params)
+        if self.callable_base:
+            sigma = base_activation_fn(self.geometry.base_activation)(x)
+            y = y + sigma @ (params.mask * params.base_weight).T
+        return y
+
+    def circuit_values(self, x: Tensor, params: LayerParams) -> Tensor:
+        return self._run(True, x, params)
+
+
+class FlashSolver(Solver):
+    """Fused CUDA kernels for any single-qubit circuit (CUDA + CuPy; float32/64, bf16/fp16 via fp32)."""
+
+    name = "flash"
+    options = {"fourier": None}
+    auto_rank = {"cuda": 0}
+
+    def unsupported_reason(self, circuit, geometry, dtype, device) -> Optional[str]:
+        if circuit.n_qubits != 1:
+            return (f"flash generates kernels for single-qubit circuits and this one has {circuit.n_qubits} "
+                    "qubits; use solver='exact' (statevector) or solver='cutn' (tensor network)")
+        if torch.device(device).type != "cuda":
+            return (f"flash runs on CUDA GPUs, got device {torch.device(device)}; "
+                    "use solver='exact' or solver='cutn' there")
+        if not cupy_available():
+            return ("flash needs CuPy and a CUDA device (pip install cupy-cuda12x or cupy-cuda13x); "
+                    "use solver='exact' or solver='cutn' meanwhile")
+        if dtype not in COMPUTE_DTYPE:
+            return f"flash computes float32/float64 (bf16 and fp16 through float32), got {dtype}"
+        return None
+
+    def build(self, circuit, geometry, dtype, device, fourier: Optional[bool]) -> FlashProgram:
+        """``fourier``: None uses the Fourier-series kernels wherever the circuit allows, False always the
+        gate-walk kernels, True insists on Fourier."""
+        if fourier not in (None, True, False):
+            raise TypeError(f"fourier must be None, True or False, got {fourier!r}")
+        return FlashProgram(circuit, geometry, dtype, torch.device(device), fourier)
+
+    def estimate_bytes(self, circuit, geometry, dtype, batch) -> int:
+        """Outputs, the input gradient and per-tile parameter partials: O(B (O + I)), never B x O x I."""
+        real = torch.finfo(dtype).bits // 8
+        per_edge = 8 + max(1, math.prod(circuit.parameter_shape))
+        return real * (batch * (geometry.out_dim + geometry.in_dim) + 64 * geometry.out_dim * geometry.in_dim * per_edge)
