@@ -1,104 +1,125 @@
 """QKANLayer: one layer of DARUAN edges, a drop-in for the published ``qkan.QKANLayer``.
 
-It owns the parameters (published names, shapes and init, spec §4), turns the ansatz into a
-Circuit, and hands the math to a compiled solver Program (DESIGN.md §2).
+It owns the parameters (published names, shapes and init: docs/math.md, "A layer"), takes its settings from one checked
+:class:`~qkan.settings.LayerSettings`, checks its input (qkan/validation.py), and hands the math to a
+compiled solver Program (docs/design.md, "Data flow"). Under ``torch.autocast`` it follows nn.Linear: fp32 parameters,
+output in the autocast dtype.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
-from qkan.circuits import Circuit, builtin
-from qkan.solvers import LayerGeometry, LayerParams, Program, check_options, compile as compile_program, get_solver
-from qkan.solvers.activations import activation_name, base_activation_fn
+from qkan.solvers import LayerGeometry, LayerParams, Program, compile as compile_program, get_solver
 
-Ansatz = Union[str, Circuit]
-Activation = Union[str, Callable[[torch.Tensor], torch.Tensor], None]
+from .settings import Activation, Ansatz, Device, LayerSettings
+from .validation import check_values, layer_mode
+
+_DEFAULTS = LayerSettings()
 
 
-def resolve_circuit(ansatz: Ansatz, reps: Optional[int], fast_measure: Optional[bool]) -> Circuit:
-    """The Circuit for a built-in name or a user Circuit, with the readout ``fast_measure`` asks
-    for (True: amp, False: z, None: the built-in default amp or the circuit's own)."""
-    if fast_measure is not None and not isinstance(fast_measure, bool):
-        raise TypeError(f"fast_measure must be True, False or None, got {fast_measure!r}")
-    readout = None if fast_measure is None else ("amp" if fast_measure else "z")
-    if isinstance(ansatz, Circuit):
-        if reps is not None and reps != ansatz.data_reps:
-            raise ValueError(f"reps={reps} does not match the circuit, which has {ansatz.data_reps} re-uploads")
-        circuit = ansatz.with_readout(readout) if readout else ansatz
-        return circuit.validate()
-    if not isinstance(ansatz, str):
-        raise TypeError(f"ansatz must be a built-in name or a qkan.circuits.Circuit, got {type(ansatz).__name__}")
-    return builtin(ansatz, 3 if reps is None else reps, readout or "amp")
+AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
+
+
+def autocast_dtype(device: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype when autocast is on for ``device``'s type, else None."""
+    kind = device.type
+    if torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind):
+        return torch.get_autocast_dtype(kind)
+    return None
+
+
+class _Setting:
+    """A read-only layer attribute showing one field of the layer's LayerSettings (fixed at construction)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, layer: Optional["QKANLayer"], owner: Optional[type] = None) -> Any:
+        return self if layer is None else getattr(layer._settings, self.name)
+
+    def __set__(self, layer: "QKANLayer", value: Any) -> None:
+        raise AttributeError(f"{self.name} is fixed when the layer is built; build another with "
+                             f"QKANLayer.from_settings(in_dim, out_dim, layer.settings().replace({self.name}=...))")
 
 
 class QKANLayer(nn.Module):
     """y[n, o] = sum_i mask * (pw * (f_oi(x[n, i]) + pb) + bw * sigma(x[n, i])), f a DARUAN circuit."""
 
-    # NaN/inf input raises: None (default) checks CPU inputs only, since on CUDA the check costs a device
-    # sync per call (longer than a small layer's kernels); True checks on every device; False never.
+    # How this layer checks input values (NaN/inf, the arccos domain): None (default) follows
+    # qkan.set_validation; True checks at the call ("full") on every device; False never checks ("off").
     check_finite: Optional[bool] = None
+
+    group = _Setting()
+    ansatz = _Setting()
+    preact_trainable = _Setting()
+    postact_weight_trainable = _Setting()
+    postact_bias_trainable = _Setting()
+    base_activation = _Setting()
+    ba_trainable = _Setting()
+    seed = _Setting()
+    preact_init = _Setting()
 
     def __init__(
         self,
         in_dim: int,
         out_dim: int,
-        reps: Optional[int] = None,
-        group: int = -1,
-        solver: str = "exact",
-        ansatz: Ansatz = "pz",
-        preact_trainable: bool = False,
-        postact_weight_trainable: bool = False,
-        postact_bias_trainable: bool = False,
-        base_activation: Activation = "silu",
-        ba_trainable: bool = True,
-        fast_measure: Optional[bool] = None,
-        seed: Optional[int] = None,
-        device: Union[str, torch.device, None] = None,
-        dtype: Optional[torch.dtype] = None,
-        solver_kwargs: Optional[dict[str, Any]] = None,
-        preact_init: bool = False,
+        reps: Optional[int] = _DEFAULTS.reps,
+        group: int = _DEFAULTS.group,
+        solver: str = _DEFAULTS.solver,
+        ansatz: Ansatz = _DEFAULTS.ansatz,
+        preact_trainable: bool = _DEFAULTS.preact_trainable,
+        postact_weight_trainable: bool = _DEFAULTS.postact_weight_trainable,
+        postact_bias_trainable: bool = _DEFAULTS.postact_bias_trainable,
+        base_activation: Activation = _DEFAULTS.base_activation,
+        ba_trainable: bool = _DEFAULTS.ba_trainable,
+        fast_measure: Optional[bool] = _DEFAULTS.fast_measure,
+        seed: Optional[int] = _DEFAULTS.seed,
+        device: Device = _DEFAULTS.device,
+        dtype: Optional[torch.dtype] = _DEFAULTS.dtype,
+        solver_kwargs: Optional[dict[str, Any]] = _DEFAULTS.solver_kwargs,
+        preact_init: bool = _DEFAULTS.preact_init,
     ):
         super().__init__()
         for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(group, int) or isinstance(group, bool) or (group != -1 and group < 1):
-            raise ValueError(f"group must be -1 (one circuit per edge) or a positive integer, got {group!r}")
-        dtype = dtype or torch.get_default_dtype()
-        if not dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-        self.in_dim, self.out_dim, self.group = in_dim, out_dim, group
-        self.circuit = resolve_circuit(ansatz, reps, fast_measure)
-        self.ansatz = ansatz
-        self.reps = self.circuit.data_reps
-        self.preact_trainable = preact_trainable
-        self.postact_weight_trainable = postact_weight_trainable
-        self.postact_bias_trainable = postact_bias_trainable
-        self.ba_trainable = ba_trainable
-        self.preact_init = preact_init
-        self.base_activation = activation_name(base_activation)
-        base_activation_fn(self.base_activation)  # an unknown name fails here, not at the first forward
-        self.seed = seed
-        self.solver_kwargs = dict(solver_kwargs or {})
-        self.solver = solver
-        check_options(solver, self.solver_kwargs)
+        settings = LayerSettings(reps, group, solver, ansatz, preact_trainable, postact_weight_trainable,
+                                 postact_bias_trainable, base_activation, ba_trainable, fast_measure, seed, device,
+                                 dtype, solver_kwargs, preact_init)
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self._settings = settings
+        self.circuit = settings.circuit
+        self.geometry = LayerGeometry(in_dim, out_dim, None if settings.group == -1 else settings.group,
+                                      settings.preact_trainable, settings.base_activation)
+        self._arccos_reps = self.circuit.arccos_reps
         self._programs: dict[tuple, Program] = {}
+        self._autocast_dtypes: dict[tuple, torch.dtype] = {}
 
-        factory = {"device": device, "dtype": dtype}
-        edges = (out_dim, in_dim) if group == -1 else (group,)
-        affine_bias = preact_trainable or "affine" in self.circuit.data_encodings
+        factory = {"device": settings.device, "dtype": settings.dtype or torch.get_default_dtype()}
+        edges = (out_dim, in_dim) if settings.group == -1 else (settings.group,)
+        affine_bias = settings.preact_trainable or "affine" in self.circuit.data_encodings
         self.theta = nn.Parameter(torch.empty(*edges, *self.circuit.parameter_shape, **factory))
-        self.preacts_weight = nn.Parameter(torch.empty(*edges, self.reps, **factory), requires_grad=preact_trainable)
+        self.preacts_weight = nn.Parameter(torch.empty(*edges, self.reps, **factory),
+                                           requires_grad=settings.preact_trainable)
         self.preacts_bias = nn.Parameter(torch.empty(*edges, self.reps, **factory), requires_grad=affine_bias)
-        self.base_weight = nn.Parameter(torch.empty(out_dim, in_dim, **factory), requires_grad=ba_trainable)
+        self.base_weight = nn.Parameter(torch.empty(out_dim, in_dim, **factory), requires_grad=settings.ba_trainable)
         self.postact_weights = nn.Parameter(torch.empty(out_dim, in_dim, **factory),
-                                            requires_grad=postact_weight_trainable)
-        self.postact_bias = nn.Parameter(torch.empty(out_dim, in_dim, **factory), requires_grad=postact_bias_trainable)
+                                            requires_grad=settings.postact_weight_trainable)
+        self.postact_bias = nn.Parameter(torch.empty(out_dim, in_dim, **factory),
+                                         requires_grad=settings.postact_bias_trainable)
         self.mask = nn.Parameter(torch.empty(out_dim, in_dim, **factory), requires_grad=False)
         self.reset_parameters()
+        self._prepare_programs()
+
+    @classmethod
+    def from_settings(cls, in_dim: int, out_dim: int, settings: LayerSettings) -> "QKANLayer":
+        """A new layer of this class with these sizes and settings (freshly initialised parameters)."""
+        if not isinstance(settings, LayerSettings):
+            raise TypeError(f"settings must be a qkan.LayerSettings, got {type(settings).__name__}")
+        return cls(in_dim, out_dim, **settings.as_kwargs())
 
     # ----- parameters -----------------------------------------------------------------
     def reset_parameters(self) -> None:
@@ -134,73 +155,118 @@ class QKANLayer(nn.Module):
                            self.postact_bias, self.base_weight, self.mask)
 
     @property
-    def geometry(self) -> LayerGeometry:
-        return LayerGeometry(self.in_dim, self.out_dim, None if self.group == -1 else self.group,
-                             self.preact_trainable, self.base_activation)
+    def reps(self) -> int:
+        """The number of re-uploads of the layer's circuit."""
+        return self.circuit.data_reps
 
     @property
     def readout(self) -> str:
         return self.circuit.readout.kind
 
     @property
+    def solver_kwargs(self) -> dict[str, Any]:
+        """The solver options (a copy; a layer with others: ``from_settings`` with ``settings().replace``)."""
+        return self._settings.options
+
+    @property
     def solver(self) -> str:
-        return self._solver
+        """The solver's name. Assigning one checks it at once (unknown name: ValueError; ``solver_kwargs``
+        it does not take: TypeError), and a refused name leaves the layer as it was."""
+        return self._settings.solver
 
     @solver.setter
     def solver(self, name: str) -> None:
-        if name != "auto":
-            get_solver(name)
-        self._solver = name
-        self._programs = {}
+        self._settings = self._settings.replace(solver=name)
+        self._programs, self._autocast_dtypes = {}, {}
+        self._prepare_programs()
+
+    def settings(self) -> LayerSettings:
+        """The settings that rebuild a layer like this one (sizes excluded), on its current device and dtype."""
+        return self._settings.replace(device=self.theta.device, dtype=self.theta.dtype)
 
     def program(self, device: torch.device, dtype: torch.dtype) -> Program:
         """The compiled Program for this device and dtype (compiled once, then reused)."""
         key = (device, dtype)
         if key not in self._programs:
             self._programs[key] = compile_program(self.solver, self.circuit, self.geometry, dtype, device,
-                                                  **self.solver_kwargs)
+                                                  **self._settings.options)
         return self._programs[key]
 
-    # ----- forward ----------------------------------------------------------------------
-    def _checked(self, x: torch.Tensor) -> LayerParams:
-        """The layer's tensors, once ``x`` is known to fit them (clear errors otherwise)."""
-        params = self.params()
-        self._check_input(x, params.theta)
-        return params
+    def _prepare_programs(self) -> None:
+        """Compile, where the solver can run them, the Programs a forward will ask for: the parameters' dtype
+        and the autocast dtypes. Done when the layer is built, moved or given another solver, so that
+        torch.compile traces a lookup, never a compilation (docs/design.md, "Layers and models")."""
+        device, dtype = self.theta.device, self.theta.dtype
+        solver = get_solver(self.solver)
+        if solver.unsupported_reason(self.circuit, self.geometry, dtype, device) is not None:
+            return  # the forward raises, naming the solvers that can
+        for compute in {dtype, *(self._autocast_compute_dtype(device, amp, dtype) for amp in AUTOCAST_DTYPES)}:
+            QKANLayer.program(self, device, compute)  # this class's cache: a subclass may wrap what program returns
 
-    def _check_input(self, x: torch.Tensor, theta: torch.Tensor) -> None:
+    def _apply(self, fn: Any, recurse: bool = True) -> "QKANLayer":
+        super()._apply(fn, recurse)
+        self._prepare_programs()
+        return self
+
+    def _autocast_compute_dtype(self, device: torch.device, amp: torch.dtype, param_dtype: torch.dtype) -> torch.dtype:
+        """The dtype the layer computes in under autocast to ``amp``: ``amp`` where the solver runs it
+        (its Program takes x and parameters in ``amp``), else the parameters' dtype."""
+        key = (device, amp, param_dtype)
+        if key not in self._autocast_dtypes:
+            native = get_solver(self.solver).unsupported_reason(self.circuit, self.geometry, amp, device) is None
+            self._autocast_dtypes[key] = amp if native else param_dtype
+        return self._autocast_dtypes[key]
+
+    # ----- forward ----------------------------------------------------------------------
+    def _check_input(self, x: torch.Tensor, theta: torch.Tensor) -> Optional[torch.dtype]:
+        """Raise on an input that does not fit the layer; return the autocast dtype when autocast is on
+        for x's device type (None otherwise), where any floating dtype fits."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{self._name()}: expected a torch.Tensor, got {type(x).__name__}")
         if x.dim() != 2 or x.shape[1] != self.in_dim:
             raise ValueError(f"{self._name()}: expected input of shape (batch, {self.in_dim}), got {tuple(x.shape)}")
         if not x.dtype.is_floating_point:
             raise TypeError(f"{self._name()}: expected a floating-point input, got {x.dtype}")
-        if x.dtype != theta.dtype:
-            raise TypeError(f"{self._name()}: input is {x.dtype} but the layer's parameters are {theta.dtype}; "
-                            f"convert one of them (x.to({theta.dtype}) or layer.to({x.dtype}))")
         if x.device != theta.device:
             raise ValueError(f"{self._name()}: input is on {x.device} but the layer is on {theta.device}")
-        if self.check_finite is False or (self.check_finite is None and x.is_cuda) or torch.compiler.is_compiling():
-            return
-        if not (x.is_cuda and torch.cuda.is_current_stream_capturing()) and not torch.isfinite(x).all():
-            raise ValueError(f"{self._name()}: input contains NaN or inf")
+        amp = autocast_dtype(x.device)
+        if amp is None and x.dtype != theta.dtype:
+            raise TypeError(f"{self._name()}: input is {x.dtype} but the layer's parameters are {theta.dtype}; "
+                            f"convert one of them (x.to({theta.dtype}) or layer.to({x.dtype})), or run under "
+                            f"torch.autocast")
+        return amp
 
     def _name(self) -> str:
         return f"QKANLayer({self.in_dim}->{self.out_dim})"
 
+    def _run(self, method: str, x: torch.Tensor) -> torch.Tensor:
+        """The Program's ``method`` on checked input. Under autocast: computed in the dtype
+        ``_autocast_compute_dtype`` picks, returned in the autocast dtype (nn.Linear's convention)."""
+        params = self.params()
+        amp = self._check_input(x, params.theta)
+        if amp is not None:
+            dtype = self._autocast_compute_dtype(x.device, amp, params.theta.dtype)
+            x = x.to(dtype)
+            if dtype != params.theta.dtype:
+                params = LayerParams(*(p.to(dtype) for p in params))
+        check_values(x, params, self.geometry, self._arccos_reps, layer_mode(self.check_finite, x.device),
+                     self._name())
+        program = self.program(x.device, x.dtype)
+        if amp is None:
+            return getattr(program, method)(x, params)
+        with torch.autocast(x.device.type, enabled=False):
+            return getattr(program, method)(x, params).to(amp)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        params = self._checked(x)
-        return self.program(x.device, x.dtype).layer_output(x, params)
+        return self._run("layer_output", x)
 
     def edge_values(self, x: torch.Tensor) -> torch.Tensor:
         """(B, O, I): every edge's contribution (sums over I to ``forward``), for plots and pruning."""
-        params = self._checked(x)
-        return self.program(x.device, x.dtype).edge_values(x, params)
+        return self._run("edge_values", x)
 
     def circuit_values(self, x: torch.Tensor) -> torch.Tensor:
         """(B, O, I): the raw circuit readout f of every edge."""
-        params = self._checked(x)
-        return self.program(x.device, x.dtype).circuit_values(x, params)
+        return self._run("circuit_values", x)
 
     def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, n_points: int = 200):
         """A grid of this layer's per-edge curves over the range of ``x`` (default [-1, 1])."""
@@ -215,23 +281,14 @@ class QKANLayer(nn.Module):
         return fig
 
     # ----- structure changes ------------------------------------------------------------
-    def settings(self) -> dict[str, Any]:
-        """Constructor arguments that rebuild a layer like this one (sizes excluded)."""
-        return dict(reps=self.reps, group=self.group, solver=self.solver, ansatz=self.ansatz,
-                    preact_trainable=self.preact_trainable, postact_weight_trainable=self.postact_weight_trainable,
-                    postact_bias_trainable=self.postact_bias_trainable, base_activation=self.base_activation,
-                    ba_trainable=self.ba_trainable, fast_measure=self.readout == "amp", seed=self.seed,
-                    device=self.theta.device, dtype=self.theta.dtype, solver_kwargs=self.solver_kwargs,
-                    preact_init=self.preact_init)
-
     def refine(self, new_reps: int) -> "QKANLayer":
         """A layer with ``new_reps`` re-uploads: the old final rotation becomes re-upload R's, new rows
         are zero. Only phases follow the old circuit, so pz and rpz keep their function exactly."""
         if not isinstance(self.ansatz, str):
             raise ValueError("refine needs a built-in ansatz; a user Circuit has a fixed number of re-uploads")
-        if new_reps <= self.reps:
-            raise ValueError(f"new_reps must exceed the current reps={self.reps}, got {new_reps}")
-        new = QKANLayer(self.in_dim, self.out_dim, **{**self.settings(), "reps": new_reps})
+        if not isinstance(new_reps, int) or isinstance(new_reps, bool) or new_reps <= self.reps:
+            raise ValueError(f"new_reps must be an integer above the current reps={self.reps}, got {new_reps!r}")
+        new = QKANLayer.from_settings(self.in_dim, self.out_dim, self.settings().replace(reps=new_reps))
         rows = self.theta.shape[-2] if self.theta.dim() > 1 else 0
         with torch.no_grad():
             new.theta.zero_()
@@ -244,7 +301,7 @@ class QKANLayer(nn.Module):
 
     def subset(self, in_ids: list[int], out_ids: list[int]) -> "QKANLayer":
         """A layer over the kept inputs/outputs with their parameters (for node pruning)."""
-        new = QKANLayer(len(in_ids), len(out_ids), **self.settings())
+        new = QKANLayer.from_settings(len(in_ids), len(out_ids), self.settings())
         o, i = torch.tensor(out_ids), torch.tensor(in_ids)
         with torch.no_grad():
             if self.group == -1:

@@ -2,53 +2,57 @@
 plotting and training entry points)."""
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layer import Activation, Ansatz, QKANLayer
+from .layer import QKANLayer
+from .settings import QKAN_DEFAULTS as _DEFAULTS, Activation, Ansatz, Device, LayerSettings
 
 
 class QKAN(nn.Module):
-    """Quantum-inspired KAN over ``width`` = [n_in, hidden..., n_out]; every edge a DARUAN circuit."""
+    """Quantum-inspired KAN over ``width`` = [n_in, hidden..., n_out]; every edge a DARUAN circuit.
+    Layer l gets the layer settings with ``seed + l``; defaults are QKANLayer's but ``ba_trainable=False``."""
 
     def __init__(
         self,
         width: Sequence[int],
-        reps: Optional[int] = None,
-        group: int = -1,
-        solver: str = "exact",
-        ansatz: Ansatz = "pz",
-        preact_trainable: bool = False,
-        postact_weight_trainable: bool = False,
-        postact_bias_trainable: bool = False,
-        base_activation: Activation = "silu",
-        ba_trainable: bool = False,
-        fast_measure: Optional[bool] = None,
+        reps: Optional[int] = _DEFAULTS.reps,
+        group: int = _DEFAULTS.group,
+        solver: str = _DEFAULTS.solver,
+        ansatz: Ansatz = _DEFAULTS.ansatz,
+        preact_trainable: bool = _DEFAULTS.preact_trainable,
+        postact_weight_trainable: bool = _DEFAULTS.postact_weight_trainable,
+        postact_bias_trainable: bool = _DEFAULTS.postact_bias_trainable,
+        base_activation: Activation = _DEFAULTS.base_activation,
+        ba_trainable: bool = _DEFAULTS.ba_trainable,
+        fast_measure: Optional[bool] = _DEFAULTS.fast_measure,
         save_act: bool = False,
         norm_out: int = 0,
-        seed: Optional[int] = None,
-        device: Union[str, torch.device, None] = None,
-        dtype: Optional[torch.dtype] = None,
-        solver_kwargs: Optional[dict[str, Any]] = None,
-        preact_init: bool = False,
+        seed: Optional[int] = _DEFAULTS.seed,
+        device: Device = _DEFAULTS.device,
+        dtype: Optional[torch.dtype] = _DEFAULTS.dtype,
+        solver_kwargs: Optional[dict[str, Any]] = _DEFAULTS.solver_kwargs,
+        preact_init: bool = _DEFAULTS.preact_init,
     ):
         super().__init__()
         width = list(width)
         if len(width) < 2 or not all(isinstance(w, int) and w > 0 for w in width):
             raise ValueError(f"width must list at least two positive layer sizes, got {width!r}")
+        if not isinstance(save_act, bool):
+            raise TypeError(f"save_act must be True or False, got {save_act!r}")
+        if isinstance(norm_out, bool) or not isinstance(norm_out, (int, float)) or norm_out < 0:
+            raise ValueError(f"norm_out must be 0 (off) or the positive norm order p, got {norm_out!r}")
+        settings = LayerSettings(reps, group, solver, ansatz, preact_trainable, postact_weight_trainable,
+                                 postact_bias_trainable, base_activation, ba_trainable, fast_measure, seed, device,
+                                 dtype, solver_kwargs, preact_init)
         self.width = width
         self.save_act = save_act
         self.norm_out = norm_out
-        settings = dict(reps=reps, group=group, solver=solver, ansatz=ansatz, preact_trainable=preact_trainable,
-                        postact_weight_trainable=postact_weight_trainable,
-                        postact_bias_trainable=postact_bias_trainable, base_activation=base_activation,
-                        ba_trainable=ba_trainable, fast_measure=fast_measure, device=device, dtype=dtype,
-                        solver_kwargs=solver_kwargs, preact_init=preact_init)
         self.layers = nn.ModuleList(
-            QKANLayer(width[l], width[l + 1], seed=None if seed is None else seed + l, **settings)
+            QKANLayer.from_settings(width[l], width[l + 1], settings.replace(seed=None if seed is None else seed + l))
             for l in range(len(width) - 1)
         )
         self.seed = seed
@@ -73,10 +77,14 @@ class QKAN(nn.Module):
 
     @property
     def solver(self) -> str:
+        """The first layer's solver. Assigning one sets every layer's, checked for all of them first
+        (ValueError/TypeError as QKANLayer.solver): a refused name changes none."""
         return self.layers[0].solver
 
     @solver.setter
     def solver(self, name: str) -> None:
+        for layer in self.layers:
+            layer.settings().replace(solver=name)
         for layer in self.layers:
             layer.solver = name
 

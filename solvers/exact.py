@@ -9,8 +9,9 @@ from torch.utils.checkpoint import checkpoint as torch_checkpoint
 from qkan.circuits import Circuit, FusedBlock, Op, fuse_parameter_gates
 
 from .base import LayerGeometry, LayerParams, Program, Solver
-from .layer_math import DataAngles, check_arccos_domain, edge_contributions, evaluate_angle, expand_edges, layer_sum
-from .statevector import COMPLEX_OF, apply_fixed, apply_single, apply_single_diagonal, fixed_matrix, readout, rotation_matrix, rz_phases
+from .layer_math import DataAngles, evaluate_angle, expand_edges, layer_sum
+from .statevector import (COMPLEX_OF, apply_fixed, apply_single, apply_single_diagonal, fixed_matrix, pauli_pair, readout,
+                          rotation_matrix, rz_phases)
 
 MAX_EXACT_QUBITS = 12
 
@@ -25,15 +26,18 @@ class ExactProgram(Program):
         self.cdtype = COMPLEX_OF[dtype]
         self.segments = fuse_parameter_gates(circuit)
         self.checkpoint = checkpoint
-        self.arccos_reps = sorted({s.rep for op in circuit.ops if op.angle for s in op.angle.data
-                                   if s.encoding == "arccos"})
+        # the gates' constant tensors, made here once: a forward (traced by torch.compile too) only reads them
+        specs = {op.spec.name: op.spec for op in circuit.ops}
+        self.fixed = {name: fixed_matrix(spec, self.cdtype, device) for name, spec in specs.items() if not spec.parametric}
+        self.generators = {spec.generator: pauli_pair(spec.generator, self.cdtype, device)
+                           for spec in specs.values() if spec.parametric}
 
     # ----- one gate or block --------------------------------------------------------
     def _op_matrix(self, op: Op, theta: torch.Tensor, data: Optional[Callable]) -> torch.Tensor:
         spec = op.spec
         if not spec.parametric:
-            return fixed_matrix(spec, self.cdtype, self.device).reshape(1, 1, 1, 2, 2)
-        return rotation_matrix(spec, evaluate_angle(op.angle, theta, data), self.cdtype)
+            return self.fixed[spec.name].reshape(1, 1, 1, 2, 2)
+        return rotation_matrix(self.generators[spec.generator], evaluate_angle(op.angle, theta, data), self.cdtype)
 
     def _block_matrix(self, block: FusedBlock, theta: torch.Tensor) -> torch.Tensor:
         matrix = None
@@ -48,7 +52,7 @@ class ExactProgram(Program):
             return apply_single(state, self._block_matrix(item, theta), item.qubit, n)
         spec = item.spec
         if spec.n_qubits > 1:
-            return apply_fixed(state, fixed_matrix(spec, self.cdtype, self.device), item.qubits, n)
+            return apply_fixed(state, self.fixed[spec.name], item.qubits, n)
         if spec.name == "rz":
             return apply_single_diagonal(state, rz_phases(evaluate_angle(item.angle, theta, data), self.cdtype),
                                          item.qubits[0], n)
@@ -71,14 +75,9 @@ class ExactProgram(Program):
         return f.permute(2, 0, 1).expand(x.shape[0], self.geometry.out_dim, self.geometry.in_dim)
 
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
-        if self.arccos_reps:
-            check_arccos_domain(x, params, self.geometry, self.arccos_reps)
         if self.checkpoint:
             return torch_checkpoint(self._simulate, x, *params, use_reentrant=False)
         return self._simulate(x, *params)
-
-    def edge_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
-        return edge_contributions(self.circuit_values(x, params), x, params, self.geometry)
 
     def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         return layer_sum(self.circuit_values(x, params), x, params, self.geometry)

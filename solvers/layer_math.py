@@ -2,7 +2,7 @@
 layer sum (docs/math.md, "A layer")."""
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -59,20 +59,31 @@ def evaluate_angle(angle: Angle, theta: torch.Tensor, data: Optional[Callable[[D
     return total + angle.const if angle.const != 0.0 else total
 
 
-def check_arccos_domain(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry, reps: list[int]) -> None:
-    """Raise if an arccos data slot of re-upload ``reps`` would see w*x+c outside [-1, 1] (NaN)."""
-    weight = expand_edges(params.preacts_weight, geometry)[..., reps]  # (O, I, r)
-    bias = expand_edges(params.preacts_bias, geometry)[..., reps]
-    with torch.no_grad():
-        at_min = weight * x.amin(0)[None, :, None] + bias
-        at_max = weight * x.amax(0)[None, :, None] + bias
-        lo, hi = torch.minimum(at_min, at_max).min().item(), torch.maximum(at_min, at_max).max().item()
+def arccos_domain_bounds(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry,
+                         reps: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lo, hi), 0-dim tensors on x's device: the extremes over the batch of w*x+c of the arccos re-uploads
+    ``reps`` (no host sync; w*x+c is monotone in x, so the batch's min and max of x bound it)."""
+    with torch.no_grad():  # the reps by basic indexing: a list index would copy it to the device (a sync)
+        weight = torch.stack([expand_edges(params.preacts_weight[..., r], geometry) for r in reps], -1)[..., None]
+        bias = torch.stack([expand_edges(params.preacts_bias[..., r], geometry) for r in reps], -1)[..., None]
+        x_lo, x_hi = torch.aminmax(x, dim=0)
+        ends = torch.stack((x_lo, x_hi), dim=-1)[None, :, None, :]  # (1, I, 1, 2)
+        return torch.aminmax(torch.addcmul(bias, weight, ends))
+
+
+def arccos_domain_message(bounds: Optional[tuple[float, float]] = None) -> str:
+    """The error of an arccos data slot that sees w*x+c outside [-1, 1], with the values seen if known."""
+    seen = "" if bounds is None else f"; got values in [{bounds[0]:.4g}, {bounds[1]:.4g}]"
+    return ("arccos-encoded data (px ansatz) needs preacts_weight*x + preacts_bias in [-1, 1]" + seen
+            + ". Scale the input (e.g. tanh, or min-max to [-1, 1]) or the pre-activation weights.")
+
+
+def check_arccos_domain(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry, reps: Sequence[int]) -> None:
+    """Raise ValueError if an arccos data slot of re-upload ``reps`` would see w*x+c outside [-1, 1] (NaN);
+    reads the bounds on the host (one sync on a GPU)."""
+    lo, hi = torch.stack(arccos_domain_bounds(x, params, geometry, reps)).tolist()
     if lo < -1.0 or hi > 1.0:
-        raise ValueError(
-            "arccos-encoded data (px ansatz) needs preacts_weight*x + preacts_bias in [-1, 1]; "
-            f"got values in [{lo:.4g}, {hi:.4g}]. Scale the input (e.g. tanh, or min-max to [-1, 1]) "
-            "or the pre-activation weights."
-        )
+        raise ValueError(arccos_domain_message((lo, hi)))
 
 
 def edge_contributions(f: torch.Tensor, x: torch.Tensor, params: LayerParams, geometry: LayerGeometry) -> torch.Tensor:

@@ -3,8 +3,6 @@
 broadcasting over size-1 O and B until a gate needs them."""
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
 
@@ -15,16 +13,17 @@ from qkan.circuits.gates import PAULI
 COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
-@functools.lru_cache(maxsize=None)
-def _pauli_pair(axis: str, cdtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(I, -i P) for a rotation generator, built once per dtype and device: building constants from
-    numpy is a host-to-device copy that waits for the GPU."""
+def pauli_pair(axis: str, cdtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(I, -i P) for a rotation generator; a Program makes it once when it is built (a constant made from
+    numpy is a host-to-device copy that waits for the GPU)."""
     return (torch.eye(2, dtype=cdtype, device=device), torch.as_tensor(-1j * PAULI[axis], dtype=cdtype, device=device))
 
 
-def rotation_matrix(spec: GateSpec, angle: torch.Tensor, cdtype: torch.dtype) -> torch.Tensor:
-    """(..., 2, 2) matrix of cos(t/2) I - i sin(t/2) P for an angle tensor of shape (...)."""
-    eye, gen = _pauli_pair(spec.generator, cdtype, angle.device)
+def rotation_matrix(generator: tuple[torch.Tensor, torch.Tensor], angle: torch.Tensor,
+                    cdtype: torch.dtype) -> torch.Tensor:
+    """(..., 2, 2) matrix of cos(t/2) I - i sin(t/2) P for an angle tensor of shape (...), from
+    ``generator`` = :func:`pauli_pair` of P."""
+    eye, gen = generator
     half = angle * 0.5
     return torch.cos(half)[..., None, None].to(cdtype) * eye + torch.sin(half)[..., None, None].to(cdtype) * gen
 
@@ -36,16 +35,8 @@ def rz_phases(angle: torch.Tensor, cdtype: torch.dtype) -> torch.Tensor:
 
 
 def fixed_matrix(spec: GateSpec, cdtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """A fixed gate's matrix on ``device``, built once per content, dtype and device (see :func:`_pauli_pair`);
-    keyed by the matrix itself, so a gate replaced in the registry never reuses its old matrix."""
-    matrix = np.ascontiguousarray(spec.fixed_matrix(), dtype=np.complex128)
-    return _fixed_from_bytes(matrix.tobytes(), matrix.shape[0], cdtype, device)
-
-
-@functools.lru_cache(maxsize=None)
-def _fixed_from_bytes(data: bytes, size: int, cdtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    matrix = np.frombuffer(data, dtype=np.complex128).reshape(size, size).copy()
-    return torch.as_tensor(matrix, dtype=cdtype, device=device)
+    """A fixed gate's matrix on ``device`` (a Program makes it once when it is built, see :func:`pauli_pair`)."""
+    return torch.as_tensor(np.array(spec.fixed_matrix(), dtype=np.complex128), dtype=cdtype, device=device)
 
 
 def _split(state: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:

@@ -281,10 +281,12 @@ def test_empty_batch_gives_zero_gradients(shape, input_grad):
             assert torch.equal(got, expected) and not got.any()
 
 
-def test_check_finite_on_cuda_only_when_asked(monkeypatch):
-    """By default CUDA inputs are not checked (the check costs a device sync); True checks them."""
+def test_check_finite_on_cuda_when_asked(monkeypatch):
+    """With validation off NaN flows through the kernels; check_finite=True raises at the call. (The default,
+    a device assert, ends the process's CUDA context: tests/test_validation.py runs it in a subprocess.)"""
     layer = QKANLayer(2, 1, solver="flash", device=DEVICE, seed=0)
     x = torch.tensor([[float("nan"), 0.0]], device=DEVICE)
+    monkeypatch.setattr(QKANLayer, "check_finite", False)
     assert torch.isnan(layer(x)).all()
     monkeypatch.setattr(QKANLayer, "check_finite", True)
     with pytest.raises(ValueError, match=r"input contains NaN or inf"):

@@ -1,11 +1,13 @@
 """QKANLayer and QKAN facts of issue 2: bad input, published defaults, edge_values, refine,
 state_dict round trips and pruning that keeps every setting."""
+import dataclasses
+import inspect
 import io
 
 import pytest
 import torch
 
-from qkan import QKAN, QKANLayer
+from qkan import QKAN, LayerSettings, QKANLayer
 from qkan.circuits import BUILTINS, Circuit, data, theta
 
 F64 = torch.float64
@@ -51,12 +53,6 @@ def test_bad_input_raises_naming_the_layer(layer, x, error, message):
     for method in (layer, layer.edge_values):
         with pytest.raises(error, match=message):
             method(x)
-
-
-def test_check_finite_false_lets_nan_through(monkeypatch):
-    layer = QKANLayer(2, 1, seed=0)
-    monkeypatch.setattr(QKANLayer, "check_finite", False)
-    assert torch.isnan(layer(torch.tensor([[float("nan"), 0.0]]))).all()
 
 
 def test_model_names_the_failing_layer_and_checks_rank():
@@ -107,6 +103,115 @@ def test_arccos_data_out_of_domain_raises():
         layer.preacts_bias.fill_(0.5)  # the affine map itself can leave the domain too
     with pytest.raises(ValueError, match="arccos-encoded data"):
         layer(torch.tensor([[0.9, 0.0]]))
+
+
+# ----- settings: one LayerSettings, checked once --------------------------------------------
+def _signature(cls, skip: int) -> list[tuple]:
+    return [(p.name, p.default) for p in list(inspect.signature(cls).parameters.values())[skip:]]
+
+
+def test_signatures_take_their_defaults_from_layer_settings():
+    fields = [(f.name, f.default) for f in dataclasses.fields(LayerSettings) if f.init]
+    assert _signature(QKANLayer, 2) == fields
+    model = [(name, default) for name, default in _signature(QKAN, 1) if name not in ("save_act", "norm_out")]
+    assert model == [(name, False if name == "ba_trainable" else default) for name, default in fields]
+
+
+def test_positional_arguments_keep_the_published_order():
+    layer = QKANLayer(3, 2, 2, 1, "exact", "rpz", True, False, True, "tanh", False, False, 7, "cpu", F64, None, True)
+    assert (layer.reps, layer.group, layer.circuit.name, layer.preact_trainable, layer.postact_weight_trainable,
+            layer.postact_bias_trainable, layer.base_activation, layer.ba_trainable, layer.readout, layer.seed,
+            layer.theta.dtype, layer.preact_init) == (2, 1, "rpz", True, False, True, "tanh", False, "z", 7, F64, True)
+    model = QKAN([3, 2, 1], 2, 1, "exact", "rpz", True, False, True, "tanh", True, False, True, 2, 7)
+    assert model.save_act and model.norm_out == 2 and model.seed == 7
+    assert [(l.seed, l.ba_trainable, l.readout) for l in model.layers] == [(7, True, "z"), (8, True, "z")]
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    (dict(reps=True), ValueError, r"reps must be a positive integer, got True"),
+    (dict(group=2.0), ValueError, r"group must be -1 \(one circuit per edge\) or a positive integer, got 2.0"),
+    (dict(preact_trainable=1), TypeError, r"preact_trainable must be True or False, got 1"),
+    (dict(ba_trainable="yes"), TypeError, r"ba_trainable must be True or False, got 'yes'"),
+    (dict(preact_init=None), TypeError, r"preact_init must be True or False, got None"),
+    (dict(seed=1.5), TypeError, r"seed must be an integer or None, got 1.5"),
+    (dict(device="gpu0"), ValueError, r"device must name a torch device, got 'gpu0'"),
+    (dict(dtype="float32"), TypeError, r"dtype must be a floating dtype, got float32"),
+    (dict(solver_kwargs=[("checkpoint", True)]), TypeError, r"solver_kwargs must be a dict or None, got list"),
+    (dict(solver_kwargs={"fourier": True}), TypeError, r"solver 'exact' got unknown option\(s\) \['fourier'\]"),
+    (dict(solver="nope"), ValueError, r"unknown solver 'nope'"),
+    (dict(base_activation="swish"), ValueError, r"unknown base activation 'swish'"),
+    (dict(fast_measure=1), TypeError, r"fast_measure must be True, False or None, got 1"),
+])
+def test_settings_are_checked_once_for_layer_and_model(changes, error, message):
+    for build in (lambda: LayerSettings(**changes), lambda: QKANLayer(2, 2, **changes),
+                  lambda: QKAN([2, 2], **changes)):
+        with pytest.raises(error, match=message):
+            build()
+
+
+def test_settings_rebuild_an_equal_layer():
+    layer = QKANLayer(3, 2, reps=2, ansatz="mix", group=2, preact_trainable=True, base_activation=torch.nn.Tanh(),
+                      fast_measure=False, seed=4, dtype=F64, solver_kwargs={"checkpoint": True})
+    settings = layer.settings()
+    assert settings.base_activation == "tanh" and settings.dtype == F64 and settings.device == torch.device("cpu")
+    twin = QKANLayer.from_settings(3, 2, settings)
+    assert twin.settings() == settings and twin.solver_kwargs == {"checkpoint": True}
+    twin.load_state_dict(layer.state_dict())
+    x = _x(5, 3)
+    assert torch.equal(twin(x), layer(x))
+    with pytest.raises(TypeError, match=r"settings must be a qkan.LayerSettings, got dict"):
+        QKANLayer.from_settings(3, 2, {"reps": 2})
+
+
+def test_settings_attributes_are_read_only():
+    layer = QKANLayer(2, 2, seed=0)
+    with pytest.raises(AttributeError, match=r"group is fixed when the layer is built"):
+        layer.group = 2
+    layer.solver_kwargs["checkpoint"] = True  # a copy: the layer's options do not change
+    assert layer.group == -1 and layer.solver_kwargs == {}
+
+
+def test_solver_assignment_is_checked_at_once_and_a_refusal_changes_nothing():
+    layer = QKANLayer(2, 2, solver_kwargs={"checkpoint": True}, seed=0)
+    x = torch.rand(3, 2)
+    y = layer(x)
+    with pytest.raises(ValueError, match=r"unknown solver 'nope'"):
+        layer.solver = "nope"
+    with pytest.raises(TypeError, match=r"solver 'cutn' got unknown option\(s\) \['checkpoint'\]"):
+        layer.solver = "cutn"
+    assert layer.solver == "exact" and layer.settings().solver == "exact"
+    torch.testing.assert_close(layer(x), y, atol=0, rtol=0)
+    layer.solver = "auto"
+    assert layer.settings().solver == "auto"
+
+
+def test_model_solver_assignment_changes_every_layer_or_none():
+    model = QKAN.from_layers([QKANLayer(2, 3, seed=0), QKANLayer(3, 1, solver_kwargs={"checkpoint": True}, seed=1)])
+    with pytest.raises(TypeError, match=r"\['checkpoint'\]"):
+        model.solver = "cutn"
+    assert [layer.solver for layer in model.layers] == ["exact", "exact"]
+    model.solver = "auto"
+    assert model.solver == "auto" and model.layers[1].solver == "auto"
+
+
+def test_model_checks_its_own_options():
+    with pytest.raises(TypeError, match=r"save_act must be True or False, got 1"):
+        QKAN([2, 2], save_act=1)
+    with pytest.raises(ValueError, match=r"norm_out must be 0 \(off\) or the positive norm order p, got -1"):
+        QKAN([2, 2], norm_out=-1)
+
+
+# ----- autocast ------------------------------------------------------------------------------
+@pytest.mark.parametrize("amp", [torch.bfloat16, torch.float16])
+def test_autocast_accepts_any_float_input_and_returns_the_autocast_dtype(amp):
+    layer = QKANLayer(3, 2, seed=0)
+    x = torch.rand(4, 3)
+    with torch.autocast("cpu", dtype=amp):
+        for inputs in (x, x.to(amp), x.double()):
+            for method in (layer, layer.edge_values, layer.circuit_values):
+                assert method(inputs).dtype == amp
+    with pytest.raises(TypeError, match=r"input is torch.bfloat16 but the layer's parameters are torch.float32"):
+        layer(x.to(torch.bfloat16))  # outside autocast the mismatch is still an error
 
 
 # ----- published defaults --------------------------------------------------------------------

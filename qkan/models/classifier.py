@@ -1,6 +1,6 @@
 """HQKANClassifier: a small CNN feature extractor -> Linear -> QKAN (or a classical head) -> Linear.
 
-The default shape is the published "HQKAN-44" head for 32x32x3 images (spec §5):
+The default shape is the published "HQKAN-44" head for 32x32x3 images (docs/math.md, "Hybrid models"):
 3 convolutions to 256 features -> Linear(256, 32) -> QKAN([32, 28]) -> Linear(28, n_classes).
 ``for_digits`` builds the same head on a CNN sized for 8x8 grey digits.
 """

@@ -1,4 +1,5 @@
-"""HQKAN: a QKAN bottleneck between two linear maps, Linear(d, e) -> QKAN([e, e]) -> Linear(e, d) (spec §5)."""
+"""HQKAN: a QKAN bottleneck between two linear maps, Linear(d, e) -> QKAN([e, e]) -> Linear(e, d)
+(docs/math.md, "Hybrid models")."""
 from __future__ import annotations
 
 import math
@@ -46,9 +47,7 @@ class HQKAN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(self, x, self.d)
         lead = x.shape[:-1]
-        h = self.down(x.reshape(-1, self.d))
-        # under autocast the Linear gives bf16/fp16; the circuits run in their parameters' dtype
-        h = self.qkan(h.to(self.qkan.layers[0].theta.dtype))
+        h = self.qkan(self.down(x.reshape(-1, self.d)))  # under autocast the layers take the Linear's bf16/fp16
         return self.up(h).reshape(*lead, self.d)
 
     def extra_repr(self) -> str:

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from qkan.solvers import LayerParams, Program
-from qkan.solvers.layer_math import edge_contributions, layer_sum
+from qkan.solvers.layer_math import layer_sum
 
 from ..layer import QKANLayer
 
@@ -30,9 +30,6 @@ class ReadoutQuantizedProgram(Program):
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         return self.quantizer(self.inner.circuit_values(x, params))
 
-    def edge_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
-        return edge_contributions(self.circuit_values(x, params), x, params, self.geometry)
-
     def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         return layer_sum(self.circuit_values(x, params), x, params, self.geometry)
 
@@ -45,7 +42,7 @@ class QuantizedQKANLayer(QKANLayer):
     @classmethod
     def from_layer(cls, layer: QKANLayer, readout_quantizer: Optional[nn.Module] = None) -> "QuantizedQKANLayer":
         """A copy of ``layer`` (same settings, parameters and requires_grad flags)."""
-        new = cls(layer.in_dim, layer.out_dim, **layer.settings())
+        new = cls.from_settings(layer.in_dim, layer.out_dim, layer.settings())
         new.load_state_dict(layer.state_dict())
         for name, param in layer.named_parameters(recurse=False):
             getattr(new, name).requires_grad_(param.requires_grad)
