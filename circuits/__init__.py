@@ -1,4 +1,5 @@
 """qkan.circuits: the circuit IR (gates with trainable, data and constant angle slots, and a readout)."""
+
 from .angles import Angle, Data, Theta, as_angle, data, theta
 from .bind import angle_value
 from .builtins import BUILTIN_ALIASES, BUILTINS, builtin, mix, px, pz, real, rpz
@@ -9,7 +10,31 @@ from .passes import FusedBlock, fuse_parameter_gates
 from .qasm import to_qasm
 
 __all__ = [
-    "Angle", "BUILTINS", "BUILTIN_ALIASES", "Circuit", "Data", "FusedBlock", "GATES", "GateSpec", "Op",
-    "READOUTS", "Readout", "Theta", "angle_value", "as_angle", "builtin", "data", "draw",
-    "fuse_parameter_gates", "gate_spec", "mix", "px", "pz", "real", "register_gate", "rpz", "theta", "to_qasm",
+    "Angle",
+    "BUILTINS",
+    "BUILTIN_ALIASES",
+    "Circuit",
+    "Data",
+    "FusedBlock",
+    "GATES",
+    "GateSpec",
+    "Op",
+    "READOUTS",
+    "Readout",
+    "Theta",
+    "angle_value",
+    "as_angle",
+    "builtin",
+    "data",
+    "draw",
+    "fuse_parameter_gates",
+    "gate_spec",
+    "mix",
+    "px",
+    "pz",
+    "real",
+    "register_gate",
+    "rpz",
+    "theta",
+    "to_qasm",
 ]

@@ -4,6 +4,7 @@ An angle is ``const + sum(coef * slot)``. Slots are :class:`Theta` (a trainable
 entry of the per-edge parameter tensor) and :class:`Data` (re-upload ``rep`` of the
 edge's input, raw or through the per-edge affine pre-activation, optionally arccos).
 """
+
 from __future__ import annotations
 
 import math

@@ -1,12 +1,15 @@
 """Numeric angles for one edge with bound values (for export and inspection)."""
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from .angles import Angle, Data, Theta
+
+Values = Union[Sequence[float], np.ndarray]  # one value per re-upload
 
 
 def finite_array(name: str, value: object, shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
@@ -26,8 +29,7 @@ def finite_array(name: str, value: object, shape: Optional[tuple[int, ...]] = No
     return array
 
 
-def data_value(slot: Data, x: float, preacts_weight: Sequence[float], preacts_bias: Sequence[float],
-               preacts: bool) -> float:
+def data_value(slot: Data, x: float, preacts_weight: Values, preacts_bias: Values, preacts: bool) -> float:
     """Value of a data slot for input ``x``; arccos raises outside [-1, 1] like the solvers."""
     affine = preacts_weight[slot.rep] * x + preacts_bias[slot.rep]
     encoding = slot.resolved_encoding(preacts)
@@ -42,17 +44,24 @@ def data_value(slot: Data, x: float, preacts_weight: Sequence[float], preacts_bi
 
 def _check_slots(angle: Angle, theta: np.ndarray, reps: int) -> None:
     """Refuse a theta slot outside ``theta`` or a data slot beyond the ``reps`` pre-activation entries."""
-    for slot in angle.thetas:
-        if len(slot.index) != theta.ndim or any(i >= d for i, d in zip(slot.index, theta.shape)):
-            raise ValueError(f"theta of shape {theta.shape} has no entry {slot} used by the angle {angle}")
+    for t in angle.thetas:
+        if len(t.index) != theta.ndim or any(i >= d for i, d in zip(t.index, theta.shape)):
+            raise ValueError(f"theta of shape {theta.shape} has no entry {t} used by the angle {angle}")
     for slot in angle.data:
         if slot.rep >= reps:
-            raise ValueError(f"preacts_weight and preacts_bias have {reps} entries but the angle {angle} "
-                             f"uses re-upload {slot.rep}")
+            raise ValueError(
+                f"preacts_weight and preacts_bias have {reps} entries but the angle {angle} uses re-upload {slot.rep}"
+            )
 
 
-def angle_value(angle: Angle, theta: np.ndarray, x: float, preacts_weight: Sequence[float],
-                preacts_bias: Sequence[float], preacts: bool) -> float:
+def angle_value(
+    angle: Angle,
+    theta: np.ndarray,
+    x: float,
+    preacts_weight: Values,
+    preacts_bias: Values,
+    preacts: bool,
+) -> float:
     """Evaluate ``angle`` for one edge: theta (per-edge array), input x, pre-activation w and c.
     Non-finite inputs, slots the values do not cover and a non-finite result raise ValueError."""
     theta = finite_array("theta", theta)

@@ -1,4 +1,5 @@
 """The published ansatzes (docs/math.md, "Built-in ansatzes") as ordinary Circuits, built by functions of ``reps``."""
+
 from __future__ import annotations
 
 from typing import Callable

@@ -3,6 +3,7 @@
 ``Circuit(1).h(0).rz(0, theta(0)).rz(0, data(0)).measure("amp")`` builds one edge's
 circuit; every builder call validates its arguments and returns a new Circuit.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -32,13 +33,22 @@ class Op:
         return gate_spec(self.kind)
 
     @property
+    def rotation_angle(self) -> Angle:
+        """The angle of a rotation (``Circuit.gate`` gives every rotation one); ValueError for a fixed gate."""
+        if self.angle is None:
+            raise ValueError(f"op {self} is a fixed gate and has no angle")
+        return self.angle
+
+    @property
     def depends_on_data(self) -> bool:
         return self.angle is not None and self.angle.depends_on_data
 
     def constant_matrix(self) -> np.ndarray:
         """The gate's matrix where it is constant: a fixed gate's, or a rotation's by its angle's constant part
         (the whole angle when it has no theta or data terms)."""
-        return self.spec.rotation_matrix(self.angle.const) if self.spec.parametric else self.spec.fixed_matrix()
+        if not self.spec.parametric:
+            return self.spec.fixed_matrix()
+        return self.spec.rotation_matrix(self.rotation_angle.const)
 
     def __str__(self) -> str:
         args = ",".join(f"q{q}" for q in self.qubits)
@@ -69,7 +79,11 @@ class Circuit:
     name: str = field(default="circuit", compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.n_qubits, int) or isinstance(self.n_qubits, bool) or not 1 <= self.n_qubits <= MAX_QUBITS:
+        if (
+            not isinstance(self.n_qubits, int)
+            or isinstance(self.n_qubits, bool)
+            or not 1 <= self.n_qubits <= MAX_QUBITS
+        ):
             raise ValueError(f"n_qubits must be an integer in 1..{MAX_QUBITS}, got {self.n_qubits!r}")
         if self.reps is not None and (not isinstance(self.reps, int) or self.reps < 0):
             raise ValueError(f"reps must be a non-negative integer, got {self.reps!r}")
@@ -88,17 +102,19 @@ class Circuit:
         for slot in op.angle.data:
             if self.reps is not None and slot.rep >= self.reps:
                 raise ValueError(f"data slot rep {slot.rep} is beyond reps={self.reps} (valid: 0..{self.reps - 1})")
-        for slot in op.angle.thetas:
+        for t in op.angle.thetas:
             if self.theta_shape is None:
                 continue
-            if len(slot.index) != len(self.theta_shape) or any(i >= d for i, d in zip(slot.index, self.theta_shape)):
-                raise ValueError(f"{slot} does not index theta_shape {self.theta_shape}")
+            if len(t.index) != len(self.theta_shape) or any(i >= d for i, d in zip(t.index, self.theta_shape)):
+                raise ValueError(f"{t} does not index theta_shape {self.theta_shape}")
 
     def _check_qubit(self, qubit: int) -> int:
         if not isinstance(qubit, int) or isinstance(qubit, bool):
             raise TypeError(f"a qubit index must be an int, got {type(qubit).__name__}")
         if not 0 <= qubit < self.n_qubits:
-            raise ValueError(f"qubit {qubit} out of range for a {self.n_qubits}-qubit circuit (valid: 0..{self.n_qubits - 1})")
+            raise ValueError(
+                f"qubit {qubit} out of range for a {self.n_qubits}-qubit circuit (valid: 0..{self.n_qubits - 1})"
+            )
         return qubit
 
     # ----- the builder ------------------------------------------------------------
@@ -193,11 +209,17 @@ class Circuit:
         """The same circuit with readout ``kind`` on the current readout qubit (0 if none)."""
         return self.measure(kind, self.readout.qubit if self.readout else 0)
 
-    def validate(self) -> "Circuit":
-        """Checks needed before simulation: a readout is set, parameter indices are consistent."""
+    @property
+    def measured(self) -> Readout:
+        """The readout, which a circuit being simulated has (ValueError, as in :meth:`validate`, if none is set)."""
         if self.readout is None:
             raise ValueError(f"circuit {self.name!r} has no readout: end it with .measure('amp') or .measure('z')")
-        self.parameter_shape  # raises on mixed ranks
+        return self.readout
+
+    def validate(self) -> "Circuit":
+        """Checks needed before simulation: a readout is set, parameter indices are consistent."""
+        _ = self.measured
+        _ = self.parameter_shape  # raises on mixed ranks
         return self
 
     def __len__(self) -> int:

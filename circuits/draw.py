@@ -3,6 +3,7 @@
 It reads a circuit's attributes only (``name``, ``n_qubits``, ``ops``, ``readout``, ``data_reps``)
 and imports nothing of circuits/circuit.py, which uses it for ``Circuit.__str__``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Protocol, Sequence
@@ -11,11 +12,16 @@ from typing import Any, Optional, Protocol, Sequence
 class Drawable(Protocol):
     """What :func:`draw` reads: a Circuit, or anything shaped like one."""
 
-    name: str
-    n_qubits: int
-    ops: Sequence[Any]
-    readout: Optional[Any]
-    data_reps: int
+    @property
+    def name(self) -> str: ...
+    @property
+    def n_qubits(self) -> int: ...
+    @property
+    def ops(self) -> Sequence[Any]: ...
+    @property
+    def readout(self) -> Optional[Any]: ...
+    @property
+    def data_reps(self) -> int: ...
 
 
 def _labels(op: Any) -> dict[int, str]:

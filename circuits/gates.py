@@ -3,6 +3,7 @@
 Rotations are ``exp(-i t/2 P)`` for a Pauli generator ``P``; fixed gates carry a
 constant matrix. Adding a gate is one :func:`register_gate` call.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,6 +40,13 @@ class GateSpec:
     def parametric(self) -> bool:
         return self.generator is not None
 
+    @property
+    def axis(self) -> str:
+        """A rotation's Pauli axis (``generator``); ValueError for a fixed gate."""
+        if self.generator is None:
+            raise ValueError(f"gate {self.name!r} is fixed and has no rotation axis")
+        return self.generator
+
     def fixed_matrix(self) -> np.ndarray:
         if self.matrix is None:
             raise ValueError(f"gate {self.name!r} is parametric and has no fixed matrix")
@@ -46,7 +54,7 @@ class GateSpec:
 
     def rotation_matrix(self, angle: float) -> np.ndarray:
         """The numeric matrix of a rotation at ``angle`` (for passes, tests and export)."""
-        p = PAULI[self.generator]
+        p = PAULI[self.axis]
         return math.cos(angle / 2) * np.eye(2) - 1j * math.sin(angle / 2) * p
 
 
@@ -61,16 +69,19 @@ def _checked_matrix(spec: GateSpec) -> np.ndarray:
         matrix = np.array(spec.matrix, dtype=np.complex128)
     except (TypeError, ValueError) as err:
         raise TypeError(f"gate {spec.name!r}: matrix must be an array of numbers, got {spec.matrix!r}") from err
-    size = 2 ** spec.n_qubits
+    size = 2**spec.n_qubits
     if matrix.shape != (size, size):
-        raise ValueError(f"gate {spec.name!r}: matrix must be {size}x{size} for n_qubits={spec.n_qubits}, "
-                         f"got shape {matrix.shape}")
+        raise ValueError(
+            f"gate {spec.name!r}: matrix must be {size}x{size} for n_qubits={spec.n_qubits}, got shape {matrix.shape}"
+        )
     if not np.isfinite(matrix).all():
         raise ValueError(f"gate {spec.name!r}: matrix entries must be finite, got {matrix.tolist()}")
     error = np.abs(matrix.conj().T @ matrix - np.eye(size)).max()
     if error > UNITARY_TOLERANCE:
-        raise ValueError(f"gate {spec.name!r}: matrix must be unitary within {UNITARY_TOLERANCE:g}, "
-                         f"but |M^H M - I| reaches {error:.3g}")
+        raise ValueError(
+            f"gate {spec.name!r}: matrix must be unitary within {UNITARY_TOLERANCE:g}, "
+            f"but |M^H M - I| reaches {error:.3g}"
+        )
     if spec.diagonal and np.count_nonzero(matrix - np.diag(np.diag(matrix))):
         raise ValueError(f"gate {spec.name!r}: diagonal=True but the matrix has off-diagonal entries")
     matrix.setflags(write=False)
@@ -94,8 +105,9 @@ def _checked(spec: GateSpec) -> GateSpec:
     if spec.generator not in PAULI:
         raise ValueError(f"gate {spec.name!r}: generator must be one of {sorted(PAULI)}, got {spec.generator!r}")
     if spec.n_qubits != 1:
-        raise ValueError(f"gate {spec.name!r}: parametric gates are single-qubit Pauli rotations, "
-                         f"got n_qubits={spec.n_qubits}")
+        raise ValueError(
+            f"gate {spec.name!r}: parametric gates are single-qubit Pauli rotations, got n_qubits={spec.n_qubits}"
+        )
     if spec.diagonal and spec.generator != "z":
         raise ValueError(f"gate {spec.name!r}: diagonal=True but a rotation about {spec.generator!r} is not diagonal")
     return spec

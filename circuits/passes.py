@@ -1,4 +1,5 @@
 """Circuit passes: grouping parameter-only gates into fusable blocks."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

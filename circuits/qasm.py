@@ -1,4 +1,5 @@
 """Export one edge of a circuit, with bound values, as OpenQASM 3 text."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -13,12 +14,20 @@ def _check_exportable(circuit: Circuit) -> None:
     """Refuse a circuit with a gate that has no OpenQASM name (one registered without ``qasm=``)."""
     unnamed = sorted({op.spec.name for op in circuit.ops if op.spec.qasm is None})
     if unnamed:
-        raise ValueError(f"gate(s) {', '.join(map(repr, unnamed))} have no OpenQASM name; register them with "
-                         "GateSpec(..., qasm='<stdgates name>') to export this circuit")
+        raise ValueError(
+            f"gate(s) {', '.join(map(repr, unnamed))} have no OpenQASM name; register them with "
+            "GateSpec(..., qasm='<stdgates name>') to export this circuit"
+        )
 
 
-def to_qasm(circuit: Circuit, theta: np.ndarray, x: float, preacts_weight: Optional[Sequence[float]] = None,
-            preacts_bias: Optional[Sequence[float]] = None, preacts: bool = False) -> str:
+def to_qasm(
+    circuit: Circuit,
+    theta: np.ndarray,
+    x: float,
+    preacts_weight: Optional[Sequence[float]] = None,
+    preacts_bias: Optional[Sequence[float]] = None,
+    preacts: bool = False,
+) -> str:
     """OpenQASM 3 for one edge: every angle evaluated at ``theta`` (per-edge), input ``x`` and
     pre-activation ``w``/``c`` (defaults 1 and 0). The readout becomes a comment, since
     ``amp`` is not a measurement a device can make. Every value is checked (finite, of its shape)
@@ -46,5 +55,5 @@ def to_qasm(circuit: Circuit, theta: np.ndarray, x: float, preacts_weight: Optio
         else:
             value = angle_value(op.angle, theta, x, w, c, preacts)
             lines.append(f"{spec.qasm}({value!r}) {args};")
-    lines.append(f"// readout: {circuit.readout.kind} on q[{circuit.readout.qubit}]")
+    lines.append(f"// readout: {circuit.measured.kind} on q[{circuit.measured.qubit}]")
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ The figure shows the four layers of the code base, from left to right: the circu
 that compile it, the layers that own the parameters, and the models and tools built on them. Each
 arrow points from what is imported to the importer. Edit the tables below and run the script again.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,18 +17,28 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 # (title, import name, folder, lines of content, fill colour)
 COLUMNS = [
-    ("Circuits", "qkan.circuits", "circuits/",
-     ["Circuit: ops, angles, readout", "gate registry", "built-ins: pz rpz real px mix", "passes, QASM, drawing"],
-     "#e8f1fb"),
-    ("Solvers", "qkan.solvers", "solvers/",
-     ["Solver / Program contract", "registry; auto picks per batch"],
-     "#fdf0e3"),
-    ("Layers", "qkan", "qkan/",
-     ["QKANLayer: the seven tensors", "QKAN: stack, prune, refine", "settings, validation", "plots, fit"],
-     "#e9f6ec"),
-    ("Models and tools", "qkan.models ...", "qkan/*/",
-     ["HQKAN, classifier, GPT", "classical baselines", "train, quant, bench", "CLI: qkan / python -m qkan"],
-     "#f3ecf8"),
+    (
+        "Circuits",
+        "qkan.circuits",
+        "circuits/",
+        ["Circuit: ops, angles, readout", "gate registry", "built-ins: pz rpz real px mix", "passes, QASM, drawing"],
+        "#e8f1fb",
+    ),
+    ("Solvers", "qkan.solvers", "solvers/", ["Solver / Program contract", "registry; auto picks per batch"], "#fdf0e3"),
+    (
+        "Layers",
+        "qkan",
+        "qkan/",
+        ["QKANLayer: the seven tensors", "QKAN: stack, prune, refine", "settings, validation", "plots, fit"],
+        "#e9f6ec",
+    ),
+    (
+        "Models and tools",
+        "qkan.models ...",
+        "qkan/*/",
+        ["HQKAN, classifier, GPT", "classical baselines", "train, quant, bench", "CLI: qkan / python -m qkan"],
+        "#f3ecf8",
+    ),
 ]
 SOLVERS = [("exact", "statevector reference"), ("flash", "fused CUDA kernels"), ("cutn", "tensor networks")]
 ARROWS = ["Circuit", "Program", "nn.Module"]  # what each arrow carries
@@ -37,8 +48,11 @@ WIDTH, GAP, TOP, HEIGHT = 2.6, 1.05, 3.55, 3.1  # column width, gap between colu
 
 
 def _box(ax, x: float, y: float, w: float, h: float, fill: str, edge: str = EDGE, lw: float = 1.4, pad: float = 0.06):
-    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle=f"round,pad={pad},rounding_size=0.12", facecolor=fill,
-                                edgecolor=edge, linewidth=lw))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x, y), w, h, boxstyle=f"round,pad={pad},rounding_size=0.12", facecolor=fill, edgecolor=edge, linewidth=lw
+        )
+    )
 
 
 def draw(path: Path) -> Path:
@@ -52,13 +66,23 @@ def draw(path: Path) -> Path:
         x = n * (WIDTH + GAP)
         _box(ax, x, TOP - HEIGHT, WIDTH, HEIGHT, fill)
         ax.text(x + WIDTH / 2, TOP - 0.25, title, ha="center", va="center", fontsize=14, weight="bold", color="#1f2a38")
-        ax.text(x + WIDTH / 2, TOP - 0.58, f"{module}   ({folder})", ha="center", va="center", fontsize=9,
-                family="monospace", color="#44546a")
+        ax.text(
+            x + WIDTH / 2,
+            TOP - 0.58,
+            f"{module}   ({folder})",
+            ha="center",
+            va="center",
+            fontsize=9,
+            family="monospace",
+            color="#44546a",
+        )
         if title == "Solvers":
             for k, (name, what) in enumerate(SOLVERS):
                 y = TOP - 1.55 - 0.47 * k
                 _box(ax, x + 0.14, y - 0.17, WIDTH - 0.28, 0.36, "white", lw=0.9, pad=0.02)
-                ax.text(x + 0.24, y + 0.01, name, ha="left", va="center", fontsize=10, weight="bold", family="monospace")
+                ax.text(
+                    x + 0.24, y + 0.01, name, ha="left", va="center", fontsize=10, weight="bold", family="monospace"
+                )
                 ax.text(x + 0.9, y + 0.01, what, ha="left", va="center", fontsize=8.5, color="#333333")
             rows, ys = lines, [TOP - 0.92, TOP - 1.2]
         else:
@@ -69,13 +93,31 @@ def draw(path: Path) -> Path:
         if n < len(COLUMNS) - 1:
             start, end = x + WIDTH + 0.1, x + WIDTH + GAP - 0.1
             mid_y = TOP - HEIGHT / 2
-            ax.add_patch(FancyArrowPatch((start, mid_y), (end, mid_y), arrowstyle="-|>", mutation_scale=18,
-                                         linewidth=2.0, color=EDGE))
-            ax.text((start + end) / 2, mid_y + 0.12, ARROWS[n], ha="center", va="bottom", fontsize=9, style="italic",
-                    color=EDGE)
-    ax.text(0, -0.2, "Arrows point from what is imported to the importer; nothing imports backwards. "
-            "Forward: x (B, I) -> Program.layer_output -> y (B, O).  Details: docs/design.md",
-            ha="left", va="center", fontsize=9, color="#44546a")
+            ax.add_patch(
+                FancyArrowPatch(
+                    (start, mid_y), (end, mid_y), arrowstyle="-|>", mutation_scale=18, linewidth=2.0, color=EDGE
+                )
+            )
+            ax.text(
+                (start + end) / 2,
+                mid_y + 0.12,
+                ARROWS[n],
+                ha="center",
+                va="bottom",
+                fontsize=9,
+                style="italic",
+                color=EDGE,
+            )
+    ax.text(
+        0,
+        -0.2,
+        "Arrows point from what is imported to the importer; nothing imports backwards. "
+        "Forward: x (B, I) -> Program.layer_output -> y (B, O).  Details: docs/design.md",
+        ha="left",
+        va="center",
+        fontsize=9,
+        color="#44546a",
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150)
     plt.close(fig)

@@ -1,4 +1,5 @@
 """qkan: quantum-inspired Kolmogorov-Arnold Networks on a circuit IR with exact, flash and cutn solvers."""
+
 import os as _os
 
 # circuits/ and solvers/ sit beside qkan/ in the source tree and install as qkan.circuits and qkan.solvers
@@ -7,8 +8,11 @@ import os as _os
 # them itself and skips this. See docs/design.md, "Package map".
 _here = _os.path.dirname(_os.path.abspath(__file__))
 _root = _os.path.dirname(_here)
-if (not _os.path.isdir(_os.path.join(_here, "solvers")) and _os.path.isfile(_os.path.join(_root, "pyproject.toml"))
-        and all(_os.path.isfile(_os.path.join(_root, _name, "__init__.py")) for _name in ("circuits", "solvers"))):
+if (
+    not _os.path.isdir(_os.path.join(_here, "solvers"))
+    and _os.path.isfile(_os.path.join(_root, "pyproject.toml"))
+    and all(_os.path.isfile(_os.path.join(_root, _name, "__init__.py")) for _name in ("circuits", "solvers"))
+):
     __path__.append(_root)
 del _os, _here, _root
 
@@ -20,5 +24,13 @@ from .settings import LayerSettings
 from .validation import get_validation, set_validation
 
 __version__ = "0.1.0"
-__all__ = ["LayerSettings", "QKAN", "QKANLayer", "create_dataset", "get_validation", "make_graphed_train_step",
-           "set_validation", "__version__"]
+__all__ = [
+    "LayerSettings",
+    "QKAN",
+    "QKANLayer",
+    "create_dataset",
+    "get_validation",
+    "make_graphed_train_step",
+    "set_validation",
+    "__version__",
+]

@@ -1,4 +1,5 @@
 """``python -m qkan`` runs the command line (the same as the ``qkan`` script)."""
+
 import sys
 
 from .cli import main

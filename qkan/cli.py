@@ -1,4 +1,5 @@
 """The ``qkan`` command line: ``qkan fit`` (the 1-D example) and the other subcommands."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,16 @@ from typing import Optional, Sequence
 def _fit(args: argparse.Namespace) -> int:
     from .fit_demo import run_fit_demo
 
-    summary = run_fit_demo(steps=args.steps, lr=args.lr, solver=args.solver, ansatz=args.ansatz, reps=args.reps,
-                           seed=args.seed, out_dir=args.out, device=args.device)
+    summary = run_fit_demo(
+        steps=args.steps,
+        lr=args.lr,
+        solver=args.solver,
+        ansatz=args.ansatz,
+        reps=args.reps,
+        seed=args.seed,
+        out_dir=args.out,
+        device=args.device,
+    )
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -30,19 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", default="runs/fit", help="folder for fit.png and history.json")
     fit.set_defaults(handler=_fit)
 
-    from .bench.cli import configure_parser as configure_bench, run as run_bench_cli
+    from .bench.cli import configure_parser as configure_bench
+    from .bench.cli import run as run_bench_cli
 
     bench = sub.add_parser("bench", help="time solvers x ansatzes (and baselines), or the GPT mode table")
     configure_bench(bench)
     bench.set_defaults(handler=run_bench_cli)
 
-    from .training.cli import configure_parser as configure_train, run as run_train
+    from .training.cli import configure_parser as configure_train
+    from .training.cli import run as run_train
 
     train = sub.add_parser("train", help="train a model (HQKAN, baselines, GPT) on digits, text or CIFAR")
     configure_train(train)
     train.set_defaults(handler=run_train)
 
-    from .quant.cli import configure_parser as configure_quant, run as run_quant
+    from .quant.cli import configure_parser as configure_quant
+    from .quant.cli import run as run_quant
 
     quant = sub.add_parser("quant", help="post-training quantisation and QAT report on the digits task")
     configure_quant(quant)

@@ -1,4 +1,5 @@
 """Synthetic regression datasets in the pykan/published-qkan dict format."""
+
 from __future__ import annotations
 
 from numbers import Integral
@@ -9,12 +10,12 @@ import torch
 from .baselines.base import check_positive_int
 
 Ranges = Union[Sequence[float], Sequence[Sequence[float]]]
-MAX_SEED = 2 ** 63 - 1  # torch.Generator.manual_seed's largest signed seed
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed's largest signed seed
 
 
 def check_seed(value: object) -> int:
     """``seed`` as an int in [0, MAX_SEED] (numpy integers accepted), or ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= value <= MAX_SEED:
+    if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= int(value) <= MAX_SEED:
         raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {value!r}")
     return int(value)
 
@@ -28,8 +29,11 @@ def _bounds(ranges: Ranges, n_var: int) -> torch.Tensor:
         raise ValueError(message) from None
     if bounds.shape == (2,):
         bounds = bounds.expand(n_var, 2)
-    if bounds.shape != (n_var, 2) or not bool(torch.isfinite(bounds).all()) \
-            or not bool((bounds[:, 0] < bounds[:, 1]).all()):
+    if (
+        bounds.shape != (n_var, 2)
+        or not bool(torch.isfinite(bounds).all())
+        or not bool((bounds[:, 0] < bounds[:, 1]).all())
+    ):
         raise ValueError(message)
     return bounds
 
@@ -41,22 +45,32 @@ def _labels(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"f must return a torch.Tensor, got {type(y).__name__}")
     if y.dim() == 0 or y.shape[0] != n:
-        raise ValueError(f"f must return one row per sample: f(x) for x of shape {tuple(x.shape)} has shape "
-                         f"{tuple(y.shape)}, expected ({n}, n_out) or ({n},)")
+        raise ValueError(
+            f"f must return one row per sample: f(x) for x of shape {tuple(x.shape)} has shape "
+            f"{tuple(y.shape)}, expected ({n}, n_out) or ({n},)"
+        )
     if y.dtype.is_complex:
         raise TypeError(f"f must return real values, got {y.dtype}")
     y = y.reshape(n, -1).to(torch.float64)
     finite = torch.isfinite(y).all(dim=1)
     if not bool(finite.all()):
         row = int((~finite).nonzero()[0])
-        raise ValueError(f"f returned {y[row].tolist()} (NaN or inf) at x={x[row].tolist()}; "
-                         "choose ranges where f is finite")
+        raise ValueError(
+            f"f returned {y[row].tolist()} (NaN or inf) at x={x[row].tolist()}; choose ranges where f is finite"
+        )
     return y
 
 
-def create_dataset(f: Callable[[torch.Tensor], torch.Tensor], n_var: int = 2, ranges: Ranges = (-1.0, 1.0),
-                   train_num: int = 1000, test_num: int = 1000, seed: int = 0,
-                   device: Union[str, torch.device] = "cpu", dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+def create_dataset(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    n_var: int = 2,
+    ranges: Ranges = (-1.0, 1.0),
+    train_num: int = 1000,
+    test_num: int = 1000,
+    seed: int = 0,
+    device: Union[str, torch.device] = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, torch.Tensor]:
     """Uniform samples of ``f`` on ``ranges`` (one (lo, hi) for all variables, or one per variable):
     ``train_input`` (train_num, n_var), ``train_label`` (train_num, n_out) and the same for test.
     Every argument is checked first, and f's values (finite, one row per sample) before anything is moved."""
@@ -71,13 +85,17 @@ def create_dataset(f: Callable[[torch.Tensor], torch.Tensor], n_var: int = 2, ra
     try:
         device = torch.empty(0, device=device).device  # parsed, and usable here
     except (TypeError, RuntimeError, AssertionError) as err:
-        raise ValueError(f"device must name a usable torch device such as 'cpu' or 'cuda:0', got {device!r} "
-                         f"({err})") from None
+        raise ValueError(
+            f"device must name a usable torch device such as 'cpu' or 'cuda:0', got {device!r} ({err})"
+        ) from None
     bounds = _bounds(ranges, n_var)
     gen = torch.Generator().manual_seed(seed)
     samples = {}
     for split, n in (("train", train_num), ("test", test_num)):
         x = bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * torch.rand(n, n_var, generator=gen, dtype=torch.float64)
         samples[split] = x, _labels(f, x)
-    return {f"{split}_{kind}": tensor.to(device=device, dtype=dtype)
-            for split, pair in samples.items() for kind, tensor in zip(("input", "label"), pair)}
+    return {
+        f"{split}_{kind}": tensor.to(device=device, dtype=dtype)
+        for split, pair in samples.items()
+        for kind, tensor in zip(("input", "label"), pair)
+    }

@@ -3,12 +3,13 @@
 Every argument and the dataset are checked before the first step, and a run that fails later (an error
 in a step, or a loss that turns NaN/inf) puts the model and the optimizer back as they were before
 ``fit`` and raises: a failed call changes nothing."""
+
 from __future__ import annotations
 
 import copy
 import math
 from numbers import Integral, Real
-from typing import Callable, Mapping, Optional, Union
+from typing import Callable, Mapping, Optional, Union, cast
 
 import torch
 import torch.nn.functional as F
@@ -33,8 +34,10 @@ class FitDiverged(ValueError):
 def _mse(output: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
     """The default loss: MSE, refusing an output and label of different shapes (they would broadcast)."""
     if output.shape != label.shape:
-        raise ValueError(f"the model's output has shape {tuple(output.shape)} but its labels have shape "
-                         f"{tuple(label.shape)}; with the default MSE loss they must match")
+        raise ValueError(
+            f"the model's output has shape {tuple(output.shape)} but its labels have shape "
+            f"{tuple(label.shape)}; with the default MSE loss they must match"
+        )
     return F.mse_loss(output, label)
 
 
@@ -72,20 +75,27 @@ def _check_dataset(model: nn.Module, dataset: object, default_loss: bool) -> Non
     shapes = {key: tuple(dataset[key].shape) for key in DATASET_KEYS}
     for split in ("train", "test"):
         if shapes[f"{split}_label"][0] != shapes[f"{split}_input"][0]:
-            raise ValueError(f"dataset[{split + '_label'!r}] has {shapes[split + '_label'][0]} rows but "
-                             f"dataset[{split + '_input'!r}] has {shapes[split + '_input'][0]}; they must match")
+            raise ValueError(
+                f"dataset[{split + '_label'!r}] has {shapes[split + '_label'][0]} rows but "
+                f"dataset[{split + '_input'!r}] has {shapes[split + '_input'][0]}; they must match"
+            )
     for kind in ("input", "label"):
         if shapes[f"test_{kind}"][1:] != shapes[f"train_{kind}"][1:]:
-            raise ValueError(f"dataset['test_{kind}'] has shape {shapes['test_' + kind]} but dataset['train_{kind}'] "
-                             f"has {shapes['train_' + kind]}; their widths must match")
+            raise ValueError(
+                f"dataset['test_{kind}'] has shape {shapes['test_' + kind]} but dataset['train_{kind}'] "
+                f"has {shapes['train_' + kind]}; their widths must match"
+            )
     in_width, out_width = _declared_widths(model)
     rank = len(shapes["train_input"])
     if in_width is not None and (rank < 2 or shapes["train_input"][-1] != in_width):
-        raise ValueError(f"dataset['train_input'] has shape {shapes['train_input']} but the model takes "
-                         f"(batch, ..., {in_width})")
+        raise ValueError(
+            f"dataset['train_input'] has shape {shapes['train_input']} but the model takes (batch, ..., {in_width})"
+        )
     if default_loss and out_width is not None and shapes["train_label"] != shapes["train_input"][:-1] + (out_width,):
-        raise ValueError(f"dataset['train_label'] has shape {shapes['train_label']} but the model gives "
-                         f"{shapes['train_input'][:-1] + (out_width,)}; with the default MSE loss they must match")
+        raise ValueError(
+            f"dataset['train_label'] has shape {shapes['train_label']} but the model gives "
+            f"{shapes['train_input'][:-1] + (out_width,)}; with the default MSE loss they must match"
+        )
     _check_placement(model, dataset)
 
 
@@ -103,19 +113,20 @@ def _check_placement(model: nn.Module, dataset: Mapping[str, torch.Tensor]) -> N
             raise ValueError(f"dataset[{key!r}] contains NaN or inf")
 
 
-def _check_options(steps: object, lr: object, batch: object, log: object, loss_fn: object,
-                   verbose: object) -> tuple[int, float, int, int]:
+def _check_options(
+    steps: object, lr: object, batch: object, log: object, loss_fn: object, verbose: object
+) -> tuple[int, float, int, int]:
     """Refuse bad loop options; returns steps, lr, batch (-1: the whole training set) and log as Python numbers."""
     steps, log = check_positive_int("steps", steps), check_positive_int("log", log)
     if isinstance(lr, bool) or not isinstance(lr, Real):
         raise TypeError(f"lr must be a real number, got {type(lr).__name__}")
-    if not (math.isfinite(lr) and lr > 0):
+    if not (math.isfinite(lr) and float(lr) > 0):
         raise ValueError(f"lr must be positive and finite, got {lr!r}")
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"loss_fn must be None (MSE) or a callable (output, label) -> loss, got {loss_fn!r}")
     if not isinstance(verbose, bool):
         raise TypeError(f"verbose must be True or False, got {verbose!r}")
-    if isinstance(batch, bool) or not isinstance(batch, Integral) or not (batch == -1 or batch >= 1):
+    if isinstance(batch, bool) or not isinstance(batch, Integral) or not (batch == -1 or int(batch) >= 1):
         raise ValueError(f"batch must be a positive integer or -1 (the whole training set), got {batch!r}")
     return steps, float(lr), int(batch), log
 
@@ -129,8 +140,10 @@ def _make_optimizer(model: nn.Module, optimizer: Union[str, torch.optim.Optimize
         owned = {id(p) for p in model.parameters()}
         foreign = sum(id(p) not in owned for group in optimizer.param_groups for p in group["params"])
         if foreign:
-            raise ValueError(f"optimizer holds {foreign} tensor(s) that are not parameters of this model; "
-                             "build it from model.parameters()")
+            raise ValueError(
+                f"optimizer holds {foreign} tensor(s) that are not parameters of this model; "
+                "build it from model.parameters()"
+            )
         return optimizer
     name = optimizer.lower() if isinstance(optimizer, str) else None
     if name == "adam":
@@ -157,8 +170,17 @@ class _Snapshot:
         self.optimizer.load_state_dict(self.optimizer_state)
 
 
-def _train(model: nn.Module, dataset: Mapping[str, torch.Tensor], opt: torch.optim.Optimizer, steps: int,
-           loss_fn: Callable, batch: int, log: int, seed: int, verbose: bool) -> dict[str, list[float]]:
+def _train(
+    model: nn.Module,
+    dataset: Mapping[str, torch.Tensor],
+    opt: torch.optim.Optimizer,
+    steps: int,
+    loss_fn: Callable,
+    batch: int,
+    log: int,
+    seed: int,
+    verbose: bool,
+) -> dict[str, list[float]]:
     """The loop itself; raises FitDiverged at the first NaN/inf train or test loss."""
     x_train, y_train = dataset["train_input"], dataset["train_label"]
     n = x_train.shape[0]
@@ -170,17 +192,20 @@ def _train(model: nn.Module, dataset: Mapping[str, torch.Tensor], opt: torch.opt
             idx = torch.randperm(n, generator=gen)[:batch].to(x_train.device)
             xb, yb = x_train[idx], y_train[idx]
 
-            def closure() -> torch.Tensor:
+            def closure(xb: torch.Tensor = xb, yb: torch.Tensor = yb) -> torch.Tensor:
                 opt.zero_grad()
                 loss = loss_fn(model(xb), yb)
                 loss.backward()
                 return loss
 
-            train_loss = _finite_loss("train", opt.step(closure), step, history)
+            # torch's stub types a closure's loss as float; step hands back the closure's loss tensor
+            stepped = cast(torch.Tensor, opt.step(closure))  # type: ignore[arg-type]
+            train_loss = _finite_loss("train", stepped, step, history)
             if (step + 1) % log == 0 or step == steps - 1:
                 with torch.no_grad():
-                    test_loss = _finite_loss("test", loss_fn(model(dataset["test_input"]), dataset["test_label"]),
-                                             step, history)
+                    test_loss = _finite_loss(
+                        "test", loss_fn(model(dataset["test_input"]), dataset["test_label"]), step, history
+                    )
                 history["train_loss"].append(train_loss)
                 history["test_loss"].append(test_loss)
                 bar.set_postfix(train=f"{train_loss:.4g}", test=f"{test_loss:.4g}")
@@ -191,14 +216,27 @@ def _finite_loss(split: str, loss: torch.Tensor, step: int, history: dict[str, l
     """``loss`` as a float, or FitDiverged naming the split and step ``step + 1`` (1-based)."""
     value = float(loss.detach())
     if not math.isfinite(value):
-        raise FitDiverged(f"the {split} loss became {value} at step {step + 1}; the model and optimizer are back "
-                          "to their state before fit (try a smaller learning rate)", step + 1, history)
+        raise FitDiverged(
+            f"the {split} loss became {value} at step {step + 1}; the model and optimizer are back "
+            "to their state before fit (try a smaller learning rate)",
+            step + 1,
+            history,
+        )
     return value
 
 
-def fit(model: nn.Module, dataset: dict[str, torch.Tensor], optimizer: Union[str, torch.optim.Optimizer] = "Adam",
-        steps: int = 100, lr: float = 1e-2, loss_fn: Optional[Callable] = None, batch: int = -1, log: int = 1,
-        seed: int = 0, verbose: bool = True) -> dict[str, list[float]]:
+def fit(
+    model: nn.Module,
+    dataset: dict[str, torch.Tensor],
+    optimizer: Union[str, torch.optim.Optimizer] = "Adam",
+    steps: int = 100,
+    lr: float = 1e-2,
+    loss_fn: Optional[Callable] = None,
+    batch: int = -1,
+    log: int = 1,
+    seed: int = 0,
+    verbose: bool = True,
+) -> dict[str, list[float]]:
     """Train ``model`` for ``steps`` steps; returns ``{"train_loss": [...], "test_loss": [...]}``,
     one entry every ``log`` steps and at the last. ``batch=-1`` trains on the whole training set each step.
     ``optimizer`` is "Adam", "LBFGS" (with ``lr``) or an Optimizer over the model's parameters (``lr`` unused).

@@ -12,6 +12,7 @@ Two call forms, told apart by the argument after the model:
   the graph holds zero_grad (in place), forward, loss and backward; the caller runs ``optimizer.step()``
   after each replay, as the published package documents.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,16 +50,21 @@ def parse_call(args: tuple, named: dict[str, Any], warmup: int = WARMUP_STEPS) -
     ``sample_input``/``sample_target`` are named, else ours; TypeError on a missing, repeated or unknown one."""
     published = (bool(args) and torch.is_tensor(args[0])) or "sample_input" in named or "sample_target" in named
     names = PUBLISHED_ARGS if published else OUR_ARGS
-    form = "published (model, sample_input, sample_target, loss_fn, optimizer[, warmup])" if published \
+    form = (
+        "published (model, sample_input, sample_target, loss_fn, optimizer[, warmup])"
+        if published
         else "(model, loss_fn, optimizer, example_x, example_y)"
+    )
     if len(args) > len(names):
-        raise TypeError(f"make_graphed_train_step{form} takes at most {len(names)} arguments after model, "
-                        f"got {len(args)}")
+        raise TypeError(
+            f"make_graphed_train_step{form} takes at most {len(names)} arguments after model, got {len(args)}"
+        )
     values = dict(zip(names, args))
     for key, value in named.items():
         if key not in names:
-            raise TypeError(f"make_graphed_train_step got an unexpected argument {key!r}; the form {form} "
-                            f"takes {list(names)}")
+            raise TypeError(
+                f"make_graphed_train_step got an unexpected argument {key!r}; the form {form} takes {list(names)}"
+            )
         if key in values:
             raise TypeError(f"make_graphed_train_step got {key!r} twice (by position and by name)")
         values[key] = value
@@ -66,8 +72,9 @@ def parse_call(args: tuple, named: dict[str, Any], warmup: int = WARMUP_STEPS) -
     missing = [n for n in names if n not in values]
     if missing:
         raise TypeError(f"make_graphed_train_step{form} is missing {missing}")
-    x, y = (values["sample_input"], values["sample_target"]) if published else (values["example_x"],
-                                                                                 values["example_y"])
+    x, y = (
+        (values["sample_input"], values["sample_target"]) if published else (values["example_x"], values["example_y"])
+    )
     call = StepCall(values["loss_fn"], values["optimizer"], x, y, published, values["warmup"])
     _check_types(call, names)
     return call
@@ -100,9 +107,11 @@ class GraphedStep:
             if not torch.is_tensor(given):
                 raise TypeError(f"a graphed step takes tensors, got {type(given).__name__} for the {name}")
             if given.shape != static.shape or given.dtype != static.dtype:
-                raise ValueError(f"a graphed step replays the captured shapes: the {name} must be "
-                                 f"{tuple(static.shape)} {static.dtype}, got {tuple(given.shape)} {given.dtype}; "
-                                 "capture another step (make_graphed_train_step) for this shape")
+                raise ValueError(
+                    f"a graphed step replays the captured shapes: the {name} must be "
+                    f"{tuple(static.shape)} {static.dtype}, got {tuple(given.shape)} {given.dtype}; "
+                    "capture another step (make_graphed_train_step) for this shape"
+                )
         self.static_x.copy_(x)
         self.static_y.copy_(y)
         self.graph.replay()
@@ -151,25 +160,34 @@ def prepare_for_capture(optimizer: torch.optim.Optimizer) -> None:
                 state["step"] = state["step"].to(p.device)
 
 
-def _check_capture(model: nn.Module, call: StepCall, autocast: Optional[torch.dtype],
-                   grad_clip: Optional[float]) -> None:
+def _check_capture(
+    model: nn.Module, call: StepCall, autocast: Optional[torch.dtype], grad_clip: Optional[float]
+) -> None:
     for name, tensor in (("input", call.x), ("target", call.y)):
         if tensor.device.type != "cuda":
-            raise ValueError(f"make_graphed_train_step needs CUDA tensors (CUDA graphs), got the {name} on "
-                             f"{tensor.device}")
+            raise ValueError(
+                f"make_graphed_train_step needs CUDA tensors (CUDA graphs), got the {name} on {tensor.device}"
+            )
     off = sorted({str(p.device) for p in model.parameters() if p.device.type != "cuda"})
     if off:
         raise ValueError(f"make_graphed_train_step needs the model on CUDA, found parameters on {off}")
     if autocast is not None and autocast not in AUTOCAST_DTYPES:
-        raise ValueError(f"autocast must be None or torch.bfloat16, got {autocast!r} (float16 needs a GradScaler, "
-                         "whose overflow check reads the device from the host and so cannot be captured)")
+        raise ValueError(
+            f"autocast must be None or torch.bfloat16, got {autocast!r} (float16 needs a GradScaler, "
+            "whose overflow check reads the device from the host and so cannot be captured)"
+        )
     if grad_clip is not None and not (isinstance(grad_clip, (int, float)) and grad_clip > 0):
         raise ValueError(f"grad_clip must be None or a positive number, got {grad_clip!r}")
 
 
-def make_graphed_train_step(model: nn.Module, *args: Any, warmup: int = WARMUP_STEPS,
-                            autocast: Optional[torch.dtype] = None, grad_clip: Optional[float] = None,
-                            **named: Any) -> GraphedStep:
+def make_graphed_train_step(
+    model: nn.Module,
+    *args: Any,
+    warmup: int = WARMUP_STEPS,
+    autocast: Optional[torch.dtype] = None,
+    grad_clip: Optional[float] = None,
+    **named: Any,
+) -> GraphedStep:
     """Return ``step(x, y) -> loss`` replaying one captured train step of ``model`` on CUDA.
 
     Ours, ``(model, loss_fn, optimizer, example_x, example_y)``: zero grads, ``loss_fn(model(x), y)``, backward

@@ -5,19 +5,22 @@ It owns the parameters (published names, shapes and init: docs/math.md, "A layer
 compiled solver Program (docs/design.md, "Data flow"). Under ``torch.autocast`` it follows nn.Linear: fp32 parameters,
 output in the autocast dtype.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, TypeVar, cast
 
 import torch
 from torch import nn
 
-from qkan.solvers import LayerGeometry, LayerParams, Program, compile as compile_program, get_solver
+from qkan.solvers import LayerGeometry, LayerParams, Program, get_solver
+from qkan.solvers import compile as compile_program
 
 from .settings import Activation, Ansatz, Device, LayerSettings
 from .validation import check_values, layer_mode
 
 _DEFAULTS = LayerSettings()
+_Layer = TypeVar("_Layer", bound="QKANLayer")
 
 
 AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
@@ -41,8 +44,10 @@ class _Setting:
         return self if layer is None else getattr(layer._settings, self.name)
 
     def __set__(self, layer: "QKANLayer", value: Any) -> None:
-        raise AttributeError(f"{self.name} is fixed when the layer is built; build another with "
-                             f"QKANLayer.from_settings(in_dim, out_dim, layer.settings().replace({self.name}=...))")
+        raise AttributeError(
+            f"{self.name} is fixed when the layer is built; build another with "
+            f"QKANLayer.from_settings(in_dim, out_dim, layer.settings().replace({self.name}=...))"
+        )
 
 
 class QKANLayer(nn.Module):
@@ -79,43 +84,63 @@ class QKANLayer(nn.Module):
         seed: Optional[int] = _DEFAULTS.seed,
         device: Device = _DEFAULTS.device,
         dtype: Optional[torch.dtype] = _DEFAULTS.dtype,
-        solver_kwargs: Optional[dict[str, Any]] = _DEFAULTS.solver_kwargs,
+        solver_kwargs: Optional[Mapping[str, Any]] = _DEFAULTS.solver_kwargs,
         preact_init: bool = _DEFAULTS.preact_init,
     ):
         super().__init__()
         for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        settings = LayerSettings(reps, group, solver, ansatz, preact_trainable, postact_weight_trainable,
-                                 postact_bias_trainable, base_activation, ba_trainable, fast_measure, seed, device,
-                                 dtype, solver_kwargs, preact_init)
+        settings = LayerSettings(
+            reps,
+            group,
+            solver,
+            ansatz,
+            preact_trainable,
+            postact_weight_trainable,
+            postact_bias_trainable,
+            base_activation,
+            ba_trainable,
+            fast_measure,
+            seed,
+            device,
+            dtype,
+            solver_kwargs,
+            preact_init,
+        )
         self.in_dim, self.out_dim = in_dim, out_dim
         self._settings = settings
         self.circuit = settings.circuit
-        self.geometry = LayerGeometry(in_dim, out_dim, None if settings.group == -1 else settings.group,
-                                      settings.preact_trainable, settings.base_activation)
+        self.geometry = LayerGeometry(
+            in_dim,
+            out_dim,
+            None if settings.group == -1 else settings.group,
+            settings.preact_trainable,
+            settings.base_activation,
+        )
         self._arccos_reps = self.circuit.arccos_reps
         self._programs: dict[tuple, Program] = {}
         self._autocast_dtypes: dict[tuple, torch.dtype] = {}
 
-        factory = {"device": settings.device, "dtype": settings.dtype or torch.get_default_dtype()}
+        dtype = settings.dtype or torch.get_default_dtype()
+
+        def empty(*shape: int) -> torch.Tensor:
+            return torch.empty(shape, device=settings.device, dtype=dtype)
+
         edges = (out_dim, in_dim) if settings.group == -1 else (settings.group,)
         affine_bias = settings.preact_trainable or "affine" in self.circuit.data_encodings
-        self.theta = nn.Parameter(torch.empty(*edges, *self.circuit.parameter_shape, **factory))
-        self.preacts_weight = nn.Parameter(torch.empty(*edges, self.reps, **factory),
-                                           requires_grad=settings.preact_trainable)
-        self.preacts_bias = nn.Parameter(torch.empty(*edges, self.reps, **factory), requires_grad=affine_bias)
-        self.base_weight = nn.Parameter(torch.empty(out_dim, in_dim, **factory), requires_grad=settings.ba_trainable)
-        self.postact_weights = nn.Parameter(torch.empty(out_dim, in_dim, **factory),
-                                            requires_grad=settings.postact_weight_trainable)
-        self.postact_bias = nn.Parameter(torch.empty(out_dim, in_dim, **factory),
-                                         requires_grad=settings.postact_bias_trainable)
-        self.mask = nn.Parameter(torch.empty(out_dim, in_dim, **factory), requires_grad=False)
+        self.theta = nn.Parameter(empty(*edges, *self.circuit.parameter_shape))
+        self.preacts_weight = nn.Parameter(empty(*edges, self.reps), requires_grad=settings.preact_trainable)
+        self.preacts_bias = nn.Parameter(empty(*edges, self.reps), requires_grad=affine_bias)
+        self.base_weight = nn.Parameter(empty(out_dim, in_dim), requires_grad=settings.ba_trainable)
+        self.postact_weights = nn.Parameter(empty(out_dim, in_dim), requires_grad=settings.postact_weight_trainable)
+        self.postact_bias = nn.Parameter(empty(out_dim, in_dim), requires_grad=settings.postact_bias_trainable)
+        self.mask = nn.Parameter(empty(out_dim, in_dim), requires_grad=False)
         self.reset_parameters()
         self._prepare_programs()
 
     @classmethod
-    def from_settings(cls, in_dim: int, out_dim: int, settings: LayerSettings) -> "QKANLayer":
+    def from_settings(cls: type[_Layer], in_dim: int, out_dim: int, settings: LayerSettings) -> _Layer:
         """A new layer of this class with these sizes and settings (freshly initialised parameters)."""
         if not isinstance(settings, LayerSettings):
             raise TypeError(f"settings must be a qkan.LayerSettings, got {type(settings).__name__}")
@@ -127,7 +152,7 @@ class QKANLayer(nn.Module):
         pre-activations w=1 c=0, base weight 0.5 or 0, post-activations 1 and 0, mask 1."""
         gen = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
         with torch.no_grad():
-            for tensor in ([self.theta, self.preacts_weight, self.preacts_bias] if self.preact_init else [self.theta]):
+            for tensor in [self.theta, self.preacts_weight, self.preacts_bias] if self.preact_init else [self.theta]:
                 cpu = torch.empty(tensor.shape, dtype=tensor.dtype)
                 if cpu.numel():
                     nn.init.xavier_normal_(cpu, generator=gen)
@@ -145,14 +170,28 @@ class QKANLayer(nn.Module):
         attribute read costs a failed instance lookup and __getattr__ (7 of them: 4.7 us a forward, measured on
         a CPU). Where one is not there (moved by torch.nn.utils.parametrize, or a subclass's buffer), the
         attributes."""
-        p = self._parameters
+        p = cast(dict[str, torch.Tensor], self._parameters)  # the seven are registered as tensors, never None
         try:
-            return LayerParams(p["theta"], p["preacts_weight"], p["preacts_bias"], p["postact_weights"],
-                               p["postact_bias"], p["base_weight"], p["mask"])
+            return LayerParams(
+                p["theta"],
+                p["preacts_weight"],
+                p["preacts_bias"],
+                p["postact_weights"],
+                p["postact_bias"],
+                p["base_weight"],
+                p["mask"],
+            )
         except KeyError:
             pass
-        return LayerParams(self.theta, self.preacts_weight, self.preacts_bias, self.postact_weights,
-                           self.postact_bias, self.base_weight, self.mask)
+        return LayerParams(
+            self.theta,
+            self.preacts_weight,
+            self.preacts_bias,
+            self.postact_weights,
+            self.postact_bias,
+            self.base_weight,
+            self.mask,
+        )
 
     @property
     def reps(self) -> int:
@@ -161,7 +200,7 @@ class QKANLayer(nn.Module):
 
     @property
     def readout(self) -> str:
-        return self.circuit.readout.kind
+        return self.circuit.measured.kind
 
     @property
     def solver_kwargs(self) -> dict[str, Any]:
@@ -188,8 +227,9 @@ class QKANLayer(nn.Module):
         """The compiled Program for this device and dtype (compiled once, then reused)."""
         key = (device, dtype)
         if key not in self._programs:
-            self._programs[key] = compile_program(self.solver, self.circuit, self.geometry, dtype, device,
-                                                  **self._settings.options)
+            self._programs[key] = compile_program(
+                self.solver, self.circuit, self.geometry, dtype, device, **self._settings.options
+            )
         return self._programs[key]
 
     def _prepare_programs(self) -> None:
@@ -231,9 +271,11 @@ class QKANLayer(nn.Module):
             raise ValueError(f"{self._name()}: input is on {x.device} but the layer is on {theta.device}")
         amp = autocast_dtype(x.device)
         if amp is None and x.dtype != theta.dtype:
-            raise TypeError(f"{self._name()}: input is {x.dtype} but the layer's parameters are {theta.dtype}; "
-                            f"convert one of them (x.to({theta.dtype}) or layer.to({x.dtype})), or run under "
-                            f"torch.autocast")
+            raise TypeError(
+                f"{self._name()}: input is {x.dtype} but the layer's parameters are {theta.dtype}; "
+                f"convert one of them (x.to({theta.dtype}) or layer.to({x.dtype})), or run under "
+                f"torch.autocast"
+            )
         return amp
 
     def _name(self) -> str:
@@ -249,8 +291,7 @@ class QKANLayer(nn.Module):
             x = x.to(dtype)
             if dtype != params.theta.dtype:
                 params = LayerParams(*(p.to(dtype) for p in params))
-        check_values(x, params, self.geometry, self._arccos_reps, layer_mode(self.check_finite, x.device),
-                     self._name())
+        check_values(x, params, self.geometry, self._arccos_reps, layer_mode(self.check_finite, x.device), self._name())
         program = self.program(x.device, x.dtype)
         if amp is None:
             return getattr(program, method)(x, params)
@@ -272,10 +313,21 @@ class QKANLayer(nn.Module):
         """A grid of this layer's per-edge curves over the range of ``x`` (default [-1, 1])."""
         from .plotting import edge_grid
 
-        ranges = (torch.stack((x.amin(0), x.amax(0)), dim=1).detach().cpu() if x is not None
-                  else torch.tensor([[-1.0, 1.0]]).repeat(self.in_dim, 1))
-        fig = edge_grid(self.edge_values, ranges, self.out_dim, self.in_dim,
-                        f"{self.circuit.name}, reps={self.reps}", n_points, self.theta.dtype, self.theta.device)
+        ranges = (
+            torch.stack((x.amin(0), x.amax(0)), dim=1).detach().cpu()
+            if x is not None
+            else torch.tensor([[-1.0, 1.0]]).repeat(self.in_dim, 1)
+        )
+        fig = edge_grid(
+            self.edge_values,
+            ranges,
+            self.out_dim,
+            self.in_dim,
+            f"{self.circuit.name}, reps={self.reps}",
+            n_points,
+            self.theta.dtype,
+            self.theta.device,
+        )
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig
@@ -319,8 +371,10 @@ class QKANLayer(nn.Module):
         for r in range(g):
             sources = {in_ids[j] % g for j in range(r, len(in_ids), g)}
             if len(sources) > 1:
-                raise ValueError(f"pruning these inputs would mix parameter groups {sorted(sources)} in group {r}; "
-                                 "node pruning of a grouped layer must keep inputs whose positions preserve i mod group")
+                raise ValueError(
+                    f"pruning these inputs would mix parameter groups {sorted(sources)} in group {r}; "
+                    "node pruning of a grouped layer must keep inputs whose positions preserve i mod group"
+                )
             if sources:
                 src = sources.pop()
                 new.theta[r].copy_(self.theta[src])
@@ -328,5 +382,7 @@ class QKANLayer(nn.Module):
                 new.preacts_bias[r].copy_(self.preacts_bias[src])
 
     def extra_repr(self) -> str:
-        return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, ansatz={self.circuit.name}, reps={self.reps}, "
-                f"readout={self.readout}, group={self.group}, solver={self.solver}")
+        return (
+            f"in_dim={self.in_dim}, out_dim={self.out_dim}, ansatz={self.circuit.name}, reps={self.reps}, "
+            f"readout={self.readout}, group={self.group}, solver={self.solver}"
+        )

@@ -1,15 +1,17 @@
 """QKAN: a stack of QKANLayers with the published model API (forward, save_act, refine, pruning,
 plotting and training entry points)."""
+
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .layer import QKANLayer
-from .settings import QKAN_DEFAULTS as _DEFAULTS, Activation, Ansatz, Device, LayerSettings
+from .settings import QKAN_DEFAULTS as _DEFAULTS
+from .settings import Activation, Ansatz, Device, LayerSettings
 
 
 class QKAN(nn.Module):
@@ -34,7 +36,7 @@ class QKAN(nn.Module):
         seed: Optional[int] = _DEFAULTS.seed,
         device: Device = _DEFAULTS.device,
         dtype: Optional[torch.dtype] = _DEFAULTS.dtype,
-        solver_kwargs: Optional[dict[str, Any]] = _DEFAULTS.solver_kwargs,
+        solver_kwargs: Optional[Mapping[str, Any]] = _DEFAULTS.solver_kwargs,
         preact_init: bool = _DEFAULTS.preact_init,
     ):
         super().__init__()
@@ -45,9 +47,23 @@ class QKAN(nn.Module):
             raise TypeError(f"save_act must be True or False, got {save_act!r}")
         if isinstance(norm_out, bool) or not isinstance(norm_out, (int, float)) or norm_out < 0:
             raise ValueError(f"norm_out must be 0 (off) or the positive norm order p, got {norm_out!r}")
-        settings = LayerSettings(reps, group, solver, ansatz, preact_trainable, postact_weight_trainable,
-                                 postact_bias_trainable, base_activation, ba_trainable, fast_measure, seed, device,
-                                 dtype, solver_kwargs, preact_init)
+        settings = LayerSettings(
+            reps,
+            group,
+            solver,
+            ansatz,
+            preact_trainable,
+            postact_weight_trainable,
+            postact_bias_trainable,
+            base_activation,
+            ba_trainable,
+            fast_measure,
+            seed,
+            device,
+            dtype,
+            solver_kwargs,
+            preact_init,
+        )
         self.width = width
         self.save_act = save_act
         self.norm_out = norm_out
@@ -70,39 +86,45 @@ class QKAN(nn.Module):
         model.acts, model.edge_acts = [], []
         return model
 
+    @property
+    def _qkan_layers(self) -> Sequence[QKANLayer]:
+        """``layers`` as the QKANLayers they are (a ModuleList yields plain Modules to a type checker)."""
+        return cast(Sequence[QKANLayer], self.layers)
+
     # ----- settings shared by every layer ---------------------------------------------
     @property
     def reps(self) -> int:
-        return self.layers[0].reps
+        return self._qkan_layers[0].reps
 
     @property
     def solver(self) -> str:
         """The first layer's solver. Assigning one sets every layer's, checked for all of them first
         (ValueError/TypeError as QKANLayer.solver): a refused name changes none."""
-        return self.layers[0].solver
+        return self._qkan_layers[0].solver
 
     @solver.setter
     def solver(self, name: str) -> None:
-        for layer in self.layers:
+        for layer in self._qkan_layers:
             layer.settings().replace(solver=name)
-        for layer in self.layers:
+        for layer in self._qkan_layers:
             layer.solver = name
 
     @property
     def device(self) -> torch.device:
-        return self.layers[0].theta.device
+        return self._qkan_layers[0].theta.device
 
     # ----- forward ----------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, n_in) or (B, C, n_in) (flattened over C like the published model) -> (..., n_out)."""
         if not isinstance(x, torch.Tensor) or x.dim() not in (2, 3):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"QKAN expects input of shape (batch, {self.width[0]}) or (batch, C, {self.width[0]}), "
-                             f"got {shape}")
+            raise ValueError(
+                f"QKAN expects input of shape (batch, {self.width[0]}) or (batch, C, {self.width[0]}), got {shape}"
+            )
         h = x if x.dim() == 2 else x.reshape(-1, x.shape[-1])
         if self.save_act:
             self.acts, self.edge_acts = [h.detach()], []
-        for layer in self.layers:
+        for layer in self._qkan_layers:
             if self.save_act:
                 with torch.no_grad():
                     self.edge_acts.append(layer.edge_values(h).detach())
@@ -116,7 +138,7 @@ class QKAN(nn.Module):
     # ----- structure changes ------------------------------------------------------------
     def refine(self, new_reps: int) -> "QKAN":
         """A model with ``new_reps`` re-uploads per edge; exactly function-preserving for pz and rpz."""
-        return QKAN.from_layers([layer.refine(new_reps) for layer in self.layers], self.save_act, self.norm_out)
+        return QKAN.from_layers([layer.refine(new_reps) for layer in self._qkan_layers], self.save_act, self.norm_out)
 
     layer_extension = refine
 
@@ -137,7 +159,7 @@ class QKAN(nn.Module):
     def prune_edge(self, threshold: float = 3e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
         """Mask (in place) every edge whose score is below ``threshold``; returns self."""
         with torch.no_grad():
-            for layer, score in zip(self.layers, self.edge_scores(x)):
+            for layer, score in zip(self._qkan_layers, self.edge_scores(x)):
                 layer.mask.mul_((score >= threshold).to(layer.mask.dtype))
         return self
 
@@ -151,7 +173,7 @@ class QKAN(nn.Module):
             outgoing = scores[l].max(dim=0).values
             keep.append(torch.nonzero((incoming > threshold) & (outgoing > threshold)).flatten().tolist() or [0])
         keep.append(list(range(self.width[-1])))
-        layers = [layer.subset(keep[l], keep[l + 1]) for l, layer in enumerate(self.layers)]
+        layers = [layer.subset(keep[l], keep[l + 1]) for l, layer in enumerate(self._qkan_layers)]
         return QKAN.from_layers(layers, self.save_act, self.norm_out)
 
     def prune(self, node_th: float = 1e-2, edge_th: float = 3e-2, x: Optional[torch.Tensor] = None) -> "QKAN":

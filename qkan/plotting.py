@@ -2,6 +2,7 @@
 
 Importing this module leaves matplotlib's backend alone (notebooks show their figures inline); command
 lines that only write files call :func:`use_file_backend` first."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,16 @@ def _inside_ipython() -> bool:
     return ipython is not None and getattr(ipython, "get_ipython", lambda: None)() is not None
 
 
-def edge_grid(edge_fn, in_ranges: torch.Tensor, out_dim: int, in_dim: int, title: str, n_points: int = 200,
-              dtype: torch.dtype = torch.float32, device: Optional[torch.device] = None):
+def edge_grid(
+    edge_fn,
+    in_ranges: torch.Tensor,
+    out_dim: int,
+    in_dim: int,
+    title: str,
+    n_points: int = 200,
+    dtype: torch.dtype = torch.float32,
+    device: Optional[torch.device] = None,
+):
     """Figure with one panel per edge (o, i): ``edge_fn(x)`` -> (N, O, I) evaluated on a sweep of
     input i over ``in_ranges[i]`` (other inputs fixed at the range midpoint)."""
     fig, axes = plt.subplots(out_dim, in_dim, figsize=(1.6 * in_dim + 1, 1.2 * out_dim + 1), squeeze=False)

@@ -3,6 +3,7 @@
 QKANLayer and QKAN read their signatures' defaults from here (QKAN through :data:`QKAN_DEFAULTS`, its one
 published difference), and rebuilds (refine, pruning, quantisation) go through ``QKANLayer.from_settings``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
@@ -66,8 +67,13 @@ class LayerSettings:
             raise ValueError(f"reps must be a positive integer, got {self.reps!r}")
         if not _is_int(self.group) or (self.group != -1 and self.group < 1):
             raise ValueError(f"group must be -1 (one circuit per edge) or a positive integer, got {self.group!r}")
-        for name in ("preact_trainable", "postact_weight_trainable", "postact_bias_trainable", "ba_trainable",
-                     "preact_init"):
+        for name in (
+            "preact_trainable",
+            "postact_weight_trainable",
+            "postact_bias_trainable",
+            "ba_trainable",
+            "preact_init",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.seed is not None and not _is_int(self.seed):

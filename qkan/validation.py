@@ -7,6 +7,7 @@ fails the stream at its next sync point, and a failed device assert leaves that 
 unusable. Where a sync cannot happen (torch.compile tracing, CUDA graph capture) "full" asserts on the
 device as well; on CPU a device assert raises at the call (RuntimeError).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -35,7 +36,7 @@ def get_validation() -> str:
 
 
 def layer_mode(check_finite: Optional[bool], device: torch.device) -> str:
-    """"full", "async" or "off" for a layer's input on ``device``: the layer's ``check_finite`` override
+    """ "full", "async" or "off" for a layer's input on ``device``: the layer's ``check_finite`` override
     (True: "full", False: "off") or else the process-wide mode, "auto" being "full" on CPU, "async" elsewhere."""
     if check_finite is not None:
         return "full" if check_finite else "off"
@@ -44,8 +45,9 @@ def layer_mode(check_finite: Optional[bool], device: torch.device) -> str:
     return _mode
 
 
-def check_values(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry, arccos_reps: Sequence[int],
-                 mode: str, name: str) -> None:
+def check_values(
+    x: torch.Tensor, params: LayerParams, geometry: LayerGeometry, arccos_reps: Sequence[int], mode: str, name: str
+) -> None:
     """Check that ``x`` is finite and that the arccos re-uploads ``arccos_reps`` see w*x+c in [-1, 1],
     the way ``mode`` ("full", "async" or "off") says; ``name`` starts the NaN/inf message."""
     if mode == "off" or guard_or_false(x.numel() == 0):  # an unknown batch size (compiled, unbacked) is checked

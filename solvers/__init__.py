@@ -1,13 +1,22 @@
 """qkan.solvers: backends that compile a circuit IR into a differentiable layer Program.
 
 ``auto`` is registered last, like any solver; it looks its candidates up at each choice."""
+
 from .auto import AutoSolver, explain
 from .base import LayerGeometry, LayerParams, Program, Solver, UnsupportedCircuit
 from .cutn import CutnSolver
 from .exact import ExactSolver
 from .flash import FlashSolver
-from .registry import (check_options, compile, get_solver, register_solver, registered_solvers, resolve,
-                       solver_names, supported_solvers)
+from .registry import (
+    check_options,
+    compile,
+    get_solver,
+    register_solver,
+    registered_solvers,
+    resolve,
+    solver_names,
+    supported_solvers,
+)
 
 register_solver(ExactSolver())
 register_solver(CutnSolver())
@@ -15,7 +24,19 @@ register_solver(FlashSolver())
 register_solver(AutoSolver())
 
 __all__ = [
-    "AutoSolver", "LayerGeometry", "LayerParams", "Program", "Solver", "UnsupportedCircuit", "check_options",
-    "compile", "explain", "get_solver", "register_solver", "registered_solvers", "resolve", "solver_names",
+    "AutoSolver",
+    "LayerGeometry",
+    "LayerParams",
+    "Program",
+    "Solver",
+    "UnsupportedCircuit",
+    "check_options",
+    "compile",
+    "explain",
+    "get_solver",
+    "register_solver",
+    "registered_solvers",
+    "resolve",
+    "solver_names",
     "supported_solvers",
 ]

@@ -1,5 +1,6 @@
 """The base activations sigma of a layer's base branch: one table that the torch solvers, the fused
 kernels and the layer's module-to-name mapping all read."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,19 +25,38 @@ class ActivationSpec:
 
 
 _SIGMOID = "(real(1) / (real(1) + exp(-x)))"
-ACTIVATIONS: dict[str, ActivationSpec] = {spec.name: spec for spec in (
-    ActivationSpec("silu", F.silu, (nn.SiLU,), (
-        "x / (real(1) + exp(-x))", f"{_SIGMOID} * (real(1) + x * (real(1) - real(1) / (real(1) + exp(-x))))")),
-    ActivationSpec("identity", lambda x: x, (nn.Identity,), ("x", "real(1)")),
-    ActivationSpec("tanh", torch.tanh, (nn.Tanh,), ("tanh(x)", "real(1) - tanh(x) * tanh(x)")),
-    ActivationSpec("relu", F.relu, (nn.ReLU,), ("(x > real(0) ? x : real(0))", "(x > real(0) ? real(1) : real(0))")),
-    ActivationSpec("gelu", F.gelu, (), (
-        "real(0.5) * x * (real(1) + erf(x * real(0.7071067811865476)))",
-        "real(0.5) * (real(1) + erf(x * real(0.7071067811865476)))"
-        " + x * exp(real(-0.5) * x * x) * real(0.3989422804014327)")),
-    ActivationSpec("sigmoid", torch.sigmoid, (nn.Sigmoid,), (
-        "real(1) / (real(1) + exp(-x))", f"{_SIGMOID} * (real(1) - real(1) / (real(1) + exp(-x)))")),
-)}
+ACTIVATIONS: dict[str, ActivationSpec] = {
+    spec.name: spec
+    for spec in (
+        ActivationSpec(
+            "silu",
+            F.silu,
+            (nn.SiLU,),
+            ("x / (real(1) + exp(-x))", f"{_SIGMOID} * (real(1) + x * (real(1) - real(1) / (real(1) + exp(-x))))"),
+        ),
+        ActivationSpec("identity", lambda x: x, (nn.Identity,), ("x", "real(1)")),
+        ActivationSpec("tanh", torch.tanh, (nn.Tanh,), ("tanh(x)", "real(1) - tanh(x) * tanh(x)")),
+        ActivationSpec(
+            "relu", F.relu, (nn.ReLU,), ("(x > real(0) ? x : real(0))", "(x > real(0) ? real(1) : real(0))")
+        ),
+        ActivationSpec(
+            "gelu",
+            F.gelu,
+            (),
+            (
+                "real(0.5) * x * (real(1) + erf(x * real(0.7071067811865476)))",
+                "real(0.5) * (real(1) + erf(x * real(0.7071067811865476)))"
+                " + x * exp(real(-0.5) * x * x) * real(0.3989422804014327)",
+            ),
+        ),
+        ActivationSpec(
+            "sigmoid",
+            torch.sigmoid,
+            (nn.Sigmoid,),
+            ("real(1) / (real(1) + exp(-x))", f"{_SIGMOID} * (real(1) - real(1) / (real(1) + exp(-x)))"),
+        ),
+    )
+}
 
 
 def activation_name(activation: BaseActivation) -> BaseActivation:

@@ -8,6 +8,7 @@ the built-ins: on CUDA flash, else exact when it fits, else cutn; on CPU exact w
 cutn. ``auto`` depends on the registry one way: the registry knows nothing of it, and
 solvers/__init__.py registers :class:`AutoSolver` after the others.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,9 @@ def ranked_solvers(device_type: str) -> list[Solver]:
     return [s for _, _, s in sorted(ranked, key=lambda r: r[:2])]
 
 
-def _decide(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-            batch: int) -> tuple[Solver, list[str]]:
+def _decide(
+    circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device, batch: int
+) -> tuple[Solver, list[str]]:
     free = free_memory(device)
     lines = [f"device {device}, batch {batch}, free memory {free / 2**20:.0f} MiB"]
     choice = None
@@ -65,8 +67,10 @@ def _decide(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, devic
             continue
         need = solver.estimate_bytes(circuit, geometry, dtype, batch)
         fits = solver.bounded_memory or need <= AUTO_MEMORY_FRACTION * free
-        lines.append(f"- {solver.name}: supported, estimated {need / 2**20:.1f} MiB per train step"
-                     + ("" if fits else f" > {AUTO_MEMORY_FRACTION:.0%} of free memory"))
+        lines.append(
+            f"- {solver.name}: supported, estimated {need / 2**20:.1f} MiB per train step"
+            + ("" if fits else f" > {AUTO_MEMORY_FRACTION:.0%} of free memory")
+        )
         if choice is None and fits:
             choice = solver
     if choice is None:
@@ -75,8 +79,7 @@ def _decide(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, devic
     return choice, lines
 
 
-def choose(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-           batch: int = 1) -> str:
+def choose(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device, batch: int = 1) -> str:
     """The name of the solver ``auto`` runs for this layer at this batch size."""
     return _decide(circuit, geometry, dtype, torch.device(device), batch)[0].name
 
@@ -89,8 +92,14 @@ def explain(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, devic
 class AutoProgram(Program):
     """Dispatches each call to the solver chosen for its batch size (each compiled once)."""
 
-    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-                 options: Mapping[str, Any]):
+    def __init__(
+        self,
+        circuit: Circuit,
+        geometry: LayerGeometry,
+        dtype: torch.dtype,
+        device: torch.device,
+        options: Mapping[str, Any],
+    ):
         super().__init__(circuit, geometry, dtype, device)
         self.options = dict(options)
         self.chosen: dict[int, str] = {}
@@ -101,8 +110,9 @@ class AutoProgram(Program):
         if batch not in self._by_batch:
             solver, _ = _decide(self.circuit, self.geometry, self.dtype, self.device, batch)
             options = {k: v for k, v in self.options.items() if k in solver.options and v is not SOLVER_DEFAULT}
-            self._by_batch[batch] = compile_program(solver.name, self.circuit, self.geometry, self.dtype,
-                                                    self.device, **options)
+            self._by_batch[batch] = compile_program(
+                solver.name, self.circuit, self.geometry, self.dtype, self.device, **options
+            )
             self.chosen[batch] = solver.name
         return self._by_batch[batch]
 
@@ -132,25 +142,38 @@ class AutoSolver(Solver):
         for solver in candidates():
             for option, default in solver.options.items():
                 defaults.setdefault(option, []).append(default)
-        return {option: values[0] if all(v == values[0] for v in values) else SOLVER_DEFAULT
-                for option, values in defaults.items()}
+        return {
+            option: values[0] if all(v == values[0] for v in values) else SOLVER_DEFAULT
+            for option, values in defaults.items()
+        }
 
-    def unsupported_reason(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
-                           device: torch.device) -> Optional[str]:
+    def unsupported_reason(
+        self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device
+    ) -> Optional[str]:
         device = torch.device(device)
         ranked = ranked_solvers(device.type)
-        reasons = [f"{s.name}: {r}" for s in ranked
-                   if (r := s.unsupported_reason(circuit, geometry, dtype, device)) is not None]
+        reasons = [
+            f"{s.name}: {r}"
+            for s in ranked
+            if (r := s.unsupported_reason(circuit, geometry, dtype, device)) is not None
+        ]
         if len(reasons) < len(ranked):
             return None
         return f"no solver auto tries on {device.type} can run it ({'; '.join(reasons) or 'none is ranked there'})"
 
-    def build(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-              **options: Any) -> AutoProgram:
+    def build(
+        self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device, **options: Any
+    ) -> AutoProgram:
         return AutoProgram(circuit, geometry, dtype, torch.device(device), options)
 
-    def estimate_bytes(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, batch: int,
-                       device: Optional[torch.device] = None) -> int:
+    def estimate_bytes(
+        self,
+        circuit: Circuit,
+        geometry: LayerGeometry,
+        dtype: torch.dtype,
+        batch: int,
+        device: Optional[torch.device] = None,
+    ) -> int:
         """The estimate of the solver auto would choose on ``device`` (default: CUDA when available, else CPU)."""
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         solver, _ = _decide(circuit, geometry, dtype, device, batch)

@@ -1,4 +1,5 @@
 """The solver contract (docs/design.md, "Solver contract"): what a layer hands a solver and what it gets back."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -12,6 +13,7 @@ from .geometry import LayerGeometry, LayerParams, UnsupportedCircuit
 from .layer_math import edge_contributions
 
 __all__ = ["LayerGeometry", "LayerParams", "Program", "Solver", "UnsupportedCircuit"]
+
 
 class Program(ABC):
     """A circuit compiled for one (geometry, dtype, device); differentiable in x and all params."""
@@ -45,19 +47,26 @@ class Solver(ABC):
     """
 
     name: ClassVar[str] = ""
-    options: ClassVar[Mapping[str, Any]] = {}
     auto_rank: ClassVar[Mapping[str, int]] = {}
     bounded_memory: ClassVar[bool] = False
 
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """The keyword options and their defaults (a subclass sets a class attribute, or computes them)."""
+        return {}
+
     @abstractmethod
-    def unsupported_reason(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
-                           device: torch.device) -> Optional[str]:
+    def unsupported_reason(
+        self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device
+    ) -> Optional[str]:
         """None if this solver can run the circuit here, else a sentence saying why not."""
 
     @abstractmethod
-    def build(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-              **options: Any) -> Program:
-        """Compile a Program (called once per key; the registry caches it) with every option of ``options``."""
+    def build(
+        self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device, **options: Any
+    ) -> Program:
+        """Compile a Program (called once per key; the registry caches it). ``options`` holds every name of
+        ``self.options``, defaults filled in by the registry: a solver writes no default of its own."""
 
     @abstractmethod
     def estimate_bytes(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, batch: int) -> int:

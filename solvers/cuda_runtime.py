@@ -1,6 +1,7 @@
 """CUDA plumbing shared by every generated kernel (flash, the classical baselines' kernels):
 compile once with CuPy ``RawModule`` (NVRTC, CuPy's on-disk cache), launch on torch's current
 stream with torch-allocated tensors, and a ptxas report for CI (registers, spills)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -72,8 +73,9 @@ class Kernel:
         self._slots: dict[int, ArgumentSlots] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, grid: Sequence[int], block: Sequence[int], args: Sequence[Any], shared_mem: int,
-                 stream: int) -> None:
+    def __call__(
+        self, grid: Sequence[int], block: Sequence[int], args: Sequence[Any], shared_mem: int, stream: int
+    ) -> None:
         values = [a.data_ptr() if isinstance(a, torch.Tensor) else _integer(a) for a in args]
         gx, gy, gz = (*grid, 1, 1)[:3]
         bx, by, bz = (*block, 1, 1)[:3]
@@ -96,8 +98,9 @@ def _kernel(module, name: str, device: int) -> Kernel:
     return Kernel(module, name, device)
 
 
-def launch(module, name: str, grid: Sequence[int], block: Sequence[int], args: Sequence[Any],
-           shared_mem: int = 0) -> None:
+def launch(
+    module, name: str, grid: Sequence[int], block: Sequence[int], args: Sequence[Any], shared_mem: int = 0
+) -> None:
     """Launch kernel ``name`` (a name expression of ``module``) on torch's current stream of the device
     of the first argument (a tensor)."""
     device = args[0].get_device()
@@ -118,8 +121,18 @@ def ptxas_report(source: str, arch: str = "sm_90", extra: Sequence[str] = ()) ->
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "kernel.cu"
         src.write_text(source)
-        cmd = ["nvcc", f"-arch={arch}", "-cubin", "-std=c++17", "-Xptxas", "-v", *extra, "-o",
-               str(Path(tmp) / "kernel.cubin"), str(src)]
+        cmd = [
+            "nvcc",
+            f"-arch={arch}",
+            "-cubin",
+            "-std=c++17",
+            "-Xptxas",
+            "-v",
+            *extra,
+            "-o",
+            str(Path(tmp) / "kernel.cubin"),
+            str(src),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"nvcc failed ({' '.join(cmd)}):\n{proc.stderr}")

@@ -1,5 +1,6 @@
 """What a layer hands a solver: its geometry (sizes, grouping, encodings, base activation) and its
 seven tensors (docs/math.md, "A layer")."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

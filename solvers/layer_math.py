@@ -1,5 +1,6 @@
 """Torch pieces every solver shares: group expansion, data angles, angle evaluation and the
 layer sum (docs/math.md, "A layer")."""
+
 from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
@@ -51,7 +52,11 @@ def evaluate_angle(angle: Angle, theta: torch.Tensor, data: Optional[Callable[[D
     broadcast against them."""
     total = None
     for slot, coef in angle.terms:
-        value = theta[(..., *slot.index)] if isinstance(slot, Theta) else data(slot)
+        if isinstance(slot, Theta):
+            value = theta[(...,) + slot.index]
+        else:
+            assert data is not None, f"the angle {angle} has data slots: data is needed"
+            value = data(slot)
         term = value * coef if coef != 1.0 else value
         total = term if total is None else total + term
     if total is None:
@@ -59,8 +64,9 @@ def evaluate_angle(angle: Angle, theta: torch.Tensor, data: Optional[Callable[[D
     return total + angle.const if angle.const != 0.0 else total
 
 
-def arccos_domain_bounds(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry,
-                         reps: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+def arccos_domain_bounds(
+    x: torch.Tensor, params: LayerParams, geometry: LayerGeometry, reps: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(lo, hi), 0-dim tensors on x's device: the extremes over the batch of w*x+c of the arccos re-uploads
     ``reps`` (no host sync; w*x+c is monotone in x, so the batch's min and max of x bound it)."""
     with torch.no_grad():  # the reps by basic indexing: a list index would copy it to the device (a sync)
@@ -74,8 +80,11 @@ def arccos_domain_bounds(x: torch.Tensor, params: LayerParams, geometry: LayerGe
 def arccos_domain_message(bounds: Optional[tuple[float, float]] = None) -> str:
     """The error of an arccos data slot that sees w*x+c outside [-1, 1], with the values seen if known."""
     seen = "" if bounds is None else f"; got values in [{bounds[0]:.4g}, {bounds[1]:.4g}]"
-    return ("arccos-encoded data (px ansatz) needs preacts_weight*x + preacts_bias in [-1, 1]" + seen
-            + ". Scale the input (e.g. tanh, or min-max to [-1, 1]) or the pre-activation weights.")
+    return (
+        "arccos-encoded data (px ansatz) needs preacts_weight*x + preacts_bias in [-1, 1]"
+        + seen
+        + ". Scale the input (e.g. tanh, or min-max to [-1, 1]) or the pre-activation weights."
+    )
 
 
 def check_arccos_domain(x: torch.Tensor, params: LayerParams, geometry: LayerGeometry, reps: Sequence[int]) -> None:

@@ -3,6 +3,7 @@
 It knows no solver by name: ``auto`` is a registered solver like the others (solvers/auto.py
 takes its lookups from here; docs/design.md, "Auto").
 """
+
 from __future__ import annotations
 
 from typing import Any, Union
@@ -63,32 +64,46 @@ def check_options(name: Union[str, Solver], options: dict[str, Any]) -> None:
         raise TypeError(f"solver {solver.name!r} got unknown option(s) {unknown}; it accepts {accepted or 'none'}")
 
 
-def supported_solvers(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
-                      device: torch.device) -> list[str]:
+def supported_solvers(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device) -> list[str]:
     """Names of the solvers that can run this circuit here."""
     return [s.name for s in registered_solvers() if s.unsupported_reason(circuit, geometry, dtype, device) is None]
 
 
-def resolve(name: Union[str, Solver], circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
-            device: torch.device) -> Solver:
+def resolve(
+    name: Union[str, Solver], circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device
+) -> Solver:
     """A named solver, checked: raises :class:`UnsupportedCircuit` naming the alternatives."""
     solver = get_solver(name)
     reason = solver.unsupported_reason(circuit, geometry, dtype, device)
     if reason is not None:
         others = [n for n in supported_solvers(circuit, geometry, dtype, device) if n != solver.name]
-        raise UnsupportedCircuit(f"solver {solver.name!r} cannot run circuit {circuit.name!r} on {device}: {reason}. "
-                                 f"Solvers that can: {others or 'none'}")
+        raise UnsupportedCircuit(
+            f"solver {solver.name!r} cannot run circuit {circuit.name!r} on {device}: {reason}. "
+            f"Solvers that can: {others or 'none'}"
+        )
     return solver
 
 
-def compile(name: Union[str, Solver], circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
-            device: Union[str, torch.device], **options: Any) -> Program:
+def compile(
+    name: Union[str, Solver],
+    circuit: Circuit,
+    geometry: LayerGeometry,
+    dtype: torch.dtype,
+    device: Union[str, torch.device],
+    **options: Any,
+) -> Program:
     """A Program for (circuit, geometry, dtype, device, options), built once and reused; ``build``
     gets every declared option, its default filled in where not given."""
     device = torch.device(device)
     circuit.validate()
-    key = (name if isinstance(name, str) else name.name, circuit, geometry, dtype, str(device),
-           tuple(sorted(options.items())))
+    key = (
+        name if isinstance(name, str) else name.name,
+        circuit,
+        geometry,
+        dtype,
+        str(device),
+        tuple(sorted(options.items())),
+    )
     if key not in _PROGRAMS:
         check_options(name, options)
         solver = resolve(name, circuit, geometry, dtype, device)

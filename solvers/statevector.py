@@ -1,6 +1,7 @@
 """Statevector primitives in torch: gate matrices from the registry and their application to an
 (O, I, 2^n, B) state (batch last, so a sample-independent gate is one long 2x2 product per edge),
 broadcasting over size-1 O and B until a gate needs them."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,6 @@ import torch
 
 from qkan.circuits import GateSpec
 from qkan.circuits.gates import PAULI
-
 
 COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
@@ -19,8 +19,9 @@ def pauli_pair(axis: str, cdtype: torch.dtype, device: torch.device) -> tuple[to
     return (torch.eye(2, dtype=cdtype, device=device), torch.as_tensor(-1j * PAULI[axis], dtype=cdtype, device=device))
 
 
-def rotation_matrix(generator: tuple[torch.Tensor, torch.Tensor], angle: torch.Tensor,
-                    cdtype: torch.dtype) -> torch.Tensor:
+def rotation_matrix(
+    generator: tuple[torch.Tensor, torch.Tensor], angle: torch.Tensor, cdtype: torch.dtype
+) -> torch.Tensor:
     """(..., 2, 2) matrix of cos(t/2) I - i sin(t/2) P for an angle tensor of shape (...), from
     ``generator`` = :func:`pauli_pair` of P."""
     eye, gen = generator
@@ -41,7 +42,7 @@ def fixed_matrix(spec: GateSpec, cdtype: torch.dtype, device: torch.device) -> t
 
 def _split(state: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
     """(O', I, 2^n, B') -> (O', I, L, 2, R, B') with the target qubit's axis at position 3."""
-    return state.reshape(*state.shape[:2], 2 ** qubit, 2, 2 ** (n_qubits - qubit - 1), state.shape[-1])
+    return state.reshape(*state.shape[:2], 2**qubit, 2, 2 ** (n_qubits - qubit - 1), state.shape[-1])
 
 
 def apply_single(state: torch.Tensor, matrix: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
@@ -53,18 +54,18 @@ def apply_single(state: torch.Tensor, matrix: torch.Tensor, qubit: int, n_qubits
     if matrix.shape[2] == 1:
         flat = s.reshape(*s.shape[:4], -1)
         out = matrix[:, :, None, 0] @ flat
-        return out.reshape(out.shape[0], out.shape[1], 2 ** n_qubits, state.shape[-1])
+        return out.reshape(out.shape[0], out.shape[1], 2**n_qubits, state.shape[-1])
     m = matrix[:, :, None, None]  # (O, I, 1, 1, B, 2, 2): broadcast over L and R
     s0, s1 = s[:, :, :, 0], s[:, :, :, 1]
     out = torch.stack((m[..., 0, 0] * s0 + m[..., 0, 1] * s1, m[..., 1, 0] * s0 + m[..., 1, 1] * s1), dim=3)
-    return out.reshape(out.shape[0], out.shape[1], 2 ** n_qubits, out.shape[-1])
+    return out.reshape(out.shape[0], out.shape[1], 2**n_qubits, out.shape[-1])
 
 
 def apply_single_diagonal(state: torch.Tensor, diag: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
     """Multiply ``qubit`` by a (O|1, I|1, B|1, 2) diagonal: one elementwise product."""
     s = _split(state, qubit, n_qubits)
     out = s * diag.permute(0, 1, 3, 2)[:, :, None, :, None, :]
-    return out.reshape(out.shape[0], out.shape[1], 2 ** n_qubits, out.shape[-1])
+    return out.reshape(out.shape[0], out.shape[1], 2**n_qubits, out.shape[-1])
 
 
 def apply_fixed(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[int, ...], n_qubits: int) -> torch.Tensor:
@@ -75,14 +76,14 @@ def apply_fixed(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[int, ..
     axes = [2 + q for q in qubits]
     s = s.movedim(axes, list(range(-k, 0)))
     moved_shape = s.shape
-    s = s.reshape(*moved_shape[:-k], 2 ** k) @ matrix.T
+    s = s.reshape(*moved_shape[:-k], 2**k) @ matrix.T
     s = s.reshape(moved_shape).movedim(list(range(-k, 0)), axes)
-    return s.reshape(*lead, 2 ** n_qubits, batch)
+    return s.reshape(*lead, 2**n_qubits, batch)
 
 
 def split_basis(amplitudes: torch.Tensor, qubit: int, n_qubits: int) -> torch.Tensor:
     """(..., 2^n) -> (..., 2^qubit, 2, 2^(n - qubit - 1)): ``qubit``'s axis between the others."""
-    return amplitudes.reshape(*amplitudes.shape[:-1], 2 ** qubit, 2, 2 ** (n_qubits - qubit - 1))
+    return amplitudes.reshape(*amplitudes.shape[:-1], 2**qubit, 2, 2 ** (n_qubits - qubit - 1))
 
 
 def readout(amplitudes: torch.Tensor, kind: str, qubit: int, n_qubits: int, axis: int = -1) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """Shared test configuration: ``gpu``-marked tests skip where CUDA is absent."""
+
 import pytest
 import torch
 

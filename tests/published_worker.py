@@ -6,6 +6,7 @@ For every case it builds the published layer or model, and records outputs and g
 its own initial state_dict and with ours loaded into it (strictly). The test imports
 ``outputs_and_grads`` from here, so both sides measure the same way.
 """
+
 import sys
 
 import torch
@@ -23,8 +24,7 @@ def outputs_and_grads(model: torch.nn.Module, x: torch.Tensor, upstream: torch.T
     for p in params.values():
         p.requires_grad_(True)
     y = model(x)
-    grads = torch.autograd.grad((y * upstream).sum(), [x, *params.values()], allow_unused=True,
-                                materialize_grads=True)
+    grads = torch.autograd.grad((y * upstream).sum(), [x, *params.values()], allow_unused=True, materialize_grads=True)
     return {"y": y.detach(), "x": grads[0].detach(), **{n: g.detach() for n, g in zip(params, grads[1:])}}
 
 

@@ -5,6 +5,7 @@ matrix products (2x2 for the built-ins, full 2^n x 2^n Kronecker products for an
 bug in the solvers' batched contractions, qubit ordering or parameter fusion cannot hide in both.
 Everything is torch so that autograd gives reference gradients too.
 """
+
 from __future__ import annotations
 
 import math
@@ -123,7 +124,7 @@ def _embed_1q(m: torch.Tensor, qubit: int, n: int) -> torch.Tensor:
 
 def _two_qubit_matrix(kind: str, a: int, b: int, n: int) -> torch.Tensor:
     """CNOT(control a, target b) or CZ(a, b) as a (2^n, 2^n) matrix built from basis states."""
-    dim = 2 ** n
+    dim = 2**n
     m = torch.zeros(dim, dim, dtype=C128)
     for col in range(dim):
         bit_a = (col >> (n - 1 - a)) & 1
@@ -137,8 +138,9 @@ def _two_qubit_matrix(kind: str, a: int, b: int, n: int) -> torch.Tensor:
     return m
 
 
-def _slot_value(slot, x: torch.Tensor, theta: torch.Tensor, w: torch.Tensor, c: torch.Tensor,
-                preacts: bool) -> torch.Tensor:
+def _slot_value(
+    slot, x: torch.Tensor, theta: torch.Tensor, w: torch.Tensor, c: torch.Tensor, preacts: bool
+) -> torch.Tensor:
     """Value of one IR slot for one edge, from its documented meaning (not from qkan.solvers)."""
     if isinstance(slot, Theta):
         return theta[slot.index] * torch.ones_like(x)
@@ -151,11 +153,12 @@ def _slot_value(slot, x: torch.Tensor, theta: torch.Tensor, w: torch.Tensor, c: 
     return torch.arccos(affine) if encoding == "arccos" else affine
 
 
-def circuit_edge(circuit, theta: torch.Tensor, x: torch.Tensor, w: torch.Tensor, c: torch.Tensor,
-                 preacts: bool) -> torch.Tensor:
+def circuit_edge(
+    circuit, theta: torch.Tensor, x: torch.Tensor, w: torch.Tensor, c: torch.Tensor, preacts: bool
+) -> torch.Tensor:
     """f (B,) for one edge of any Circuit: a state vector times full 2^n x 2^n gate matrices."""
     n = circuit.n_qubits
-    psi = torch.zeros(x.shape[0], 2 ** n, dtype=C128)
+    psi = torch.zeros(x.shape[0], 2**n, dtype=C128)
     psi[:, 0] = 1
     for op in circuit.ops:
         if op.kind in ("cnot", "cz"):
@@ -164,25 +167,38 @@ def circuit_edge(circuit, theta: torch.Tensor, x: torch.Tensor, w: torch.Tensor,
             if op.angle is None:
                 m = FIXED_1Q[op.kind].expand(x.shape[0], 2, 2)
             else:
-                angle = op.angle.const + sum(coef * _slot_value(s, x, theta, w, c, preacts)
-                                             for s, coef in op.angle.terms)
+                angle = op.angle.const + sum(
+                    coef * _slot_value(s, x, theta, w, c, preacts) for s, coef in op.angle.terms
+                )
                 m = ROTATIONS[op.kind](angle * torch.ones_like(x))
             full = _embed_1q(m, op.qubits[0], n)
         psi = (full @ psi.unsqueeze(-1)).squeeze(-1)
     q = circuit.readout.qubit
-    signs = torch.tensor([1.0 - 2.0 * ((d >> (n - 1 - q)) & 1) for d in range(2 ** n)], dtype=torch.float64)
+    signs = torch.tensor([1.0 - 2.0 * ((d >> (n - 1 - q)) & 1) for d in range(2**n)], dtype=torch.float64)
     return readout(psi, circuit.readout.kind, signs)
 
 
 # ----- the layer sum (docs/math.md, "A layer") -----------------------------------------------------------
-def layer_reference(x: torch.Tensor, theta: torch.Tensor, preacts_weight: torch.Tensor, preacts_bias: torch.Tensor,
-                    postact_weights: torch.Tensor, postact_bias: torch.Tensor, base_weight: torch.Tensor,
-                    mask: torch.Tensor, *, builtin: Optional[str] = None, circuit=None, readout_kind: str = "amp",
-                    preacts: bool = False, group: Optional[int] = None) -> torch.Tensor:
+def layer_reference(
+    x: torch.Tensor,
+    theta: torch.Tensor,
+    preacts_weight: torch.Tensor,
+    preacts_bias: torch.Tensor,
+    postact_weights: torch.Tensor,
+    postact_bias: torch.Tensor,
+    base_weight: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    builtin: Optional[str] = None,
+    circuit=None,
+    readout_kind: str = "amp",
+    preacts: bool = False,
+    group: Optional[int] = None,
+) -> torch.Tensor:
     """y (B, O) = sum_i mask*(pw*(f+pb) + bw*silu(x)), every edge simulated on its own.
 
-    Give ``builtin`` (a built-in name of docs/math.md, "Built-in ansatzes", with ``readout_kind``) or ``circuit`` (any IR Circuit, its own
-    readout). ``group=g`` makes edge (o, i) use theta/preacts row ``i mod g``."""
+    Give ``builtin`` (a built-in name of docs/math.md, "Built-in ansatzes", with ``readout_kind``) or ``circuit``
+    (any IR Circuit, its own readout). ``group=g`` makes edge (o, i) use theta/preacts row ``i mod g``."""
     out_dim, in_dim = mask.shape
     rows = []
     for o in range(out_dim):
@@ -195,8 +211,9 @@ def layer_reference(x: torch.Tensor, theta: torch.Tensor, preacts_weight: torch.
                 f = builtin_edge(builtin, theta[e], phi, readout_kind)
             else:
                 f = circuit_edge(circuit, theta[e], xi, preacts_weight[e], preacts_bias[e], preacts)
-            total = total + mask[o, i] * (postact_weights[o, i] * (f + postact_bias[o, i])
-                                          + base_weight[o, i] * F.silu(xi))
+            total = total + mask[o, i] * (
+                postact_weights[o, i] * (f + postact_bias[o, i]) + base_weight[o, i] * F.silu(xi)
+            )
         rows.append(total)
     return torch.stack(rows, dim=1)
 
@@ -205,8 +222,16 @@ def layer_reference(x: torch.Tensor, theta: torch.Tensor, preacts_weight: torch.
 PARAM_NAMES = ("theta", "preacts_weight", "preacts_bias", "postact_weights", "postact_bias", "base_weight", "mask")
 
 
-def random_tensors(theta_shape: tuple[int, ...], out_dim: int, in_dim: int, reps: int, batch: int,
-                   group: Optional[int] = None, arccos_safe: bool = False, seed: int = 0) -> dict[str, torch.Tensor]:
+def random_tensors(
+    theta_shape: tuple[int, ...],
+    out_dim: int,
+    in_dim: int,
+    reps: int,
+    batch: int,
+    group: Optional[int] = None,
+    arccos_safe: bool = False,
+    seed: int = 0,
+) -> dict[str, torch.Tensor]:
     """float64 x (B, I) and every layer tensor (names as in LayerParams), random and generic: no
     zero weights, a mask with one pruned edge. ``arccos_safe`` keeps w*x+c well inside (-1, 1)."""
     g = torch.Generator().manual_seed(seed)
@@ -249,8 +274,9 @@ def random_circuit(n_qubits: int, n_ops: int, reps: int, seed: int) -> Circuit:
         if kind.startswith("r"):
             angle = rng.uniform(-1, 1) + rng.uniform(0.5, 2) * theta(rng.randrange(4), rng.randrange(2))
             if rng.random() < 0.7:
-                angle = angle + rng.choice([1.0, -0.5, 2.0]) * data(rng.randrange(reps),
-                                                                    rng.choice(["auto", "raw", "affine"]))
+                angle = angle + rng.choice([1.0, -0.5, 2.0]) * data(
+                    rng.randrange(reps), rng.choice(["auto", "raw", "affine"])
+                )
             c = c.gate(kind, q, angle=angle)
         else:
             c = c.gate(kind, q)

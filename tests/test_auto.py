@@ -1,5 +1,6 @@
 """The solver registry and solver="auto": duplicate names, declared options, auto as a registered
 solver, and its choice by device, circuit support and estimated memory (mocked free memory)."""
+
 from typing import Optional
 
 import pytest
@@ -7,9 +8,22 @@ import torch
 
 from qkan import QKAN
 from qkan.circuits import Circuit, builtin, data, theta
-from qkan.solvers import (AutoSolver, LayerGeometry, Solver, UnsupportedCircuit, check_options, compile, explain,
-                          get_solver, register_solver, registered_solvers, solver_names, supported_solvers)
-from qkan.solvers import auto, registry
+from qkan.solvers import (
+    AutoSolver,
+    LayerGeometry,
+    Solver,
+    UnsupportedCircuit,
+    auto,
+    check_options,
+    compile,
+    explain,
+    get_solver,
+    register_solver,
+    registered_solvers,
+    registry,
+    solver_names,
+    supported_solvers,
+)
 from qkan.solvers.exact import ExactProgram, ExactSolver
 
 PZ = builtin("pz", 3)
@@ -119,7 +133,9 @@ def test_a_solver_without_options_takes_none(scratch_registry):
     assert compile("toy", PZ, LayerGeometry(2, 2), torch.float64, "cpu").circuit == PZ
     with pytest.raises(TypeError, match=r"solver 'toy' got unknown option\(s\) \['fourier'\]; it accepts none"):
         compile("toy", PZ, LayerGeometry(2, 2), torch.float64, "cpu", fourier=False)
-    with pytest.raises(TypeError, match=r"solver 'exact' got unknown option\(s\) \['depth'\]; it accepts \['checkpoint'\]"):
+    with pytest.raises(
+        TypeError, match=r"solver 'exact' got unknown option\(s\) \['depth'\]; it accepts \['checkpoint'\]"
+    ):
         check_options("exact", {"depth": 1})
     assert "toy" not in [s.name for s in auto.ranked_solvers("cpu")]  # no auto_rank: auto never tries it
 
@@ -146,7 +162,9 @@ def test_auto_options_are_the_union_of_the_others(scratch_registry):
     register_solver(Verbose())  # read from the registry: a new solver's options join at once
     assert get_solver("auto").options["verbosity"] == 1
     assert get_solver("auto").options["checkpoint"] is auto.SOLVER_DEFAULT  # exact says False, verbose True
-    with pytest.raises(TypeError, match=r"solver 'auto' got unknown option\(s\) \['nope'\]; it accepts \[.*'verbosity'"):
+    with pytest.raises(
+        TypeError, match=r"solver 'auto' got unknown option\(s\) \['nope'\]; it accepts \[.*'verbosity'"
+    ):
         check_options("auto", {"nope": 1})
 
 
@@ -182,5 +200,6 @@ def test_auto_support_and_estimate_follow_the_solver_it_would_choose():
     assert "auto" in supported_solvers(PZ, GEOM, torch.float32, cpu)
     with pytest.raises(UnsupportedCircuit, match=r"solver 'auto' cannot run circuit 'pz'"):
         compile("auto", PZ, GEOM, torch.float16, cpu)
-    assert solver.estimate_bytes(PZ, GEOM, torch.float32, 10, cpu) == \
-        get_solver("exact").estimate_bytes(PZ, GEOM, torch.float32, 10)
+    assert solver.estimate_bytes(PZ, GEOM, torch.float32, 10, cpu) == get_solver("exact").estimate_bytes(
+        PZ, GEOM, torch.float32, 10
+    )

@@ -2,6 +2,7 @@
 the baselines raises ValueError/TypeError naming the argument and its value, leaving the model and optimizer
 as they were; empty batches give empty outputs and gradients of the right shapes (baselines, cutn on CPU).
 The baselines' NaN behaviour is in test_baselines.py."""
+
 import copy
 import math
 
@@ -85,26 +86,66 @@ def options(**kwargs):
 
 # (id, change, error, words the message must contain)
 FIT_CASES = [
-    ("short train labels", entries(lambda d: {"train_label": d["train_label"][:-1]}), ValueError,
-     ["train_label", "15 rows", "16"]),
-    ("short test labels", entries(lambda d: {"test_label": d["test_label"][:3]}), ValueError,
-     ["test_label", "3 rows", "8"]),
-    ("1-d labels would broadcast", entries(lambda d: {k: d[k][:, 0] for k in ("train_label", "test_label")}),
-     ValueError, ["train_label", "(16,)", "(16, 1)"]),
-    ("test width differs", entries(lambda d: {"test_input": torch.rand(8, 3)}), ValueError,
-     ["test_input", "(8, 3)", "(16, 2)"]),
-    ("model width differs", entries(lambda d: {"train_input": torch.rand(16, 3), "test_input": torch.rand(8, 3)}),
-     ValueError, ["train_input", "(16, 3)", "(batch, ..., 2)"]),
-    ("integer inputs", entries(lambda d: {"train_input": d["train_input"].long()}), TypeError,
-     ["train_input", "floating", "int64"]),
-    ("numpy inputs", entries(lambda d: {"test_input": d["test_input"].numpy()}), TypeError,
-     ["test_input", "torch.Tensor", "ndarray"]),
-    ("dtype differs from model", entries(lambda d: {"train_input": d["train_input"].double()}), TypeError,
-     ["train_input", "float64", "float32"]),
-    ("NaN labels", entries(lambda d: {"train_label": torch.full_like(d["train_label"], NAN)}), ValueError,
-     ["train_label", "NaN"]),
-    ("empty train set", entries(lambda d: {k: d[k][:0] for k in ("train_input", "train_label")}), ValueError,
-     ["train_input", "at least one row"]),
+    (
+        "short train labels",
+        entries(lambda d: {"train_label": d["train_label"][:-1]}),
+        ValueError,
+        ["train_label", "15 rows", "16"],
+    ),
+    (
+        "short test labels",
+        entries(lambda d: {"test_label": d["test_label"][:3]}),
+        ValueError,
+        ["test_label", "3 rows", "8"],
+    ),
+    (
+        "1-d labels would broadcast",
+        entries(lambda d: {k: d[k][:, 0] for k in ("train_label", "test_label")}),
+        ValueError,
+        ["train_label", "(16,)", "(16, 1)"],
+    ),
+    (
+        "test width differs",
+        entries(lambda d: {"test_input": torch.rand(8, 3)}),
+        ValueError,
+        ["test_input", "(8, 3)", "(16, 2)"],
+    ),
+    (
+        "model width differs",
+        entries(lambda d: {"train_input": torch.rand(16, 3), "test_input": torch.rand(8, 3)}),
+        ValueError,
+        ["train_input", "(16, 3)", "(batch, ..., 2)"],
+    ),
+    (
+        "integer inputs",
+        entries(lambda d: {"train_input": d["train_input"].long()}),
+        TypeError,
+        ["train_input", "floating", "int64"],
+    ),
+    (
+        "numpy inputs",
+        entries(lambda d: {"test_input": d["test_input"].numpy()}),
+        TypeError,
+        ["test_input", "torch.Tensor", "ndarray"],
+    ),
+    (
+        "dtype differs from model",
+        entries(lambda d: {"train_input": d["train_input"].double()}),
+        TypeError,
+        ["train_input", "float64", "float32"],
+    ),
+    (
+        "NaN labels",
+        entries(lambda d: {"train_label": torch.full_like(d["train_label"], NAN)}),
+        ValueError,
+        ["train_label", "NaN"],
+    ),
+    (
+        "empty train set",
+        entries(lambda d: {k: d[k][:0] for k in ("train_input", "train_label")}),
+        ValueError,
+        ["train_input", "at least one row"],
+    ),
     ("missing key", options(dataset={"train_input": torch.rand(16, 2)}), ValueError, ["missing", "test_label"]),
     ("not a dict", options(dataset=[torch.rand(16, 2)]), TypeError, ["dataset", "list"]),
     ("batch 0", options(batch=0), ValueError, ["batch", "got 0", "-1"]),
@@ -118,8 +159,12 @@ FIT_CASES = [
     ("lr inf", options(lr=INF), ValueError, ["lr", "inf"]),
     ("lr string", options(lr="0.1"), TypeError, ["lr", "str"]),
     ("unknown optimizer", options(optimizer="sgd-ish"), ValueError, ["unknown optimizer", "'sgd-ish'", "adam"]),
-    ("foreign optimizer", options(optimizer=torch.optim.Adam([nn.Parameter(torch.zeros(2))])), ValueError,
-     ["optimizer", "1 tensor", "not parameters"]),
+    (
+        "foreign optimizer",
+        options(optimizer=torch.optim.Adam([nn.Parameter(torch.zeros(2))])),
+        ValueError,
+        ["optimizer", "1 tensor", "not parameters"],
+    ),
     ("seed -1", options(seed=-1), ValueError, ["seed", "got -1"]),
     ("verbose 1", options(verbose=1), TypeError, ["verbose", "got 1"]),
     ("loss_fn not callable", options(loss_fn="mse"), TypeError, ["loss_fn", "'mse'"]),
@@ -139,8 +184,16 @@ def test_fit_refuses_and_changes_nothing(dataset, trained, change, error, words)
 
 def test_fit_accepts_numpy_integers(dataset):
     model = QKAN([2, 1], reps=1, seed=0)
-    history = fit(model, dataset, steps=np.int64(2), batch=np.int32(4), log=np.int64(1), seed=np.int64(1),
-                  lr=np.float64(0.01), verbose=False)
+    history = fit(
+        model,
+        dataset,
+        steps=np.int64(2),
+        batch=np.int32(4),
+        log=np.int64(1),
+        seed=np.int64(1),
+        lr=np.float64(0.01),
+        verbose=False,
+    )
     assert len(history["train_loss"]) == 2
 
 
@@ -295,8 +348,14 @@ ANGLE_VALUE_CASES = [
 @pytest.mark.parametrize("kwargs,words", [c[1:] for c in ANGLE_VALUE_CASES], ids=[c[0] for c in ANGLE_VALUE_CASES])
 def test_angle_value_refuses(kwargs, words):
     angle = theta(1, 0) * 2 + data(0) - 0.5
-    args = {"angle": angle, "theta": np.zeros((2, 2)), "x": 0.3, "preacts_weight": [1.0], "preacts_bias": [0.0],
-            "preacts": True}
+    args = {
+        "angle": angle,
+        "theta": np.zeros((2, 2)),
+        "x": 0.3,
+        "preacts_weight": [1.0],
+        "preacts_bias": [0.0],
+        "preacts": True,
+    }
     args.update(kwargs)
     with pytest.raises(ValueError) as info:
         angle_value(**args)
@@ -357,6 +416,7 @@ def test_baselines_refuse(build, error, words):
 
 # ----- empty batches ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", [(0, 4), (2, 0, 4)])
 @pytest.mark.parametrize("name", sorted(BASELINES))
 def test_baseline_empty_batch(name, shape):
@@ -385,8 +445,16 @@ CUTN_CASES = [
 @pytest.mark.parametrize("preacts", [False, True])
 @pytest.mark.parametrize("ansatz,solver_kwargs", [c[1:] for c in CUTN_CASES], ids=[c[0] for c in CUTN_CASES])
 def test_cutn_empty_batch(ansatz, solver_kwargs, preacts):
-    model = QKAN([3, 2, 2], reps=2, solver="cutn", ansatz=ansatz, seed=0, preact_trainable=preacts,
-                 solver_kwargs=solver_kwargs, dtype=torch.float64)
+    model = QKAN(
+        [3, 2, 2],
+        reps=2,
+        solver="cutn",
+        ansatz=ansatz,
+        seed=0,
+        preact_trainable=preacts,
+        solver_kwargs=solver_kwargs,
+        dtype=torch.float64,
+    )
     x = torch.rand(0, 3, dtype=torch.float64, requires_grad=True)
     y = model(x)
     assert y.shape == (0, 2)

@@ -1,5 +1,6 @@
 """Classical baselines on CPU: shapes, float64 gradients, state_dict round trips, input errors,
 the spline's exact identity init, the rational presets' fit quality, and the CUDA source's ptxas report."""
+
 import math
 
 import numpy as np
@@ -54,8 +55,9 @@ def test_gradcheck_float64(name):
     params = [p for p in layer.parameters() if p.requires_grad]
 
     def fn(x, *values):
-        return torch.func.functional_call(layer, dict(zip([n for n, p in layer.named_parameters() if p.requires_grad],
-                                                          values)), (x,))
+        return torch.func.functional_call(
+            layer, dict(zip([n for n, p in layer.named_parameters() if p.requires_grad], values)), (x,)
+        )
 
     # parameters moved off their init: presets hold near-zero |b| (a kink) that finite differences would straddle
     moved = [(p.detach() + 0.1 + 0.05 * torch.randn_like(p)).requires_grad_(True) for p in params]
@@ -160,6 +162,7 @@ def test_baselines_accept_numpy_integer_sizes():
 
 # ----- SplineKAN ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_spline_identity_init_is_exact(dtype):
     layer = SplineKAN(5, 5, init="identity", dtype=dtype)
@@ -204,6 +207,7 @@ def test_spline_bad_options():
 
 # ----- BSplineKAN -----------------------------------------------------------------------------
 
+
 def test_bspline_basis_partition_of_unity():
     from qkan.baselines.bspline import bspline_basis
 
@@ -217,6 +221,7 @@ def test_bspline_basis_partition_of_unity():
 
 # ----- FastKAN ----------------------------------------------------------------------------------
 
+
 def test_fastkan_rbf_matches_definition():
     torch.manual_seed(0)
     layer = FastKAN(3, 2, use_base_update=False, dtype=torch.float64)
@@ -229,6 +234,7 @@ def test_fastkan_rbf_matches_definition():
 
 # ----- RationalKAN ------------------------------------------------------------------------------
 
+
 def naive_rational(x, a, b, groups):
     """float64 numpy reference: feature c uses denominator c // (D / groups)."""
     x = np.asarray(x, dtype=np.float64)
@@ -236,7 +242,7 @@ def naive_rational(x, a, b, groups):
     per = x.shape[-1] // groups
     for c in range(x.shape[-1]):
         v = x[..., c]
-        p = sum(a[k] * v ** k for k in range(6))
+        p = sum(a[k] * v**k for k in range(6))
         q = 1 + sum(abs(b[c // per][j - 1]) * abs(v) ** j for j in range(1, 5))
         out[..., c] = p / q
     return out
@@ -264,7 +270,7 @@ def test_rational_preset_fit_quality(name, tolerance):
     """The stored presets reproduce their activation on [-3, 3] to the error their fit reached."""
     numerator, denominator = (torch.tensor(c, dtype=torch.float64) for c in RATIONAL_PRESETS[name])
     x = torch.linspace(-3, 3, 6001, dtype=torch.float64)
-    error = (grouped_safe_pade(x[:, None], numerator, denominator[None]) [:, 0] - ACTIVATIONS[name](x)).abs().max()
+    error = (grouped_safe_pade(x[:, None], numerator, denominator[None])[:, 0] - ACTIVATIONS[name](x)).abs().max()
     assert error <= tolerance
     assert (denominator >= 0).all()
 
@@ -337,6 +343,7 @@ def test_rational_cuda_source_compiles_without_spills():
 
 
 # ----- MLP ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("depth,n_params", [(2, 500), (2, 37), (3, 5000), (4, 20000)])
 def test_mlp_matched_is_closest(depth, n_params):

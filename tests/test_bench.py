@@ -1,5 +1,6 @@
 """qkan bench: every case at tiny sizes on CPU gives well-formed Markdown, JSON and a plot; host/GPU µs per
 call; the GPT mode table (tiny) with its failed cells; the bench command line."""
+
 import json
 
 import pytest
@@ -7,13 +8,22 @@ import torch
 
 from qkan.bench import CASE_NAMES, host_and_gpu_us, run_bench, run_gpt_modes, to_markdown, write_outputs
 from qkan.bench.cli import main as bench_main
-from qkan.bench.gpt_modes import MODE_COLUMNS, build_variant, gpt_modes_markdown, TINY
+from qkan.bench.gpt_modes import MODE_COLUMNS, TINY, build_variant, gpt_modes_markdown
 from qkan.cli import main
 
 
 def test_tiny_bench_every_case_is_measured_or_says_why(tmp_path):
-    records = run_bench(cases=list(CASE_NAMES), solvers=["exact", "no-such-solver"], ansatzes=["pz"],
-                        baselines=["mlp"], device="cpu", repeats=1, loss_steps=1, tiny=True, progress=False)
+    records = run_bench(
+        cases=list(CASE_NAMES),
+        solvers=["exact", "no-such-solver"],
+        ansatzes=["pz"],
+        baselines=["mlp"],
+        device="cpu",
+        repeats=1,
+        loss_steps=1,
+        tiny=True,
+        progress=False,
+    )
     exact = [r for r in records if r.solver == "exact"]
     assert {r.case for r in exact} == set(CASE_NAMES)
     for r in exact:
@@ -35,8 +45,27 @@ def test_tiny_bench_every_case_is_measured_or_says_why(tmp_path):
 
 
 def test_bench_cli_tiny_run(tmp_path, capsys):
-    assert main(["bench", "--tiny", "--cases", "fit1d", "--solvers", "exact", "--repeats", "1",
-                 "--loss-steps", "1", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--tiny",
+                "--cases",
+                "fit1d",
+                "--solvers",
+                "exact",
+                "--repeats",
+                "1",
+                "--loss-steps",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert "| fit1d | qkan | exact | pz |" in capsys.readouterr().out
 
 
@@ -68,8 +97,15 @@ def test_floor_and_mlp_variants_have_the_asked_feed_forwards():
 
 
 def test_gpt_mode_table_tiny_on_cpu_records_failures_in_their_cells():
-    records = run_gpt_modes(["floor", "qkan-exact", "qkan-flash"], ["eager", "bf16", "compile"], device="cpu",
-                            tiny=True, repeats=1, warmup=1, progress=False)
+    records = run_gpt_modes(
+        ["floor", "qkan-exact", "qkan-flash"],
+        ["eager", "bf16", "compile"],
+        device="cpu",
+        tiny=True,
+        repeats=1,
+        warmup=1,
+        progress=False,
+    )
     cell = {(r.variant, r.mode): r for r in records}
     assert len(records) == 9
     for mode in ("eager", "bf16", "compile"):
@@ -86,8 +122,25 @@ def test_gpt_mode_table_tiny_on_cpu_records_failures_in_their_cells():
 
 
 def test_bench_cli_gpt_modes_and_errors(tmp_path, capsys):
-    assert bench_main(["--gpt-modes", "--tiny", "--variants", "floor", "--modes", "eager", "--repeats", "1",
-                       "--device", "cpu", "--out", str(tmp_path)]) == 0
+    assert (
+        bench_main(
+            [
+                "--gpt-modes",
+                "--tiny",
+                "--variants",
+                "floor",
+                "--modes",
+                "eager",
+                "--repeats",
+                "1",
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert "| floor | eager |" in capsys.readouterr().out
     payload = json.loads((tmp_path / "gpt_modes.json").read_text())
     assert payload["gpt"]["n_embd"] == 32 and payload["records"][0]["variant"] == "floor"
@@ -112,8 +165,16 @@ def test_gpt_mode_table_tiny_on_gpu_runs_every_mode():
 
 @pytest.mark.gpu
 def test_graphed_steps_are_timed_next_to_exact():
-    records = run_bench(cases=["fit1d", "wide"], solvers=["exact", "flash"], device="cuda", tiny=True, repeats=2,
-                        loss_steps=2, graphed=True, progress=False)
+    records = run_bench(
+        cases=["fit1d", "wide"],
+        solvers=["exact", "flash"],
+        device="cuda",
+        tiny=True,
+        repeats=2,
+        loss_steps=2,
+        graphed=True,
+        progress=False,
+    )
     assert all(r.graphed_ms and r.graphed_ms > 0 for r in records), [(r.solver, r.note) for r in records]
     flash = [r for r in records if r.solver == "flash"]
     assert flash and all(r.graphed_vs_exact and r.graphed_vs_exact > 0 for r in flash)

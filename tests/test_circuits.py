@@ -1,5 +1,6 @@
 """Unit tests of the circuit IR: builder, immutability and hashing, validation messages, the gate
 registry's checks, the built-ins' published shapes, the text drawing and the parameter-fusion pass."""
+
 import dataclasses
 from types import SimpleNamespace
 
@@ -7,9 +8,22 @@ import numpy as np
 import pytest
 import torch
 
-from qkan.circuits import gates
-from qkan.circuits import (BUILTIN_ALIASES, BUILTINS, Circuit, FusedBlock, GateSpec, Op, builtin, data, draw,
-                           fuse_parameter_gates, gate_spec, register_gate, theta)
+from qkan.circuits import (
+    BUILTIN_ALIASES,
+    BUILTINS,
+    Circuit,
+    FusedBlock,
+    GateSpec,
+    Op,
+    builtin,
+    data,
+    draw,
+    fuse_parameter_gates,
+    gate_spec,
+    gates,
+    register_gate,
+    theta,
+)
 from qkan.solvers import LayerGeometry, LayerParams, compile, registry
 
 
@@ -75,41 +89,44 @@ def test_cx_is_an_alias_of_cnot():
 
 
 # ----- validation ----------------------------------------------------------------------------
-@pytest.mark.parametrize("build, error, message", [
-    (lambda: Circuit(1).gate("foo", 0), ValueError, r"unknown gate 'foo'; known gates: .*cnot"),
-    (lambda: Circuit(2).h(2), ValueError, r"qubit 2 out of range for a 2-qubit circuit \(valid: 0..1\)"),
-    (lambda: Circuit(2).h(-1), ValueError, r"qubit -1 out of range"),
-    (lambda: Circuit(2).cnot(0, 2), ValueError, r"qubit 2 out of range"),
-    (lambda: Circuit(2).cnot(1, 1), ValueError, r"needs distinct qubits, got \(1, 1\)"),
-    (lambda: Circuit(2).gate("cnot", 0), ValueError, r"acts on 2 qubit\(s\), got 1"),
-    (lambda: Circuit(1, reps=2).rz(0, data(2)), ValueError, r"data slot rep 2 is beyond reps=2 \(valid: 0..1\)"),
-    (lambda: Circuit(1).gate("h", 0, angle=theta(0)), ValueError, r"'h' is fixed and takes no angle"),
-    (lambda: Circuit(1).gate("rz", 0), ValueError, r"'rz' is a rotation and needs an angle"),
-    (lambda: Circuit(1, theta_shape=(2, 2)).rz(0, theta(2, 0)), ValueError, r"does not index theta_shape \(2, 2\)"),
-    (lambda: Circuit(1, theta_shape=(2, 2)).rz(0, theta(0)), ValueError, r"does not index theta_shape"),
-    (lambda: Circuit(1).measure("x"), ValueError, r"unknown readout 'x'; expected one of \('amp', 'z'\)"),
-    (lambda: Circuit(1).measure("z", 1), ValueError, r"qubit 1 out of range"),
-    (lambda: Circuit(0), ValueError, r"n_qubits must be an integer in 1\.\.16, got 0"),
-    (lambda: Circuit(1, reps=-1), ValueError, r"reps must be a non-negative integer"),
-    (lambda: Circuit(1, theta_shape=(0,)), ValueError, r"theta_shape must be a tuple of positive integers"),
-    (lambda: Circuit(1).rz(0, float("nan")), ValueError, r"constant angle must be finite"),
-    (lambda: theta(-1), ValueError, r"non-negative integer indices"),
-    (lambda: theta(), ValueError, r"non-negative integer indices"),
-    (lambda: data(-1), ValueError, r"non-negative integer re-upload index"),
-    (lambda: data(0, "sin"), ValueError, r"unknown data encoding 'sin'"),
-    (lambda: builtin("pzz", 3), ValueError, r"unknown ansatz 'pzz'; expected a Circuit or one of"),
-    (lambda: builtin("pz", 0), ValueError, r"reps must be a positive integer, got 0"),
-    # wrong types
-    (lambda: Circuit(2).h("0"), TypeError, r"qubit index must be an int, got str"),
-    (lambda: Circuit(2).h(1.0), TypeError, r"qubit index must be an int, got float"),
-    (lambda: Circuit(2).h(True), TypeError, r"qubit index must be an int, got bool"),
-    (lambda: Circuit(1).rz(0, "theta"), TypeError, r"an angle must be a number, theta\(...\), data\(...\)"),
-    (lambda: theta(0) * theta(1), TypeError, r"scaled by a real number, got Theta"),
-    (lambda: theta(0) * True, TypeError, r"scaled by a real number, got bool"),
-    (lambda: theta(0) / 0, ValueError, r"divided by a non-zero real number, got 0"),
-    (lambda: theta(0) / "2", TypeError, r"divided by a non-zero real number, got str"),
-    (lambda: Circuit(1.5), ValueError, r"n_qubits must be an integer"),
-])
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: Circuit(1).gate("foo", 0), ValueError, r"unknown gate 'foo'; known gates: .*cnot"),
+        (lambda: Circuit(2).h(2), ValueError, r"qubit 2 out of range for a 2-qubit circuit \(valid: 0..1\)"),
+        (lambda: Circuit(2).h(-1), ValueError, r"qubit -1 out of range"),
+        (lambda: Circuit(2).cnot(0, 2), ValueError, r"qubit 2 out of range"),
+        (lambda: Circuit(2).cnot(1, 1), ValueError, r"needs distinct qubits, got \(1, 1\)"),
+        (lambda: Circuit(2).gate("cnot", 0), ValueError, r"acts on 2 qubit\(s\), got 1"),
+        (lambda: Circuit(1, reps=2).rz(0, data(2)), ValueError, r"data slot rep 2 is beyond reps=2 \(valid: 0..1\)"),
+        (lambda: Circuit(1).gate("h", 0, angle=theta(0)), ValueError, r"'h' is fixed and takes no angle"),
+        (lambda: Circuit(1).gate("rz", 0), ValueError, r"'rz' is a rotation and needs an angle"),
+        (lambda: Circuit(1, theta_shape=(2, 2)).rz(0, theta(2, 0)), ValueError, r"does not index theta_shape \(2, 2\)"),
+        (lambda: Circuit(1, theta_shape=(2, 2)).rz(0, theta(0)), ValueError, r"does not index theta_shape"),
+        (lambda: Circuit(1).measure("x"), ValueError, r"unknown readout 'x'; expected one of \('amp', 'z'\)"),
+        (lambda: Circuit(1).measure("z", 1), ValueError, r"qubit 1 out of range"),
+        (lambda: Circuit(0), ValueError, r"n_qubits must be an integer in 1\.\.16, got 0"),
+        (lambda: Circuit(1, reps=-1), ValueError, r"reps must be a non-negative integer"),
+        (lambda: Circuit(1, theta_shape=(0,)), ValueError, r"theta_shape must be a tuple of positive integers"),
+        (lambda: Circuit(1).rz(0, float("nan")), ValueError, r"constant angle must be finite"),
+        (lambda: theta(-1), ValueError, r"non-negative integer indices"),
+        (lambda: theta(), ValueError, r"non-negative integer indices"),
+        (lambda: data(-1), ValueError, r"non-negative integer re-upload index"),
+        (lambda: data(0, "sin"), ValueError, r"unknown data encoding 'sin'"),
+        (lambda: builtin("pzz", 3), ValueError, r"unknown ansatz 'pzz'; expected a Circuit or one of"),
+        (lambda: builtin("pz", 0), ValueError, r"reps must be a positive integer, got 0"),
+        # wrong types
+        (lambda: Circuit(2).h("0"), TypeError, r"qubit index must be an int, got str"),
+        (lambda: Circuit(2).h(1.0), TypeError, r"qubit index must be an int, got float"),
+        (lambda: Circuit(2).h(True), TypeError, r"qubit index must be an int, got bool"),
+        (lambda: Circuit(1).rz(0, "theta"), TypeError, r"an angle must be a number, theta\(...\), data\(...\)"),
+        (lambda: theta(0) * theta(1), TypeError, r"scaled by a real number, got Theta"),
+        (lambda: theta(0) * True, TypeError, r"scaled by a real number, got bool"),
+        (lambda: theta(0) / 0, ValueError, r"divided by a non-zero real number, got 0"),
+        (lambda: theta(0) / "2", TypeError, r"divided by a non-zero real number, got str"),
+        (lambda: Circuit(1.5), ValueError, r"n_qubits must be an integer"),
+    ],
+)
 def test_invalid_builds_raise_clear_errors(build, error, message):
     with pytest.raises(error, match=message):
         build()
@@ -138,25 +155,32 @@ def scratch_gates(monkeypatch):
     monkeypatch.setattr(gates, "ALIASES", dict(gates.ALIASES))
 
 
-@pytest.mark.parametrize("spec, error, message", [
-    (GateSpec("bad", 1), ValueError, r"'bad' needs exactly one of generator or matrix"),
-    (GateSpec("bad", 1, generator="x", matrix=X), ValueError, r"exactly one of generator or matrix"),
-    (GateSpec("bad", 2, generator="x"), ValueError, r"single-qubit Pauli rotations, got n_qubits=2"),
-    (GateSpec("bad", 1, generator="w"), ValueError, r"generator must be one of \['x', 'y', 'z'\], got 'w'"),
-    (GateSpec("bad", 1, generator="x", diagonal=True), ValueError, r"rotation about 'x' is not diagonal"),
-    (GateSpec("bad", 1, matrix=np.array([[1, 1], [0, 1]])), ValueError, r"unitary within 1e-10, but \|M\^H M - I\|"),
-    (GateSpec("bad", 1, matrix=X * (1 + 1e-8)), ValueError, r"must be unitary"),
-    (GateSpec("bad", 1, matrix=np.eye(4)), ValueError, r"matrix must be 2x2 for n_qubits=1, got shape \(4, 4\)"),
-    (GateSpec("bad", 2, matrix=X), ValueError, r"matrix must be 4x4 for n_qubits=2, got shape \(2, 2\)"),
-    (GateSpec("bad", 1, matrix=np.array([[np.nan, 0], [0, 1]])), ValueError, r"entries must be finite"),
-    (GateSpec("bad", 0, matrix=np.eye(1)), ValueError, r"n_qubits must be an integer >= 1, got 0"),
-    (GateSpec("bad", True, matrix=X), ValueError, r"n_qubits must be an integer >= 1, got True"),
-    (GateSpec("bad", 1, matrix=X, diagonal=True), ValueError, r"diagonal=True but the matrix has off-diagonal"),
-    (GateSpec("bad", 1, matrix=[["a", 0], [0, 1]]), TypeError, r"matrix must be an array of numbers"),
-    (GateSpec("", 1, matrix=X), ValueError, r"gate name must be a non-empty string, got ''"),
-    (GateSpec("bad", 1, matrix=X, qasm=""), ValueError, r"qasm must be None or a non-empty string"),
-    ("h", TypeError, r"spec must be a GateSpec, got str"),
-])
+@pytest.mark.parametrize(
+    "spec, error, message",
+    [
+        (GateSpec("bad", 1), ValueError, r"'bad' needs exactly one of generator or matrix"),
+        (GateSpec("bad", 1, generator="x", matrix=X), ValueError, r"exactly one of generator or matrix"),
+        (GateSpec("bad", 2, generator="x"), ValueError, r"single-qubit Pauli rotations, got n_qubits=2"),
+        (GateSpec("bad", 1, generator="w"), ValueError, r"generator must be one of \['x', 'y', 'z'\], got 'w'"),
+        (GateSpec("bad", 1, generator="x", diagonal=True), ValueError, r"rotation about 'x' is not diagonal"),
+        (
+            GateSpec("bad", 1, matrix=np.array([[1, 1], [0, 1]])),
+            ValueError,
+            r"unitary within 1e-10, but \|M\^H M - I\|",
+        ),
+        (GateSpec("bad", 1, matrix=X * (1 + 1e-8)), ValueError, r"must be unitary"),
+        (GateSpec("bad", 1, matrix=np.eye(4)), ValueError, r"matrix must be 2x2 for n_qubits=1, got shape \(4, 4\)"),
+        (GateSpec("bad", 2, matrix=X), ValueError, r"matrix must be 4x4 for n_qubits=2, got shape \(2, 2\)"),
+        (GateSpec("bad", 1, matrix=np.array([[np.nan, 0], [0, 1]])), ValueError, r"entries must be finite"),
+        (GateSpec("bad", 0, matrix=np.eye(1)), ValueError, r"n_qubits must be an integer >= 1, got 0"),
+        (GateSpec("bad", True, matrix=X), ValueError, r"n_qubits must be an integer >= 1, got True"),
+        (GateSpec("bad", 1, matrix=X, diagonal=True), ValueError, r"diagonal=True but the matrix has off-diagonal"),
+        (GateSpec("bad", 1, matrix=[["a", 0], [0, 1]]), TypeError, r"matrix must be an array of numbers"),
+        (GateSpec("", 1, matrix=X), ValueError, r"gate name must be a non-empty string, got ''"),
+        (GateSpec("bad", 1, matrix=X, qasm=""), ValueError, r"qasm must be None or a non-empty string"),
+        ("h", TypeError, r"spec must be a GateSpec, got str"),
+    ],
+)
 def test_bad_gate_specs_are_refused_and_change_nothing(scratch_gates, spec, error, message):
     before = (dict(gates.GATES), dict(gates.ALIASES))
     with pytest.raises(error, match=message):
@@ -209,19 +233,23 @@ def test_rotation_matrices_follow_the_half_angle_convention():
     c, s = np.cos(t / 2), np.sin(t / 2)
     np.testing.assert_allclose(gate_spec("ry").rotation_matrix(t), [[c, -s], [s, c]], atol=1e-15)
     np.testing.assert_allclose(gate_spec("rx").rotation_matrix(t), [[c, -1j * s], [-1j * s, c]], atol=1e-15)
-    np.testing.assert_allclose(gate_spec("rz").rotation_matrix(t), np.diag([np.exp(-0.5j * t), np.exp(0.5j * t)]),
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        gate_spec("rz").rotation_matrix(t), np.diag([np.exp(-0.5j * t), np.exp(0.5j * t)]), atol=1e-15
+    )
 
 
 # ----- built-ins -----------------------------------------------------------------------------
 @pytest.mark.parametrize("reps", [1, 3])
-@pytest.mark.parametrize("name, shape, n_ops", [
-    ("pz", lambda r: (r + 1, 2), lambda r: 1 + 3 * r + 2),
-    ("rpz", lambda r: (r + 1, 1), lambda r: 1 + 2 * r + 1),
-    ("real", lambda r: (r, 1), lambda r: 1 + 4 * r),
-    ("px", lambda r: (r + 1, 1), lambda r: 1 + 2 * r + 1),
-    ("mix", lambda r: (r + 1, 2), lambda r: 1 + 3 * r + 2),
-])
+@pytest.mark.parametrize(
+    "name, shape, n_ops",
+    [
+        ("pz", lambda r: (r + 1, 2), lambda r: 1 + 3 * r + 2),
+        ("rpz", lambda r: (r + 1, 1), lambda r: 1 + 2 * r + 1),
+        ("real", lambda r: (r, 1), lambda r: 1 + 4 * r),
+        ("px", lambda r: (r + 1, 1), lambda r: 1 + 2 * r + 1),
+        ("mix", lambda r: (r + 1, 2), lambda r: 1 + 3 * r + 2),
+    ],
+)
 def test_builtin_shapes_follow_the_published_layout(name, shape, n_ops, reps):
     c = builtin(name, reps)
     assert c.parameter_shape == shape(reps)
@@ -271,8 +299,19 @@ def test_fuse_groups_parameter_only_runs_between_data_gates():
 
 
 def test_fuse_keeps_every_op_in_order_and_splits_on_qubits_and_entanglers():
-    c = (Circuit(2).h(0).rz(0, theta(0)).ry(1, theta(1)).rx(1, theta(2)).cnot(0, 1).s(0).z(0)
-         .rz(0, data(0)).y(1).measure())
+    c = (
+        Circuit(2)
+        .h(0)
+        .rz(0, theta(0))
+        .ry(1, theta(1))
+        .rx(1, theta(2))
+        .cnot(0, 1)
+        .s(0)
+        .z(0)
+        .rz(0, data(0))
+        .y(1)
+        .measure()
+    )
     items = fuse_parameter_gates(c)
     flat = [op for it in items for op in (it.ops if isinstance(it, FusedBlock) else (it,))]
     assert flat == list(c.ops)

@@ -1,5 +1,6 @@
 """torch.compile(fullgraph=True) of every QKAN model: no graph breaks, compiled equal to eager (outputs and
 gradients), and no recompile when only the batch size changes. CPU with exact; CUDA with flash (marker gpu)."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,11 @@ def _models(solver: str, device: str):
         ("layer", QKANLayer(3, 4, reps=2, solver=solver, seed=0), lambda b: torch.rand(b, 3, generator=gen) * 2 - 1),
         ("qkan", QKAN([3, 4, 2], reps=2, solver=solver, seed=0), lambda b: torch.rand(b, 3, generator=gen) * 2 - 1),
         ("hqkan", HQKAN(12, solver=solver), lambda b: torch.randn(b, 5, 12, generator=gen)),
-        ("classifier", HQKANClassifier.for_digits(solver=solver, qkan_out=6, hidden=5, reps=1),
-         lambda b: torch.rand(b, 1, 8, 8, generator=gen)),
+        (
+            "classifier",
+            HQKANClassifier.for_digits(solver=solver, qkan_out=6, hidden=5, reps=1),
+            lambda b: torch.rand(b, 1, 8, 8, generator=gen),
+        ),
         ("gpt", gpt, lambda b: torch.randint(64, (b, 16), generator=gen)),
     ]
 

@@ -1,13 +1,16 @@
 """cutn solver on CPU (opt_einsum): parity with the float64 exact reference on every built-in ansatz
 and on random multi-qubit circuits, forward and gradients; gradcheck; batch chunking; the
 recontraction backward the GPU path uses; the lowering's shape of the network."""
+
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
-from qkan.solvers import LayerGeometry, LayerParams, UnsupportedCircuit, compile as compile_program
+from qkan.solvers import LayerGeometry, LayerParams, UnsupportedCircuit
+from qkan.solvers import compile as compile_program
 from qkan.solvers.cutn import CutnSolver
 from qkan.solvers.cutn.engines import EinsumEngine
 from qkan.solvers.cutn.gradients import ContractNetwork, environment_gradients
@@ -31,9 +34,15 @@ def random_params(circuit: Circuit, geometry: LayerGeometry, dtype, seed: int = 
     out_dim, in_dim = geometry.out_dim, geometry.in_dim
     mask = torch.ones(out_dim, in_dim, dtype=dtype)
     mask[0, -1] = 0
-    return LayerParams(rand(*edges, *circuit.parameter_shape, lo=-3, hi=3), rand(*edges, reps, lo=0.2, hi=0.5),
-                       rand(*edges, reps, lo=-0.3, hi=0.3), rand(out_dim, in_dim), rand(out_dim, in_dim),
-                       rand(out_dim, in_dim), mask)
+    return LayerParams(
+        rand(*edges, *circuit.parameter_shape, lo=-3, hi=3),
+        rand(*edges, reps, lo=0.2, hi=0.5),
+        rand(*edges, reps, lo=-0.3, hi=0.3),
+        rand(out_dim, in_dim),
+        rand(out_dim, in_dim),
+        rand(out_dim, in_dim),
+        mask,
+    )
 
 
 def inputs(dtype, seed: int = 1) -> torch.Tensor:
@@ -61,7 +70,9 @@ def assert_parity(circuit, geometry, dtype, tol, device="cpu", **options):
     params, x = random_params(circuit, geometry, torch.float64), inputs(torch.float64)
     exact = compile_program("exact", circuit, geometry, torch.float64, "cpu")
     cutn = compile_program("cutn", circuit, geometry, dtype, device, **options)
-    ref = outputs_and_grads(exact, *leaves([x], torch.float64, "cpu"), LayerParams(*leaves(params, torch.float64, "cpu")))
+    ref = outputs_and_grads(
+        exact, *leaves([x], torch.float64, "cpu"), LayerParams(*leaves(params, torch.float64, "cpu"))
+    )
     got = outputs_and_grads(cutn, *leaves([x], dtype, device), LayerParams(*leaves(params, dtype, device)))
     for r, c in zip(ref[:2] + tuple(ref[2]), got[:2] + tuple(got[2])):
         torch.testing.assert_close(c.cpu().double(), r, atol=tol, rtol=0)
@@ -72,8 +83,9 @@ def assert_parity(circuit, geometry, dtype, tol, device="cpu", **options):
 @pytest.mark.parametrize("name", sorted(BUILTINS))
 @pytest.mark.parametrize("preacts,groups", [(False, None), (True, None), (True, 2)])
 def test_builtins_match_exact_in_float64(name, readout, preacts, groups):
-    assert_parity(builtin(name, REPS, readout), LayerGeometry(I, O, groups=groups, preacts=preacts),
-                  torch.float64, 1e-10)
+    assert_parity(
+        builtin(name, REPS, readout), LayerGeometry(I, O, groups=groups, preacts=preacts), torch.float64, 1e-10
+    )
 
 
 @pytest.mark.parametrize("readout", ["amp", "z"])
@@ -96,7 +108,7 @@ def random_circuits(draw):
         qubit = draw(st.integers(0, n - 1))
         kind = draw(st.sampled_from(GATES_1Q_FIXED + ROTATIONS * 2 + (["cnot", "cz"] * 2 if n > 1 else [])))
         if kind in ("cnot", "cz"):
-            other = draw(st.integers(0, n - 1).filter(lambda q: q != qubit))
+            other = draw(st.integers(0, n - 1).filter(lambda q, qubit=qubit: q != qubit))
             c = c.gate(kind, qubit, other)
         elif kind in ROTATIONS:
             slot = draw(st.sampled_from(["theta", "raw", "auto", "affine", "mixed", "const"]))
@@ -117,8 +129,12 @@ def test_random_entangling_circuits_match_exact(circuit, preacts):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(circuit=random_circuits(), preacts=st.booleans(), strategy=st.sampled_from(["circuit", "split"]),
-       layer=st.booleans())
+@given(
+    circuit=random_circuits(),
+    preacts=st.booleans(),
+    strategy=st.sampled_from(["circuit", "split"]),
+    layer=st.booleans(),
+)
 def test_recontraction_backward_matches_autograd(circuit, preacts, strategy, layer):
     """The GPU path's backward (environments of each operand) on opt_einsum, along either path strategy,
     against torch autograd through the circuit-order contraction."""
@@ -126,8 +142,10 @@ def test_recontraction_backward_matches_autograd(circuit, preacts, strategy, lay
     mode = ("layer" if layer else "expectation") if circuit.readout.kind == "z" else "amplitudes"
     network = CircuitNetwork(circuit, geometry, mode, strategy=strategy)
     assert network.split == (strategy == "split")
-    operands = [o.detach().requires_grad_() for o in network.operands(inputs(torch.float64),
-                                                                      random_params(circuit, geometry, torch.float64))]
+    operands = [
+        o.detach().requires_grad_()
+        for o in network.operands(inputs(torch.float64), random_params(circuit, geometry, torch.float64))
+    ]
     engine = EinsumEngine()
     reference = engine.contract(network.expression, CircuitNetwork(circuit, geometry, mode, "circuit").path, operands)
     cotangent = torch.randn_like(reference)
@@ -149,7 +167,9 @@ def test_split_path_where_it_writes_less(readout, mode):
     circuit = CircuitNetwork(builtin("pz", 3, readout), LayerGeometry(100, 100), mode, strategy="circuit")
     assert split.split and not circuit.split
     assert split.largest_per_sample <= circuit.largest_per_sample
-    (split_flops, split_written), (_, circuit_written) = (path_cost(n.expression, n.path, sizes) for n in (split, circuit))
+    (split_flops, split_written), (_, circuit_written) = (
+        path_cost(n.expression, n.path, sizes) for n in (split, circuit)
+    )
     assert split_written * 4 < circuit_written and split_flops > 0
     assert not CircuitNetwork(builtin("pz", 3, readout), LayerGeometry(100, 100, preacts=True), mode).split
     with pytest.raises(ValueError, match="path strategy"):
@@ -161,8 +181,16 @@ def test_split_path_where_it_writes_less(readout, mode):
 def test_gradcheck_float64(readout, memory_limit):
     """Unchunked, and in chunks of the batch (the backward, run many times by gradcheck, reuses the
     forward's last chunk the first time only)."""
-    circuit = Circuit(2, reps=1, theta_shape=(2,)).h(0).ry(1, theta(0)).rz(0, data(0)).cnot(0, 1) \
-        .rx(1, data(0) + theta(1)).cz(1, 0).measure(readout, 1)
+    circuit = (
+        Circuit(2, reps=1, theta_shape=(2,))
+        .h(0)
+        .ry(1, theta(0))
+        .rz(0, data(0))
+        .cnot(0, 1)
+        .rx(1, data(0) + theta(1))
+        .cz(1, 0)
+        .measure(readout, 1)
+    )
     geometry = LayerGeometry(2, 2, preacts=True)
     program = compile_program("cutn", circuit, geometry, torch.float64, "cpu", memory_limit=memory_limit)
     assert (program.chunk_size(program.layer_network or program.values_network, 3) < 3) == (memory_limit is not None)
@@ -209,7 +237,9 @@ def test_lowering_uses_hyperedges_vectors_and_four_index_gates():
     network = CircuitNetwork(circuit, LayerGeometry(I, O), "layer")
     labels = network.expression.split("->")[0].split(",")
     assert network.expression.endswith("->bo")
-    assert any(l.startswith("ib") and len(l) == 3 for l in labels)  # raw data RZ: a vector on the wire, per (i, b), no o
+    assert any(
+        l.startswith("ib") and len(l) == 3 for l in labels
+    )  # raw data RZ: a vector on the wire, per (i, b), no o
     assert any(l.startswith("oi") and len(l) == 4 for l in labels)  # theta block per edge (o, i)
     assert sum(len(l) == 4 and not l.startswith("oi") for l in labels) == 2  # CNOT (ket and bra)
     assert all(l.count(c) <= 1 for l in labels for c in l)
@@ -244,8 +274,8 @@ def test_amp_readout_matches_torch_autograd(qubit, n_qubits):
     """The lean amp readout node: values and gradients equal torch autograd through the statevector
     readout (a zero-norm half included, where both give the subgradient 0); gradcheck in float64."""
     g = torch.Generator().manual_seed(qubit + 10 * n_qubits)
-    amplitudes = torch.randn(4, 3, 2 ** n_qubits, dtype=torch.complex128, generator=g)
-    amplitudes.view(4, 3, 2 ** qubit, 2, -1)[0, 0, :, 1] = 0  # P(1) = 0 on one edge
+    amplitudes = torch.randn(4, 3, 2**n_qubits, dtype=torch.complex128, generator=g)
+    amplitudes.view(4, 3, 2**qubit, 2, -1)[0, 0, :, 1] = 0  # P(1) = 0 on one edge
     cotangent = torch.randn(4, 3, dtype=torch.float64, generator=g)
     ours = amplitudes.clone().requires_grad_()
     reference = amplitudes.clone().requires_grad_()
@@ -255,5 +285,5 @@ def test_amp_readout_matches_torch_autograd(qubit, n_qubits):
     (grad,) = torch.autograd.grad(f, ours, cotangent)
     (expected_grad,) = torch.autograd.grad(expected, reference, cotangent)
     torch.testing.assert_close(grad, expected_grad, atol=1e-14, rtol=0)
-    nonzero = torch.randn(2, 2 ** n_qubits, dtype=torch.complex128, generator=g, requires_grad=True)
+    nonzero = torch.randn(2, 2**n_qubits, dtype=torch.complex128, generator=g, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a: amp_readout(a, qubit, n_qubits), (nonzero,))

@@ -1,35 +1,53 @@
 """cutn on cuTensorNet (run with `pytest -m gpu` where cuQuantum is installed): parity with the float64
 exact reference for both backward kinds, plans reused across steps, and memory bounded by
 ``memory_limit`` on a QKAN([256, 256]) train step at batch 4096."""
+
 import pytest
 import torch
+from test_cutn import REPS, I, O, assert_parity
 
 from qkan import QKAN
 from qkan.circuits import Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry
 
-from test_cutn import I, O, REPS, assert_parity
-
 pytest.importorskip("cuquantum")
 pytestmark = pytest.mark.gpu
 
 ENTANGLING = [
-    Circuit(2, reps=1, theta_shape=(2,)).h(0).ry(1, theta(0)).rz(0, data(0)).cnot(0, 1).rx(1, data(0, "affine") + theta(1))
-    .cz(1, 0).measure("z", 1),
-    Circuit(3, reps=2, theta_shape=(2, 2)).h(0).h(2).rz(0, data(0)).cnot(0, 1).ry(1, theta(0, 1)).cnot(1, 2)
-    .rz(2, data(1, "affine")).cz(0, 2).ry(0, theta(1, 0)).measure("amp", 2),
+    Circuit(2, reps=1, theta_shape=(2,))
+    .h(0)
+    .ry(1, theta(0))
+    .rz(0, data(0))
+    .cnot(0, 1)
+    .rx(1, data(0, "affine") + theta(1))
+    .cz(1, 0)
+    .measure("z", 1),
+    Circuit(3, reps=2, theta_shape=(2, 2))
+    .h(0)
+    .h(2)
+    .rz(0, data(0))
+    .cnot(0, 1)
+    .ry(1, theta(0, 1))
+    .cnot(1, 2)
+    .rz(2, data(1, "affine"))
+    .cz(0, 2)
+    .ry(0, theta(1, 0))
+    .measure("amp", 2),
 ]
 
 
 @pytest.mark.parametrize("readout", ["amp", "z"])
-@pytest.mark.parametrize("name,backward", [(n, "cutensornet") for n in ("pz", "rpz", "real", "px", "mix")]
-                         + [(n, "environments") for n in ("pz", "mix")])
+@pytest.mark.parametrize(
+    "name,backward",
+    [(n, "cutensornet") for n in ("pz", "rpz", "real", "px", "mix")] + [(n, "environments") for n in ("pz", "mix")],
+)
 def test_builtins_match_exact_on_cutensornet(name, readout, backward):
     for preacts, groups in ((False, None), (True, 2)):
         geometry = LayerGeometry(I, O, groups=groups, preacts=preacts)
         assert_parity(builtin(name, REPS, readout), geometry, torch.float64, 1e-10, "cuda", backward=backward)
-    assert_parity(builtin(name, REPS, readout), LayerGeometry(I, O, preacts=True), torch.float32, 1e-5, "cuda",
-                  backward=backward)
+    assert_parity(
+        builtin(name, REPS, readout), LayerGeometry(I, O, preacts=True), torch.float32, 1e-5, "cuda", backward=backward
+    )
 
 
 @pytest.mark.parametrize("backward", ["cutensornet", "environments"])
@@ -45,8 +63,14 @@ def test_entangling_circuits_match_exact_on_cutensornet(index, backward):
 @pytest.mark.parametrize("readout", ["amp", "z"])
 def test_chunked_and_sliced_matches_exact_on_cutensornet(readout, preacts):
     """Chunks of one node over whole-batch operands, and checkpointed chunks (per-(o, i, b) operands)."""
-    program = assert_parity(builtin("pz", REPS, readout), LayerGeometry(I, O, preacts=preacts), torch.float64,
-                            1e-10, "cuda", memory_limit=8 * 400)
+    program = assert_parity(
+        builtin("pz", REPS, readout),
+        LayerGeometry(I, O, preacts=preacts),
+        torch.float64,
+        1e-10,
+        "cuda",
+        memory_limit=8 * 400,
+    )
     assert program.chunk_size(program.layer_network or program.values_network, 5) < 5
 
 
@@ -97,15 +121,22 @@ def test_workspaces_are_sized_to_need_within_the_share():
     model(x).square().mean().backward()
     engine = model.layers[0].program(x.device, x.dtype).engine
     sizes = [n.workspace_scratch_size + n.workspace_cache_size for n in engine._networks.values()]
-    assert sizes and max(sizes) < engine.workspace_limit / 4, \
+    assert sizes and max(sizes) < engine.workspace_limit / 4, (
         f"workspaces {sizes} of a {engine.workspace_limit}-byte limit"
+    )
 
 
 def test_wide_train_step_stays_under_memory_limit():
     """QKAN([100, 100]) at batch 1000 with memory_limit=300 MiB, both readouts: peak extra memory < 300 MiB."""
     for readout in ("amp", "z"):
-        model = QKAN([100, 100], solver="cutn", seed=0, device="cuda", fast_measure=readout == "amp",
-                     solver_kwargs={"memory_limit": 300 * 2**20})
+        model = QKAN(
+            [100, 100],
+            solver="cutn",
+            seed=0,
+            device="cuda",
+            fast_measure=readout == "amp",
+            solver_kwargs={"memory_limit": 300 * 2**20},
+        )
         peak, loss = train_step_peak(model, 1000)
         assert torch.isfinite(loss)
         assert peak < 300 * 2**20, f"{readout}: peak extra memory {peak / 2**20:.0f} MiB"

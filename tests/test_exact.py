@@ -1,18 +1,19 @@
 """The exact solver against the independent reference of tests/reference.py: values and gradients
 for every built-in ansatz, both readouts, pre-activations on/off and grouping; gradcheck; the
 checkpoint option; and the spec's facts about pz."""
+
 import math
 import zlib
 
 import pytest
 import torch
+from reference import PARAM_NAMES, layer_reference, random_circuit, random_tensors
 from torch.func import functional_call
 
 from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
-from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
-
-from reference import PARAM_NAMES, layer_reference, random_circuit, random_tensors
+from qkan.solvers import LayerGeometry, LayerParams
+from qkan.solvers import compile as compile_program
 
 OUT, IN, REPS, BATCH = 3, 4, 3, 6
 TOLERANCE = {torch.float64: 1e-12, torch.float32: 1e-5}
@@ -44,8 +45,16 @@ def _assert_all_close(got: list[torch.Tensor], want: list[torch.Tensor], atol: f
 @pytest.mark.parametrize("name", sorted(BUILTINS))
 def test_builtin_matches_reference(name, readout, preacts, group, dtype):
     circuit = builtin(name, REPS, readout)
-    tensors = random_tensors(circuit.parameter_shape, OUT, IN, REPS, BATCH, group, arccos_safe=name == "px",
-                             seed=zlib.crc32(repr((name, readout, preacts, group)).encode()))
+    tensors = random_tensors(
+        circuit.parameter_shape,
+        OUT,
+        IN,
+        REPS,
+        BATCH,
+        group,
+        arccos_safe=name == "px",
+        seed=zlib.crc32(repr((name, readout, preacts, group)).encode()),
+    )
     # compare on values representable in ``dtype`` so the error measured is the solver's arithmetic
     tensors = {k: v.to(dtype).double() for k, v in tensors.items()}
     upstream = torch.randn(BATCH, OUT, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -55,8 +64,7 @@ def test_builtin_matches_reference(name, readout, preacts, group, dtype):
 
     want = _values_and_grads(reference, tensors, upstream)
     geometry = LayerGeometry(IN, OUT, group, preacts, "silu")
-    got = _values_and_grads(_exact_fn(circuit, geometry, dtype), {k: v.to(dtype) for k, v in tensors.items()},
-                            upstream)
+    got = _values_and_grads(_exact_fn(circuit, geometry, dtype), {k: v.to(dtype) for k, v in tensors.items()}, upstream)
     assert got[0].dtype == dtype
     _assert_all_close(got, want, TOLERANCE[dtype])
 
@@ -67,10 +75,8 @@ def test_random_multi_qubit_circuit_matches_reference(seed):
     tensors = random_tensors(circuit.parameter_shape, 2, 3, 2, 5, seed=seed)
     preacts = seed % 2 == 0
     upstream = torch.randn(5, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    want = _values_and_grads(lambda x, *p: layer_reference(x, *p, circuit=circuit, preacts=preacts), tensors,
-                             upstream)
-    got = _values_and_grads(_exact_fn(circuit, LayerGeometry(3, 2, None, preacts), torch.float64), tensors,
-                            upstream)
+    want = _values_and_grads(lambda x, *p: layer_reference(x, *p, circuit=circuit, preacts=preacts), tensors, upstream)
+    got = _values_and_grads(_exact_fn(circuit, LayerGeometry(3, 2, None, preacts), torch.float64), tensors, upstream)
     _assert_all_close(got, want, 1e-12)
 
 
@@ -87,8 +93,18 @@ def _gradcheck_layer(layer: QKANLayer, x: torch.Tensor) -> None:
 @pytest.mark.parametrize("readout", ["amp", "z"])
 @pytest.mark.parametrize("name", sorted(BUILTINS))
 def test_gradcheck_builtin_layer(name, readout):
-    layer = QKANLayer(2, 2, reps=2, ansatz=name, preact_trainable=True, postact_weight_trainable=True,
-                      postact_bias_trainable=True, fast_measure=readout == "amp", seed=3, dtype=torch.float64)
+    layer = QKANLayer(
+        2,
+        2,
+        reps=2,
+        ansatz=name,
+        preact_trainable=True,
+        postact_weight_trainable=True,
+        postact_bias_trainable=True,
+        fast_measure=readout == "amp",
+        seed=3,
+        dtype=torch.float64,
+    )
     x = torch.rand(3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 1.6 - 0.8
     if name == "px":
         with torch.no_grad():
@@ -98,9 +114,18 @@ def test_gradcheck_builtin_layer(name, readout):
 
 @pytest.mark.parametrize("readout", ["amp", "z"])
 def test_gradcheck_random_two_qubit_circuit_with_cnot(readout):
-    circuit = (Circuit(2).h(0).ry(1, theta(0, 0)).rz(0, data(0) + theta(0, 1)).cnot(0, 1)
-               .rx(1, 0.7 * data(1, "affine") - theta(1, 0)).cnot(1, 0).ry(0, theta(1, 1)).cz(0, 1)
-               .measure(readout, 1))
+    circuit = (
+        Circuit(2)
+        .h(0)
+        .ry(1, theta(0, 0))
+        .rz(0, data(0) + theta(0, 1))
+        .cnot(0, 1)
+        .rx(1, 0.7 * data(1, "affine") - theta(1, 0))
+        .cnot(1, 0)
+        .ry(0, theta(1, 1))
+        .cz(0, 1)
+        .measure(readout, 1)
+    )
     layer = QKANLayer(2, 2, ansatz=circuit, preact_trainable=True, seed=5, dtype=torch.float64)
     x = torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     _gradcheck_layer(layer, x)
@@ -122,8 +147,15 @@ def _pz_circuit_values(theta_values: torch.Tensor, x: torch.Tensor, readout: str
     geometry = LayerGeometry(x.shape[1], 1)
     program = compile_program("exact", builtin("pz", REPS, readout), geometry, torch.float64, "cpu")
     ones = torch.ones(1, x.shape[1], dtype=torch.float64)
-    params = LayerParams(theta_values, torch.ones(1, x.shape[1], REPS, dtype=torch.float64),
-                         torch.zeros(1, x.shape[1], REPS, dtype=torch.float64), ones, 0 * ones, 0 * ones, ones)
+    params = LayerParams(
+        theta_values,
+        torch.ones(1, x.shape[1], REPS, dtype=torch.float64),
+        torch.zeros(1, x.shape[1], REPS, dtype=torch.float64),
+        ones,
+        0 * ones,
+        0 * ones,
+        ones,
+    )
     return program.circuit_values(x, params)[:, 0, :]
 
 
@@ -138,8 +170,9 @@ def _fourier_magnitudes(readout: str) -> torch.Tensor:
     """|c_k| of f(x) sampled on [0, 2pi) at 32 points, for random theta (one edge)."""
     n = 32
     x = (2 * math.pi * torch.arange(n, dtype=torch.float64) / n)[:, None]
-    theta_values = torch.rand(1, 1, REPS + 1, 2, generator=torch.Generator().manual_seed(11),
-                              dtype=torch.float64) * 2 * math.pi
+    theta_values = (
+        torch.rand(1, 1, REPS + 1, 2, generator=torch.Generator().manual_seed(11), dtype=torch.float64) * 2 * math.pi
+    )
     f = _pz_circuit_values(theta_values, x, readout)[:, 0]
     return torch.fft.fft(f).abs() / n
 

@@ -1,4 +1,5 @@
 """create_dataset, the fit loop (Adam and LBFGS), plots and the `qkan fit` command."""
+
 import json
 
 import pytest
@@ -9,13 +10,15 @@ from qkan.cli import main
 
 
 def test_create_dataset_shapes_ranges_and_seed():
-    data = create_dataset(lambda x: x[:, :1] * x[:, 1:], n_var=2, ranges=[(0, 1), (-2, -1)], train_num=50,
-                          test_num=20, seed=3)
+    data = create_dataset(
+        lambda x: x[:, :1] * x[:, 1:], n_var=2, ranges=[(0, 1), (-2, -1)], train_num=50, test_num=20, seed=3
+    )
     assert data["train_input"].shape == (50, 2) and data["train_label"].shape == (50, 1)
     assert data["test_input"].shape == (20, 2)
     assert bool((data["train_input"][:, 0] >= 0).all() and (data["train_input"][:, 1] <= -1).all())
-    again = create_dataset(lambda x: x[:, :1] * x[:, 1:], n_var=2, ranges=[(0, 1), (-2, -1)], train_num=50,
-                           test_num=20, seed=3)
+    again = create_dataset(
+        lambda x: x[:, :1] * x[:, 1:], n_var=2, ranges=[(0, 1), (-2, -1)], train_num=50, test_num=20, seed=3
+    )
     assert torch.equal(data["train_input"], again["train_input"])
 
 
@@ -46,7 +49,7 @@ def test_fit_rejects_unknown_optimizer_and_incomplete_dataset():
 def test_qkan_fit_command_writes_plot_and_history(tmp_path, capsys):
     assert main(["fit", "--steps", "3", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    summary = json.loads(printed[printed.index("{"):])
+    summary = json.loads(printed[printed.index("{") :])
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["history"]["test_loss"]) == 3 and history["final_test_loss"] > 0
     assert (tmp_path / "fit.png").stat().st_size > 10_000

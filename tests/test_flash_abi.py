@@ -2,6 +2,7 @@
 solvers/flash/abi.py, agree with the generated source (signatures, explicit instantiations, name
 expressions), ``pack`` refuses a wrong argument set, and the launch code packs every declared argument
 of a compiled variant (the launches recorded instead of run)."""
+
 from __future__ import annotations
 
 import importlib
@@ -33,8 +34,10 @@ def test_pack_orders_arguments_and_refuses_missing_or_unknown_ones():
 
 
 def test_instances_are_compiled_variants_only():
-    assert BACKWARD.instance("float", EDGE=False, SUMS=True, GX=False, FLAT=True) == \
-        "qkan_backward<float, false, true, false, true>"
+    assert (
+        BACKWARD.instance("float", EDGE=False, SUMS=True, GX=False, FLAT=True)
+        == "qkan_backward<float, false, true, false, true>"
+    )
     with pytest.raises(ValueError, match="no compiled variant"):
         BACKWARD.instance("float", EDGE=True, SUMS=True, GX=False, FLAT=False)  # the layer sums belong to y mode
     with pytest.raises(ValueError, match="no compiled variant"):
@@ -48,8 +51,7 @@ def _definitions(source: str) -> dict[str, tuple[list[str], list[tuple[str, str]
     found = {}
     for m in re.finditer(r"template <([^>]*)>\n__global__ void (\w+)\(([^)]*)\)", source):
         params = [p.replace("__restrict__", "").split() for p in m.group(3).split(",")]
-        found[m.group(2)] = ([t.strip() for t in m.group(1).split(",")],
-                             [(" ".join(p[:-1]), p[-1]) for p in params])
+        found[m.group(2)] = ([t.strip() for t in m.group(1).split(",")], [(" ".join(p[:-1]), p[-1]) for p in params])
     return found
 
 
@@ -100,12 +102,23 @@ def test_launches_pack_every_declared_argument(monkeypatch, fourier):
     kernels = FlashKernels(make_codegen(circuit, geometry, fourier))
     key = register_kernels(f"abi-test-{fourier}", kernels)
     x = torch.zeros(5, 3)
-    params = [torch.zeros(40, 3, *circuit.parameter_shape), torch.zeros(40, 3, 2), torch.zeros(40, 3, 2),
-              torch.zeros(40, 3), torch.zeros(40, 3), torch.zeros(40, 3), torch.ones(40, 3)]
+    params = [
+        torch.zeros(40, 3, *circuit.parameter_shape),
+        torch.zeros(40, 3, 2),
+        torch.zeros(40, 3, 2),
+        torch.zeros(40, 3),
+        torch.zeros(40, 3),
+        torch.zeros(40, 3),
+        torch.ones(40, 3),
+    ]
     params[0].requires_grad_()
     flash_apply(key, False, x, *params).sum().backward()
-    assert recorder.names == ["qkan_edge_table<float>", "qkan_forward<float, false>",
-                              "qkan_backward<float, false, false, false, true>", "qkan_param_grads<float, false>"]
+    assert recorder.names == [
+        "qkan_edge_table<float>",
+        "qkan_forward<float, false>",
+        "qkan_backward<float, false, false, false, true>",
+        "qkan_param_grads<float, false>",
+    ]
     assert params[0].grad.shape == params[0].shape
     x.requires_grad_()
     for t in params[1:6]:

@@ -2,6 +2,7 @@
 needs nvcc, no GPU), for every built-in x readout x pre-activations (gate-walk kernels; the Fourier
 kernels in test_flash_fourier.py) and for random circuits (whichever kernels the solver picks); plus
 the solver's refusals off the GPU and on multi-qubit circuits, and the launcher's argument packing."""
+
 from __future__ import annotations
 
 import ctypes
@@ -11,16 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import random_circuit
 
 from qkan.circuits import BUILTINS, Circuit, builtin
-from qkan.solvers import LayerGeometry, UnsupportedCircuit, compile as compile_program
+from qkan.solvers import LayerGeometry, UnsupportedCircuit
+from qkan.solvers import compile as compile_program
 from qkan.solvers.cuda_runtime import ArgumentSlots, _integer, nvcc_available, ptxas_report
 from qkan.solvers.flash import FlashSolver, WalkCodegen, make_codegen
 from qkan.solvers.flash.abi import name_expressions
 from qkan.solvers.flash.kernels import backward_kernel, forward_kernel
 from qkan.solvers.flash.tuning import MAX_KEPT_STATES, NB
-from reference import random_circuit
 
 needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not installed")
 
@@ -37,20 +40,27 @@ def assert_compiles_without_spills(circuit: Circuit, geometry: LayerGeometry, fo
 def test_builtins_compile_without_spills():
     variants = list(itertools.product(sorted(BUILTINS), ("amp", "z"), (False, True)))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(assert_compiles_without_spills, builtin(name, 3, readout),
-                               LayerGeometry(8, 6, preacts=preacts)) for name, readout, preacts in variants]
+        futures = [
+            pool.submit(assert_compiles_without_spills, builtin(name, 3, readout), LayerGeometry(8, 6, preacts=preacts))
+            for name, readout, preacts in variants
+        ]
         for future in futures:
             future.result()
 
 
 @needs_nvcc
 @settings(max_examples=3, deadline=None)
-@given(seed=st.integers(0, 10_000), n_ops=st.integers(1, 16), preacts=st.booleans(),
-       activation=st.sampled_from(["silu", "gelu", "tanh", None]))
+@given(
+    seed=st.integers(0, 10_000),
+    n_ops=st.integers(1, 16),
+    preacts=st.booleans(),
+    activation=st.sampled_from(["silu", "gelu", "tanh", None]),
+)
 def test_random_circuits_compile_without_spills(seed, n_ops, preacts, activation):
     circuit = random_circuit(1, n_ops, 3, seed)
-    assert_compiles_without_spills(circuit, LayerGeometry(5, 4, groups=2, preacts=preacts, base_activation=activation),
-                                   fourier=None)
+    assert_compiles_without_spills(
+        circuit, LayerGeometry(5, 4, groups=2, preacts=preacts, base_activation=activation), fourier=None
+    )
 
 
 def test_shared_sincos_and_folded_constants():
@@ -103,9 +113,9 @@ def test_flash_refuses_cpu_and_multi_qubit_circuits():
 def test_kernel_argument_slots_point_at_packed_values():
     """cuLaunchKernel reads argument k through slot pointer k: each must address its packed 8-byte value."""
     slots = ArgumentSlots(3)
-    slots.pack([5, 2 ** 40 + 3, -1])
+    slots.pack([5, 2**40 + 3, -1])
     pointers = (ctypes.c_void_p * 3).from_address(slots.address)
-    assert [ctypes.c_int64.from_address(p).value for p in pointers] == [5, 2 ** 40 + 3, -1]
+    assert [ctypes.c_int64.from_address(p).value for p in pointers] == [5, 2**40 + 3, -1]
     assert _integer(np.int32(7)) == 7
     for bad in (1.5, True, "x"):
         with pytest.raises(TypeError, match="tensors or integers"):

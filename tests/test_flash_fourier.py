@@ -1,6 +1,7 @@
 """The flash solver's Fourier-series path on the CPU: which circuits take it, that an eligible circuit's
 Bloch vector really is the trigonometric polynomial of the planned degree (checked with the float64
 exact solver, so an undercounted degree fails), and that its kernels compile for sm_90 without spills."""
+
 from __future__ import annotations
 
 import itertools
@@ -10,15 +11,25 @@ from typing import Optional
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import PARAM_NAMES, random_circuit, random_tensors
 
 from qkan.circuits import Circuit, builtin, data, theta
-from qkan.solvers import LayerGeometry, LayerParams, UnsupportedCircuit, compile as compile_program
+from qkan.solvers import LayerGeometry, LayerParams, UnsupportedCircuit
+from qkan.solvers import compile as compile_program
 from qkan.solvers.cuda_runtime import nvcc_available, ptxas_report
-from qkan.solvers.flash import FlashSolver, FourierCodegen, FourierPlan, WalkCodegen, WalkPlan, fourier_form, make_codegen
+from qkan.solvers.flash import (
+    FlashSolver,
+    FourierCodegen,
+    FourierPlan,
+    WalkCodegen,
+    WalkPlan,
+    fourier_form,
+    make_codegen,
+)
 from qkan.solvers.flash.abi import name_expressions
 from qkan.solvers.flash.tuning import MAX_FOURIER_DEGREE
-from reference import PARAM_NAMES, random_circuit, random_tensors
 
 needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not installed")
 
@@ -46,8 +57,14 @@ def test_other_circuits_keep_the_gate_walk():
 
 
 def test_frequencies_in_units_of_x_over_d():
-    circuit = (Circuit(1).h(0).rz(0, -0.5 * data(0, "raw")).ry(0, theta(0)).rx(0, 1.5 * data(1, "raw") + theta(1))
-               .measure("amp"))
+    circuit = (
+        Circuit(1)
+        .h(0)
+        .rz(0, -0.5 * data(0, "raw"))
+        .ry(0, theta(0))
+        .rx(0, 1.5 * data(1, "raw") + theta(1))
+        .measure("amp")
+    )
     gen = make_codegen(circuit, LayerGeometry(2, 2), None)
     assert isinstance(gen, FourierCodegen) and (gen.fourier.denominator, gen.fourier.degree) == (2, 4)
     assert fourier_form(gen.plan) == (2, (-1, 3))
@@ -89,8 +106,11 @@ def assert_is_planned_series(circuit: Circuit, seed: int = 0, plan: Optional[Fou
     coef_cos = 2 / plan.nodes * torch.einsum("mk,moi->koi", torch.cos(nodes[:, None] * k), at_nodes)
     coef_sin = 2 / plan.nodes * torch.einsum("mk,moi->koi", torch.sin(nodes[:, None] * k), at_nodes)
     u = x / plan.denominator  # (B, I)
-    series = at_nodes.mean(0) + torch.einsum("bik,koi->boi", torch.cos(u[..., None] * k), coef_cos) \
+    series = (
+        at_nodes.mean(0)
+        + torch.einsum("bik,koi->boi", torch.cos(u[..., None] * k), coef_cos)
         + torch.einsum("bik,koi->boi", torch.sin(u[..., None] * k), coef_sin)
+    )
     exact = program.circuit_values(x, params)
     assert (series - exact).abs().max().item() < 1e-12, f"{circuit} is not a series of degree {plan.degree}"
 
@@ -130,9 +150,15 @@ def assert_fourier_compiles_without_spills(circuit: Circuit, geometry: LayerGeom
 def test_fourier_builtins_compile_without_spills_up_to_the_largest_degree():
     variants = list(itertools.product(["pz", "real", "mix"], ("amp", "z"), (1, MAX_FOURIER_DEGREE)))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(assert_fourier_compiles_without_spills, builtin(name, reps, readout),
-                               LayerGeometry(8, 6, groups=2 if reps == 1 else None,
-                                             base_activation="gelu" if readout == "z" else "silu"))
-                   for name, readout, reps in variants]
+        futures = [
+            pool.submit(
+                assert_fourier_compiles_without_spills,
+                builtin(name, reps, readout),
+                LayerGeometry(
+                    8, 6, groups=2 if reps == 1 else None, base_activation="gelu" if readout == "z" else "silu"
+                ),
+            )
+            for name, readout, reps in variants
+        ]
         for future in futures:
             future.result()

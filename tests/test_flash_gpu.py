@@ -1,6 +1,7 @@
 """flash vs the float64 exact solver on the GPU: values and gradients of every built-in, both
 readouts, pre-activations on/off, grouping, masks, base activations and random circuits;
 gradcheck, bitwise determinism, large layers, torch.compile and the graphed train step."""
+
 from __future__ import annotations
 
 import copy
@@ -8,14 +9,16 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import PARAM_NAMES, random_circuit, random_tensors
 
 from qkan import QKANLayer
 from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
-from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
+from qkan.solvers import LayerGeometry, LayerParams
+from qkan.solvers import compile as compile_program
 from qkan.solvers.flash import FourierCodegen, WalkPlan
 from qkan.solvers.flash.tuning import MAX_FOURIER_DEGREE, MAX_KEPT_STATES
-from reference import PARAM_NAMES, random_circuit, random_tensors
 
 pytestmark = pytest.mark.gpu
 DEVICE = "cuda"
@@ -23,8 +26,16 @@ DEVICE = "cuda"
 
 def make_inputs(circuit: Circuit, out_dim: int, in_dim: int, batch: int, dtype: torch.dtype, group=None, seed=0):
     """x and LayerParams on the GPU in ``dtype``, every tensor requiring grad (mask excepted)."""
-    tensors = random_tensors(circuit.parameter_shape, out_dim, in_dim, circuit.data_reps, batch, group=group,
-                             arccos_safe="arccos" in circuit.data_encodings, seed=seed)
+    tensors = random_tensors(
+        circuit.parameter_shape,
+        out_dim,
+        in_dim,
+        circuit.data_reps,
+        batch,
+        group=group,
+        arccos_safe="arccos" in circuit.data_encodings,
+        seed=seed,
+    )
     return on_device(tensors, dtype)
 
 
@@ -37,22 +48,42 @@ def run(solver: str, circuit: Circuit, geometry: LayerGeometry, x, params, what:
     """Output and gradients of sum(output * fixed random weights) w.r.t. x (if it requires grad) and every
     parameter."""
     program = compile_program(solver, circuit, geometry, x.dtype, DEVICE, **options)
-    out = {"layer": program.layer_output, "edge": program.edge_values, "circuit": program.circuit_values}[what](x, params)
+    out = {"layer": program.layer_output, "edge": program.edge_values, "circuit": program.circuit_values}[what](
+        x, params
+    )
     weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64).to(out)
     inputs = [x] * x.requires_grad + [p for p in params if p.requires_grad]
     grads = torch.autograd.grad((out * weights).sum(), inputs, allow_unused=True)
     return out, [torch.zeros_like(t) if g is None else g for g, t in zip(grads, inputs)]
 
 
-def check_parity(circuit, geometry, out_dim, in_dim, batch, group=None, what="layer", dtypes=(torch.float32, torch.float64),
-                 fourier=None, input_grad=True):
-    tensors = random_tensors(circuit.parameter_shape, out_dim, in_dim, circuit.data_reps, batch, group=group,
-                             arccos_safe="arccos" in circuit.data_encodings)
+def check_parity(
+    circuit,
+    geometry,
+    out_dim,
+    in_dim,
+    batch,
+    group=None,
+    what="layer",
+    dtypes=(torch.float32, torch.float64),
+    fourier=None,
+    input_grad=True,
+):
+    tensors = random_tensors(
+        circuit.parameter_shape,
+        out_dim,
+        in_dim,
+        circuit.data_reps,
+        batch,
+        group=group,
+        arccos_safe="arccos" in circuit.data_encodings,
+    )
     assert_matches_exact(circuit, geometry, tensors, what, dtypes, fourier, input_grad)
 
 
-def assert_matches_exact(circuit, geometry, tensors: dict, what="layer", dtypes=(torch.float32, torch.float64),
-                         fourier=None, input_grad=True):
+def assert_matches_exact(
+    circuit, geometry, tensors: dict, what="layer", dtypes=(torch.float32, torch.float64), fourier=None, input_grad=True
+):
     """flash in each dtype against float64 exact on the same (float64, CPU) tensors: values within 1e-5
     (fp32) / 1e-10 (fp64) of the output's scale, every gradient within 1e-4 / 1e-10 relative. ``fourier``:
     the flash kernels to use (None: the solver's pick, the Fourier series where the circuit allows);
@@ -74,8 +105,10 @@ def assert_matches_exact(circuit, geometry, tensors: dict, what="layer", dtypes=
         floor = 0.1 * torch.cat([r.flatten() for r in ref_grads]).norm().item()
         for name, g, r in zip(names, grads, ref_grads):
             rel = ((g.double() - r).norm() / max(r.norm().item(), floor, 1e-30)).item()
-            assert rel <= grad_tol, (f"{dtype} {what}: grad {name} relative error {rel:.3g} "
-                                     f"(|ref| {r.norm().item():.3g}, floor {floor:.3g}) for {circuit}")
+            assert rel <= grad_tol, (
+                f"{dtype} {what}: grad {name} relative error {rel:.3g} "
+                f"(|ref| {r.norm().item():.3g}, floor {floor:.3g}) for {circuit}"
+            )
 
 
 @pytest.mark.parametrize("fourier", [None, False])
@@ -90,7 +123,9 @@ def test_builtins_match_exact(name, readout, preacts, fourier):
 
 def test_raw_circuits_default_to_the_fourier_kernels():
     for preacts, expected in ((False, True), (True, False)):
-        program = compile_program("flash", builtin("pz", 3), LayerGeometry(4, 3, preacts=preacts), torch.float32, DEVICE)
+        program = compile_program(
+            "flash", builtin("pz", 3), LayerGeometry(4, 3, preacts=preacts), torch.float32, DEVICE
+        )
         assert isinstance(program.kernels.codegen, FourierCodegen) == expected
 
 
@@ -104,8 +139,7 @@ def test_edge_values_match_exact(what, preacts):
 @pytest.mark.parametrize("group", [1, 2, 3])
 def test_grouping_and_masks_match_exact(group, preacts):
     """Output chunks > 1 (O=300 over 256-thread blocks), several batch tiles, grouped theta/preacts."""
-    check_parity(builtin("pz", 2, "amp"), LayerGeometry(7, 300, groups=group, preacts=preacts), 300, 7, 90,
-                 group=group)
+    check_parity(builtin("pz", 2, "amp"), LayerGeometry(7, 300, groups=group, preacts=preacts), 300, 7, 90, group=group)
 
 
 @pytest.mark.parametrize("preacts", [False, True])  # the Fourier and the gate-walk kernels
@@ -115,10 +149,25 @@ def test_parameter_gradients_without_input_gradient(shape, what, preacts):
     """The backward without grad_x, where blocks lie over consecutive edges (FLAT: O > 32 not a multiple of 32)
     and cross from one input's edges to the next, several batch tiles and chunks, grouped theta."""
     in_dim, out_dim = shape
-    check_parity(builtin("pz", 3, "amp"), LayerGeometry(in_dim, out_dim, groups=3, preacts=preacts), out_dim, in_dim,
-                 70, group=3, what=what, input_grad=False)
-    check_parity(builtin("rpz", 2, "z"), LayerGeometry(in_dim, out_dim, preacts=preacts), out_dim, in_dim, 70,
-                 what=what, input_grad=False)
+    check_parity(
+        builtin("pz", 3, "amp"),
+        LayerGeometry(in_dim, out_dim, groups=3, preacts=preacts),
+        out_dim,
+        in_dim,
+        70,
+        group=3,
+        what=what,
+        input_grad=False,
+    )
+    check_parity(
+        builtin("rpz", 2, "z"),
+        LayerGeometry(in_dim, out_dim, preacts=preacts),
+        out_dim,
+        in_dim,
+        70,
+        what=what,
+        input_grad=False,
+    )
 
 
 @pytest.mark.parametrize("reps", [1, MAX_FOURIER_DEGREE])
@@ -178,8 +227,12 @@ def test_amp_readout_with_poles_and_equator_in_one_warp():
 
 
 def test_gradcheck_float64():
-    for circuit, preacts in ((builtin("pz", 2, "amp"), True), (builtin("px", 2, "z"), False),
-                             (builtin("pz", 2, "amp"), False), (builtin("real", 2, "z"), False)):
+    for circuit, preacts in (
+        (builtin("pz", 2, "amp"), True),
+        (builtin("px", 2, "z"), False),
+        (builtin("pz", 2, "amp"), False),
+        (builtin("real", 2, "z"), False),
+    ):
         geometry = LayerGeometry(3, 2, preacts=preacts)
         x, params = make_inputs(circuit, 2, 3, 5, torch.float64)
         program = compile_program("flash", circuit, geometry, torch.float64, DEVICE)
@@ -190,8 +243,10 @@ def test_gradcheck_float64():
             return program.layer_output(x, LayerParams(*(next(it) if p.requires_grad else p for p in params)))
 
         assert torch.autograd.gradcheck(layer, (x, *trainable))
-        assert torch.autograd.gradcheck(lambda x, t: program.circuit_values(x, params._replace(theta=t)),
-                                        (x, params.theta))
+        assert torch.autograd.gradcheck(
+            lambda x, t, program=program, params=params: program.circuit_values(x, params._replace(theta=t)),
+            (x, params.theta),
+        )
 
 
 @pytest.mark.parametrize("preacts", [False, True])
@@ -220,8 +275,10 @@ def test_eager_function_and_custom_op_agree_bitwise():
         assert torch.equal(eager, custom)
         cotangent = torch.randn_like(eager)
         trainable = [t for t in inputs if t.requires_grad]
-        for a, b in zip(torch.autograd.grad(eager, trainable, cotangent, allow_unused=True),
-                        torch.autograd.grad(custom, trainable, cotangent, allow_unused=True)):
+        for a, b in zip(
+            torch.autograd.grad(eager, trainable, cotangent, allow_unused=True),
+            torch.autograd.grad(custom, trainable, cotangent, allow_unused=True),
+        ):
             assert (a is None and b is None) or torch.equal(a, b)
 
 
@@ -339,8 +396,9 @@ def test_torch_compile_program_fullgraph():
     compiled = torch.compile(program.layer_output, fullgraph=True)
     torch.testing.assert_close(compiled(x, params), program.layer_output(x, params), rtol=1e-6, atol=1e-6)
     grad = torch.autograd.grad(compiled(x, params).square().sum(), params.theta)[0]
-    torch.testing.assert_close(grad, torch.autograd.grad(program.layer_output(x, params).square().sum(),
-                                                         params.theta)[0], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        grad, torch.autograd.grad(program.layer_output(x, params).square().sum(), params.theta)[0], rtol=1e-6, atol=1e-6
+    )
 
 
 def test_torch_compile_model_matches_eager():

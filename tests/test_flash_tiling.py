@@ -1,16 +1,17 @@
 """The flash backward's batch tiling (CPU: a pure function of the sizes): the grid covers every edge, the tiles
 cover the batch within their bounds, and an empty batch gets one empty tile."""
+
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qkan.solvers.flash import backward_tiling
 from qkan.solvers.flash.tuning import BACKWARD_WARPS, MAX_TILE, MAX_TILES, MIN_TILE
 
 
 @settings(max_examples=300, deadline=None)
-@given(batch=st.integers(1, 300_000), out_dim=st.integers(1, 1100), in_dim=st.integers(1, 1100),
-       flat=st.booleans())
+@given(batch=st.integers(1, 300_000), out_dim=st.integers(1, 1100), in_dim=st.integers(1, 1100), flat=st.booleans())
 def test_tiles_cover_the_batch_within_their_bounds(batch, out_dim, in_dim, flat):
     (blocks, chunks), warps, tiles, tile = backward_tiling(batch, out_dim, in_dim, flat)
     assert 1 <= warps <= BACKWARD_WARPS

@@ -1,6 +1,7 @@
 """qkan.make_graphed_train_step: the two call forms (ours and the published qkan's), the optimizer preparation,
 the replay's shape check (CPU, with a stand-in graph), and on CUDA the whole-step capture of QKAN and the GPT
 against eager steps."""
+
 from __future__ import annotations
 
 import copy
@@ -21,9 +22,11 @@ def _parts():
 # ----- call forms ----------------------------------------------------------------------------------
 def test_our_form_by_position_and_by_name():
     _, loss_fn, opt, x, y = _parts()
-    for call in (parse_call((loss_fn, opt, x, y), {}),
-                 parse_call((), {"loss_fn": loss_fn, "optimizer": opt, "example_x": x, "example_y": y}),
-                 parse_call((loss_fn,), {"optimizer": opt, "example_x": x, "example_y": y}, warmup=5)):
+    for call in (
+        parse_call((loss_fn, opt, x, y), {}),
+        parse_call((), {"loss_fn": loss_fn, "optimizer": opt, "example_x": x, "example_y": y}),
+        parse_call((loss_fn,), {"optimizer": opt, "example_x": x, "example_y": y}, warmup=5),
+    ):
         assert not call.published and call.loss_fn is loss_fn and call.optimizer is opt
         assert call.x is x and call.y is y
     assert call.warmup == 5

@@ -13,6 +13,7 @@ The non-editable and no-install cases run Python with ``-S`` and the site-packag
 PYTHONPATH: the dependencies stay importable, but the editable install's import hook (set up by a .pth
 file, which ``-S`` skips) is not there to hide a missing mapping.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,13 +26,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE = ("import qkan, qkan.circuits, qkan.solvers; "
-         "print(qkan.__file__); print(qkan.circuits.__file__); print(qkan.solvers.__file__)")
+PROBE = (
+    "import qkan, qkan.circuits, qkan.solvers; "
+    "print(qkan.__file__); print(qkan.circuits.__file__); print(qkan.solvers.__file__)"
+)
 SITE_PACKAGES = list(dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib")))
 
 
-def _python(args: list[str], cwd: Path, pythonpath: list[Path | str] | None = None, isolated: bool = False,
-            timeout: float = 120) -> subprocess.CompletedProcess:
+def _python(
+    args: list[str], cwd: Path, pythonpath: list[Path | str] | None = None, isolated: bool = False, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run ``python [-S] args`` in ``cwd``; with ``isolated``, only ``pythonpath`` and site-packages are seen."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH")}
     path = [str(p) for p in (pythonpath or [])] + (SITE_PACKAGES if isolated else [])
@@ -58,9 +62,25 @@ def installed(tmp_path_factory) -> Path:
             shutil.copy2(ROOT / name, source / name)
     for folder in ("qkan", "circuits", "solvers"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-                             "--no-index", "--quiet", "--target", str(target), str(source)],
-                            capture_output=True, text=True, timeout=300, cwd=base)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=base,
+    )
     assert result.returncode == 0, f"pip install failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return target
 

@@ -1,5 +1,6 @@
 """QKANLayer and QKAN facts of issue 2: bad input, published defaults, edge_values, refine,
 state_dict round trips and pruning that keeps every setting."""
+
 import dataclasses
 import inspect
 import io
@@ -38,17 +39,24 @@ def layer():
     return QKANLayer(3, 2, reps=2, seed=0)
 
 
-@pytest.mark.parametrize("x, error, message", [
-    (torch.rand(3), ValueError, r"QKANLayer\(3->2\): expected input of shape \(batch, 3\), got \(3,\)"),
-    (torch.rand(2, 3, 3), ValueError, r"expected input of shape \(batch, 3\), got \(2, 3, 3\)"),
-    (torch.rand(4, 2), ValueError, r"expected input of shape \(batch, 3\), got \(4, 2\)"),
-    (torch.ones(4, 3, dtype=torch.int64), TypeError, r"expected a floating-point input, got torch.int64"),
-    (torch.rand(4, 3, dtype=F64), TypeError, r"input is torch.float64 but the layer's parameters are torch.float32"),
-    (torch.rand(4, 3, device="meta"), ValueError, r"input is on meta but the layer is on cpu"),
-    (torch.tensor([[0.1, float("nan"), 0.2]]), ValueError, r"QKANLayer\(3->2\): input contains NaN or inf"),
-    (torch.tensor([[0.1, 0.2, float("inf")]]), ValueError, r"QKANLayer\(3->2\): input contains NaN or inf"),
-    ([[0.1, 0.2, 0.3]], TypeError, r"expected a torch.Tensor, got list"),
-])
+@pytest.mark.parametrize(
+    "x, error, message",
+    [
+        (torch.rand(3), ValueError, r"QKANLayer\(3->2\): expected input of shape \(batch, 3\), got \(3,\)"),
+        (torch.rand(2, 3, 3), ValueError, r"expected input of shape \(batch, 3\), got \(2, 3, 3\)"),
+        (torch.rand(4, 2), ValueError, r"expected input of shape \(batch, 3\), got \(4, 2\)"),
+        (torch.ones(4, 3, dtype=torch.int64), TypeError, r"expected a floating-point input, got torch.int64"),
+        (
+            torch.rand(4, 3, dtype=F64),
+            TypeError,
+            r"input is torch.float64 but the layer's parameters are torch.float32",
+        ),
+        (torch.rand(4, 3, device="meta"), ValueError, r"input is on meta but the layer is on cpu"),
+        (torch.tensor([[0.1, float("nan"), 0.2]]), ValueError, r"QKANLayer\(3->2\): input contains NaN or inf"),
+        (torch.tensor([[0.1, 0.2, float("inf")]]), ValueError, r"QKANLayer\(3->2\): input contains NaN or inf"),
+        ([[0.1, 0.2, 0.3]], TypeError, r"expected a torch.Tensor, got list"),
+    ],
+)
 def test_bad_input_raises_naming_the_layer(layer, x, error, message):
     for method in (layer, layer.edge_values):
         with pytest.raises(error, match=message):
@@ -63,21 +71,27 @@ def test_model_names_the_failing_layer_and_checks_rank():
         model(torch.rand(2))
 
 
-@pytest.mark.parametrize("build, error, message", [
-    (lambda: QKANLayer(2, 2, solver="nope"), ValueError, r"unknown solver 'nope'; expected one of \[.*'exact'"),
-    (lambda: QKANLayer(2, 2, ansatz="nope"), ValueError, r"unknown ansatz 'nope'; expected a Circuit or one of"),
-    (lambda: QKANLayer(2, 2, ansatz=3), TypeError, r"ansatz must be a built-in name or a qkan.circuits.Circuit"),
-    (lambda: QKANLayer(2, 2, ansatz=Circuit(1).rz(0, data(0))), ValueError, r"has no readout"),
-    (lambda: QKANLayer(2, 2, ansatz=Circuit(1).rz(0, data(1)).measure(), reps=3), ValueError,
-     r"reps=3 does not match the circuit, which has 2 re-uploads"),
-    (lambda: QKANLayer(2, 2, reps=0), ValueError, r"reps must be a positive integer, got 0"),
-    (lambda: QKANLayer(0, 2), ValueError, r"in_dim must be a positive integer, got 0"),
-    (lambda: QKANLayer(2, 2, group=0), ValueError, r"group must be -1 .* or a positive integer, got 0"),
-    (lambda: QKANLayer(2, 2, dtype=torch.int32), TypeError, r"dtype must be a floating dtype, got torch.int32"),
-    (lambda: QKANLayer(2, 2, foo=1), TypeError, r"unexpected keyword argument 'foo'"),
-    (lambda: QKAN([2, 2], foo=1), TypeError, r"unexpected keyword argument 'foo'"),
-    (lambda: QKAN([2]), ValueError, r"width must list at least two positive layer sizes"),
-])
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: QKANLayer(2, 2, solver="nope"), ValueError, r"unknown solver 'nope'; expected one of \[.*'exact'"),
+        (lambda: QKANLayer(2, 2, ansatz="nope"), ValueError, r"unknown ansatz 'nope'; expected a Circuit or one of"),
+        (lambda: QKANLayer(2, 2, ansatz=3), TypeError, r"ansatz must be a built-in name or a qkan.circuits.Circuit"),
+        (lambda: QKANLayer(2, 2, ansatz=Circuit(1).rz(0, data(0))), ValueError, r"has no readout"),
+        (
+            lambda: QKANLayer(2, 2, ansatz=Circuit(1).rz(0, data(1)).measure(), reps=3),
+            ValueError,
+            r"reps=3 does not match the circuit, which has 2 re-uploads",
+        ),
+        (lambda: QKANLayer(2, 2, reps=0), ValueError, r"reps must be a positive integer, got 0"),
+        (lambda: QKANLayer(0, 2), ValueError, r"in_dim must be a positive integer, got 0"),
+        (lambda: QKANLayer(2, 2, group=0), ValueError, r"group must be -1 .* or a positive integer, got 0"),
+        (lambda: QKANLayer(2, 2, dtype=torch.int32), TypeError, r"dtype must be a floating dtype, got torch.int32"),
+        (lambda: QKANLayer(2, 2, foo=1), TypeError, r"unexpected keyword argument 'foo'"),
+        (lambda: QKAN([2, 2], foo=1), TypeError, r"unexpected keyword argument 'foo'"),
+        (lambda: QKAN([2]), ValueError, r"width must list at least two positive layer sizes"),
+    ],
+)
 def test_bad_construction_raises_clear_errors(build, error, message):
     with pytest.raises(error, match=message):
         build()
@@ -96,8 +110,11 @@ def test_non_bool_fast_measure_is_refused():
 def test_arccos_data_out_of_domain_raises():
     layer = QKANLayer(2, 1, ansatz="px", preact_trainable=True, seed=0)
     layer(torch.tensor([[1.0, -1.0]]))  # the domain's edges are allowed
-    with pytest.raises(ValueError, match=r"needs preacts_weight\*x \+ preacts_bias in \[-1, 1\]; got values in "
-                                         r"\[-1\.5, 1\.5\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs preacts_weight\*x \+ preacts_bias in \[-1, 1\]; got values in "
+        r"\[-1\.5, 1\.5\]",
+    ):
         layer(torch.tensor([[1.5, -1.5]]))
     with torch.no_grad():
         layer.preacts_bias.fill_(0.5)  # the affine map itself can leave the domain too
@@ -119,39 +136,67 @@ def test_signatures_take_their_defaults_from_layer_settings():
 
 def test_positional_arguments_keep_the_published_order():
     layer = QKANLayer(3, 2, 2, 1, "exact", "rpz", True, False, True, "tanh", False, False, 7, "cpu", F64, None, True)
-    assert (layer.reps, layer.group, layer.circuit.name, layer.preact_trainable, layer.postact_weight_trainable,
-            layer.postact_bias_trainable, layer.base_activation, layer.ba_trainable, layer.readout, layer.seed,
-            layer.theta.dtype, layer.preact_init) == (2, 1, "rpz", True, False, True, "tanh", False, "z", 7, F64, True)
+    assert (
+        layer.reps,
+        layer.group,
+        layer.circuit.name,
+        layer.preact_trainable,
+        layer.postact_weight_trainable,
+        layer.postact_bias_trainable,
+        layer.base_activation,
+        layer.ba_trainable,
+        layer.readout,
+        layer.seed,
+        layer.theta.dtype,
+        layer.preact_init,
+    ) == (2, 1, "rpz", True, False, True, "tanh", False, "z", 7, F64, True)
     model = QKAN([3, 2, 1], 2, 1, "exact", "rpz", True, False, True, "tanh", True, False, True, 2, 7)
     assert model.save_act and model.norm_out == 2 and model.seed == 7
     assert [(l.seed, l.ba_trainable, l.readout) for l in model.layers] == [(7, True, "z"), (8, True, "z")]
 
 
-@pytest.mark.parametrize("changes, error, message", [
-    (dict(reps=True), ValueError, r"reps must be a positive integer, got True"),
-    (dict(group=2.0), ValueError, r"group must be -1 \(one circuit per edge\) or a positive integer, got 2.0"),
-    (dict(preact_trainable=1), TypeError, r"preact_trainable must be True or False, got 1"),
-    (dict(ba_trainable="yes"), TypeError, r"ba_trainable must be True or False, got 'yes'"),
-    (dict(preact_init=None), TypeError, r"preact_init must be True or False, got None"),
-    (dict(seed=1.5), TypeError, r"seed must be an integer or None, got 1.5"),
-    (dict(device="gpu0"), ValueError, r"device must name a torch device, got 'gpu0'"),
-    (dict(dtype="float32"), TypeError, r"dtype must be a floating dtype, got float32"),
-    (dict(solver_kwargs=[("checkpoint", True)]), TypeError, r"solver_kwargs must be a dict or None, got list"),
-    (dict(solver_kwargs={"fourier": True}), TypeError, r"solver 'exact' got unknown option\(s\) \['fourier'\]"),
-    (dict(solver="nope"), ValueError, r"unknown solver 'nope'"),
-    (dict(base_activation="swish"), ValueError, r"unknown base activation 'swish'"),
-    (dict(fast_measure=1), TypeError, r"fast_measure must be True, False or None, got 1"),
-])
+@pytest.mark.parametrize(
+    "changes, error, message",
+    [
+        (dict(reps=True), ValueError, r"reps must be a positive integer, got True"),
+        (dict(group=2.0), ValueError, r"group must be -1 \(one circuit per edge\) or a positive integer, got 2.0"),
+        (dict(preact_trainable=1), TypeError, r"preact_trainable must be True or False, got 1"),
+        (dict(ba_trainable="yes"), TypeError, r"ba_trainable must be True or False, got 'yes'"),
+        (dict(preact_init=None), TypeError, r"preact_init must be True or False, got None"),
+        (dict(seed=1.5), TypeError, r"seed must be an integer or None, got 1.5"),
+        (dict(device="gpu0"), ValueError, r"device must name a torch device, got 'gpu0'"),
+        (dict(dtype="float32"), TypeError, r"dtype must be a floating dtype, got float32"),
+        (dict(solver_kwargs=[("checkpoint", True)]), TypeError, r"solver_kwargs must be a dict or None, got list"),
+        (dict(solver_kwargs={"fourier": True}), TypeError, r"solver 'exact' got unknown option\(s\) \['fourier'\]"),
+        (dict(solver="nope"), ValueError, r"unknown solver 'nope'"),
+        (dict(base_activation="swish"), ValueError, r"unknown base activation 'swish'"),
+        (dict(fast_measure=1), TypeError, r"fast_measure must be True, False or None, got 1"),
+    ],
+)
 def test_settings_are_checked_once_for_layer_and_model(changes, error, message):
-    for build in (lambda: LayerSettings(**changes), lambda: QKANLayer(2, 2, **changes),
-                  lambda: QKAN([2, 2], **changes)):
+    for build in (
+        lambda: LayerSettings(**changes),
+        lambda: QKANLayer(2, 2, **changes),
+        lambda: QKAN([2, 2], **changes),
+    ):
         with pytest.raises(error, match=message):
             build()
 
 
 def test_settings_rebuild_an_equal_layer():
-    layer = QKANLayer(3, 2, reps=2, ansatz="mix", group=2, preact_trainable=True, base_activation=torch.nn.Tanh(),
-                      fast_measure=False, seed=4, dtype=F64, solver_kwargs={"checkpoint": True})
+    layer = QKANLayer(
+        3,
+        2,
+        reps=2,
+        ansatz="mix",
+        group=2,
+        preact_trainable=True,
+        base_activation=torch.nn.Tanh(),
+        fast_measure=False,
+        seed=4,
+        dtype=F64,
+        solver_kwargs={"checkpoint": True},
+    )
     settings = layer.settings()
     assert settings.base_activation == "tanh" and settings.dtype == F64 and settings.device == torch.device("cpu")
     twin = QKANLayer.from_settings(3, 2, settings)
@@ -222,8 +267,14 @@ def test_parameter_shapes_and_init(name, k, group):
     edges = (4, 3) if group == -1 else (2,)
     assert layer.theta.shape == (*edges, 3, k)
     assert layer.preacts_weight.shape == layer.preacts_bias.shape == (*edges, 2)
-    for tensor, value in ((layer.preacts_weight, 1.0), (layer.preacts_bias, 0.0), (layer.base_weight, 0.5),
-                          (layer.postact_weights, 1.0), (layer.postact_bias, 0.0), (layer.mask, 1.0)):
+    for tensor, value in (
+        (layer.preacts_weight, 1.0),
+        (layer.preacts_bias, 0.0),
+        (layer.base_weight, 0.5),
+        (layer.postact_weights, 1.0),
+        (layer.postact_bias, 0.0),
+        (layer.mask, 1.0),
+    ):
         assert torch.all(tensor == value)
     assert layer.preacts_bias.requires_grad == (name == "rpz")
     assert not layer.preacts_weight.requires_grad and not layer.mask.requires_grad
@@ -248,8 +299,18 @@ def test_seed_reproduces_and_leaves_global_rng_alone():
 @pytest.mark.parametrize("group", [-1, 2])
 @pytest.mark.parametrize("name", sorted(BUILTINS))
 def test_edge_values_sum_to_forward(name, group):
-    layer = QKANLayer(4, 3, reps=2, ansatz=name, group=group, preact_trainable=True, postact_weight_trainable=True,
-                      postact_bias_trainable=True, seed=1, dtype=F64)
+    layer = QKANLayer(
+        4,
+        3,
+        reps=2,
+        ansatz=name,
+        group=group,
+        preact_trainable=True,
+        postact_weight_trainable=True,
+        postact_bias_trainable=True,
+        seed=1,
+        dtype=F64,
+    )
     _randomize(layer, 2)
     with torch.no_grad():
         layer.mask[1, 2] = 0
@@ -263,8 +324,8 @@ def test_edge_values_sum_to_forward(name, group):
 def test_forward_follows_parametrizations_and_functional_call():
     """The layer reads its tensors from the parameter dict when all seven are there; a parametrized one
     (moved out of it) and functional_call's substitutes are what forward uses all the same."""
-    from torch.nn.utils import parametrize
     from torch.func import functional_call
+    from torch.nn.utils import parametrize
 
     class Doubled(torch.nn.Module):
         def forward(self, t):
@@ -287,6 +348,7 @@ def test_forward_follows_parametrizations_and_functional_call():
 def test_forward_reads_a_subclass_s_swapped_tensor():
     """Seven registered parameters need not be the layer's seven: a subclass that turns the mask into a buffer
     and adds a parameter of its own still runs, with its buffer."""
+
     class Pruned(QKANLayer):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
@@ -320,8 +382,18 @@ def test_model_accepts_three_dimensional_input_and_saves_activations():
 @pytest.mark.parametrize("name", ["pz", "rpz"])
 def test_refine_is_function_preserving_for_pz_and_rpz(name, group, readout):
     # float64 so the comparison sees the math, not float32 rounding of a longer gate sequence
-    model = QKAN([4, 3, 2], reps=2, ansatz=name, group=group, preact_trainable=True, ba_trainable=True,
-                 postact_bias_trainable=True, fast_measure=readout, seed=0, dtype=F64)
+    model = QKAN(
+        [4, 3, 2],
+        reps=2,
+        ansatz=name,
+        group=group,
+        preact_trainable=True,
+        ba_trainable=True,
+        postact_bias_trainable=True,
+        fast_measure=readout,
+        seed=0,
+        dtype=F64,
+    )
     _randomize(model, 3)
     x = _x(16, 4)
     refined = model.refine(5)
@@ -347,11 +419,17 @@ def test_refine_of_mix_changes_the_function():
 
 
 # ----- state_dict round trips ----------------------------------------------------------------
-@pytest.mark.parametrize("kwargs", [
-    dict(ansatz="pz"), dict(ansatz="rpz", group=2), dict(ansatz="px", preact_trainable=True),
-    dict(ansatz="mix", fast_measure=False), dict(ansatz="real"),
-    dict(ansatz=Circuit(2).h(0).ry(1, theta(0)).rz(0, data(0)).cnot(0, 1).measure("z", 1)),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(ansatz="pz"),
+        dict(ansatz="rpz", group=2),
+        dict(ansatz="px", preact_trainable=True),
+        dict(ansatz="mix", fast_measure=False),
+        dict(ansatz="real"),
+        dict(ansatz=Circuit(2).h(0).ry(1, theta(0)).rz(0, data(0)).cnot(0, 1).measure("z", 1)),
+    ],
+)
 def test_state_dict_round_trip(kwargs):
     width = [4, 2] if kwargs["ansatz"] == "px" else [4, 3, 2]  # px needs hidden values inside [-1, 1]
     source = QKAN(width, reps=None, seed=0, dtype=F64, ba_trainable=True, **kwargs)
@@ -374,14 +452,33 @@ def test_state_dict_round_trip(kwargs):
 
 # ----- pruning keeps every setting -----------------------------------------------------------
 def _settings(layer: QKANLayer) -> tuple:
-    return (layer.group, layer.readout, layer.theta.dtype, layer.solver, layer.circuit, layer.reps,
-            layer.preact_trainable, layer.postact_bias_trainable, layer.base_activation)
+    return (
+        layer.group,
+        layer.readout,
+        layer.theta.dtype,
+        layer.solver,
+        layer.circuit,
+        layer.reps,
+        layer.preact_trainable,
+        layer.postact_bias_trainable,
+        layer.base_activation,
+    )
 
 
 def _model_with_dead_hidden_node(group: int) -> QKAN:
     """A [3, 4, 2] model whose hidden node 1 gets nothing in and gives nothing out."""
-    model = QKAN([3, 4, 2], reps=2, ansatz="mix", group=group, fast_measure=False, preact_trainable=True,
-                 postact_bias_trainable=True, ba_trainable=True, seed=0, dtype=F64)
+    model = QKAN(
+        [3, 4, 2],
+        reps=2,
+        ansatz="mix",
+        group=group,
+        fast_measure=False,
+        preact_trainable=True,
+        postact_bias_trainable=True,
+        ba_trainable=True,
+        seed=0,
+        dtype=F64,
+    )
     _randomize(model, 7)
     with torch.no_grad():
         model.layers[0].postact_weights[1].zero_()

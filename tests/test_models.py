@@ -1,4 +1,5 @@
 """qkan.models: HQKAN, HQKANClassifier and GPT - shapes, float64 gradients, state_dict round trips, errors."""
+
 import copy
 
 import pytest
@@ -142,8 +143,19 @@ def test_digits_classifier_gradients_match_float64_finite_differences():
     torch.manual_seed(0)
     model = HQKANClassifier.for_digits(hidden=3, qkan_out=2, reps=2).double()
     x = torch.rand(2, 1, 8, 8, dtype=torch.float64)
-    gradcheck_parameters(model, x, names=["features.0.weight", "features.5.bias", "project.bias", "head.layers.0.theta",
-                                          "head.layers.0.base_weight", "classify.weight"], fast_mode=True)
+    gradcheck_parameters(
+        model,
+        x,
+        names=[
+            "features.0.weight",
+            "features.5.bias",
+            "project.bias",
+            "head.layers.0.theta",
+            "head.layers.0.base_weight",
+            "classify.weight",
+        ],
+        fast_mode=True,
+    )
     assert torch.autograd.gradcheck(model, (x.requires_grad_(True),), eps=1e-6, atol=1e-5, rtol=1e-4, fast_mode=True)
 
 
@@ -213,8 +225,17 @@ def test_gpt_gradients_match_float64_finite_differences():
     torch.manual_seed(0)
     model = GPT(7, 4, n_layer=1, n_head=2, n_embd=4, mlp="hqkan").double()
     idx = torch.randint(7, (2, 4))
-    gradcheck_parameters(model, idx, names=["wte.weight", "blocks.0.mlp.down.weight", "blocks.0.mlp.qkan.layers.0.theta",
-                                            "blocks.0.mlp.up.weight", "blocks.0.attn.qkv.weight"])
+    gradcheck_parameters(
+        model,
+        idx,
+        names=[
+            "wte.weight",
+            "blocks.0.mlp.down.weight",
+            "blocks.0.mlp.qkan.layers.0.theta",
+            "blocks.0.mlp.up.weight",
+            "blocks.0.attn.qkv.weight",
+        ],
+    )
 
 
 def test_gpt_state_dict_round_trip_and_generate():
@@ -249,8 +270,16 @@ AUTOCAST_BOUND = {torch.bfloat16: 0.015, torch.float16: 0.002}
 
 def _trained_looking_qkan(ansatz: str, seed: int) -> QKAN:
     """QKAN([6, 5, 3]) with every parameter moved off its init; px's second layer keeps w*h+c in [-1, 1]."""
-    model = QKAN([6, 5, 3], reps=3, ansatz=ansatz, seed=seed, preact_trainable=True, postact_weight_trainable=True,
-                 postact_bias_trainable=True, ba_trainable=True)
+    model = QKAN(
+        [6, 5, 3],
+        reps=3,
+        ansatz=ansatz,
+        seed=seed,
+        preact_trainable=True,
+        postact_weight_trainable=True,
+        postact_bias_trainable=True,
+        ba_trainable=True,
+    )
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():

@@ -1,17 +1,18 @@
 """Property tests (hypothesis) on random circuits: the exact solver's readout is finite, bounded
 and equal to the independent reference; invalid builder calls raise ValueError or TypeError."""
+
 import math
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import PARAM_NAMES, circuit_edge, random_tensors
 
 from qkan.circuits import GATES, READOUTS, Circuit, data, theta
 from qkan.circuits.gates import ALIASES
-from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
-
-from reference import PARAM_NAMES, circuit_edge, random_tensors
+from qkan.solvers import LayerGeometry, LayerParams
+from qkan.solvers import compile as compile_program
 
 FIXED = sorted(k for k, s in GATES.items() if not s.parametric and s.n_qubits == 1)
 ROTATIONS = sorted(k for k, s in GATES.items() if s.parametric)
@@ -51,8 +52,9 @@ def circuits(draw, max_qubits: int = 3, readout: str = None):
 
 def exact_values(circuit: Circuit, seed: int, preacts: bool):
     """(f from exact (B, O, I), the tensors used), float64, 2x2 layer, batch 5."""
-    tensors = random_tensors(circuit.parameter_shape, 2, 2, circuit.data_reps, 5,
-                             arccos_safe="arccos" in circuit.data_encodings, seed=seed)
+    tensors = random_tensors(
+        circuit.parameter_shape, 2, 2, circuit.data_reps, 5, arccos_safe="arccos" in circuit.data_encodings, seed=seed
+    )
     program = compile_program("exact", circuit, LayerGeometry(2, 2, None, preacts), torch.float64, "cpu")
     f = program.circuit_values(tensors["x"], LayerParams(*(tensors[k] for k in PARAM_NAMES)))
     return f, tensors
@@ -65,8 +67,9 @@ def test_random_circuit_output_is_finite_and_matches_reference(circuit, seed, pr
     assert f.shape == (5, 2, 2) and torch.isfinite(f).all()
     for o in range(2):
         for i in range(2):
-            want = circuit_edge(circuit, t["theta"][o, i], t["x"][:, i], t["preacts_weight"][o, i],
-                                t["preacts_bias"][o, i], preacts)
+            want = circuit_edge(
+                circuit, t["theta"][o, i], t["x"][:, i], t["preacts_weight"][o, i], t["preacts_bias"][o, i], preacts
+            )
             assert (f[:, o, i] - want).abs().max().item() <= 1e-12
 
 
@@ -92,8 +95,9 @@ def test_multi_qubit_amp_readout_is_bounded_by_one():
 
 # ----- invalid builder calls ---------------------------------------------------------------
 KNOWN_NAMES = set(GATES) | set(ALIASES)
-BAD_TYPES = st.one_of(st.floats(allow_nan=True), st.text(max_size=3), st.none(), st.booleans(),
-                      st.lists(st.integers(), max_size=2))
+BAD_TYPES = st.one_of(
+    st.floats(allow_nan=True), st.text(max_size=3), st.none(), st.booleans(), st.lists(st.integers(), max_size=2)
+)
 
 
 @st.composite

@@ -6,6 +6,7 @@ with its unpacked wheel first on PYTHONPATH; tensors travel through torch.save f
 fetched once with pip into ~/.cache/qkan-tests/ (or $QKAN_TEST_CACHE); without the index the test
 skips with a message.
 """
+
 import os
 import subprocess
 import sys
@@ -14,10 +15,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from published_worker import outputs_and_grads  # the same measurement on both sides
 
 from qkan import QKAN, QKANLayer
-
-from published_worker import outputs_and_grads  # the same measurement on both sides
 
 PUBLISHED = "qkan==0.2.1"
 WORKER = Path(__file__).with_name("published_worker.py")
@@ -64,8 +64,23 @@ def published_wheel() -> Path:
         return unpacked
     downloads = _cache_dir() / "downloads"
     try:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-                        "-d", str(downloads), PUBLISHED], check=True, capture_output=True, timeout=180)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-q",
+                "-d",
+                str(downloads),
+                PUBLISHED,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
         details = getattr(error, "stderr", b"") or b""
         pytest.skip(f"cannot fetch {PUBLISHED} with pip (index unreachable?): {details.decode()[-300:] or error}")
@@ -116,14 +131,29 @@ def parity(tmp_path_factory):
         upstream = torch.randn(BATCH, out_dim, generator=g)
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         compute = None if name in BF16_CASES or kwargs.get("ansatz") != "real" else "complex64"
-        cases[name] = {"kind": kind, "args": args, "kwargs": kwargs, "x": x, "upstream": upstream,
-                       "state_dict": state, "published_compute": compute}
-        ours[name] = {"trainable": sorted(n for n, p in model.named_parameters() if p.requires_grad),
-                      "on_ours": outputs_and_grads(model, x, upstream)}
+        cases[name] = {
+            "kind": kind,
+            "args": args,
+            "kwargs": kwargs,
+            "x": x,
+            "upstream": upstream,
+            "state_dict": state,
+            "published_compute": compute,
+        }
+        ours[name] = {
+            "trainable": sorted(n for n, p in model.named_parameters() if p.requires_grad),
+            "on_ours": outputs_and_grads(model, x, upstream),
+        }
     torch.save(cases, tmp / "cases.pt")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(wheel), os.environ.get("PYTHONPATH", "")]))
-    run = subprocess.run([sys.executable, str(WORKER), str(tmp / "cases.pt"), str(tmp / "results.pt")],
-                         cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, str(WORKER), str(tmp / "cases.pt"), str(tmp / "results.pt")],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, f"published worker failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
     return cases, ours, torch.load(tmp / "results.pt")
 
@@ -144,11 +174,17 @@ def test_published_parity(parity, name):
     assert mine["trainable"] == theirs["trainable"], "the same parameters must train in both packages"
     assert case["state_dict"].keys() == theirs["state_dict"].keys()
     for key, value in case["state_dict"].items():
-        assert value.shape == theirs["state_dict"][key].shape, f"{key}: {value.shape} vs {theirs['state_dict'][key].shape}"
+        assert value.shape == theirs["state_dict"][key].shape, (
+            f"{key}: {value.shape} vs {theirs['state_dict'][key].shape}"
+        )
     # ours -> published: the published package on our state_dict computes what we compute
     _assert_match(theirs["on_ours"], mine["on_ours"], atol, "published package with our state_dict")
     # published -> ours: our package on the published state_dict computes what it computes
     model = _ours(case["kind"], case["args"], case["kwargs"])
     model.load_state_dict(theirs["state_dict"], strict=True)
-    _assert_match(outputs_and_grads(model, case["x"], case["upstream"]), theirs["on_own"], atol,
-                  "our package with the published state_dict")
+    _assert_match(
+        outputs_and_grads(model, case["x"], case["upstream"]),
+        theirs["on_own"],
+        atol,
+        "our package with the published state_dict",
+    )

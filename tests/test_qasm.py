@@ -1,29 +1,40 @@
 """OpenQASM 3 export round trip: qiskit loads the exported edge and its Statevector gives the
 same readout as the exact solver for random bound values (1-3 qubits)."""
+
 import random
 
 import numpy as np
 import pytest
 import torch
-
-from qkan.circuits import BUILTINS, Circuit, builtin, to_qasm
-from qkan.solvers import LayerGeometry, LayerParams, compile as compile_program
-
 from reference import random_circuit
 
-qiskit = pytest.importorskip("qiskit", reason="qiskit is a test-only dependency: pip install qiskit qiskit-qasm3-import")
+from qkan.circuits import BUILTINS, Circuit, builtin, to_qasm
+from qkan.solvers import LayerGeometry, LayerParams
+from qkan.solvers import compile as compile_program
+
+qiskit = pytest.importorskip(
+    "qiskit", reason="qiskit is a test-only dependency: pip install qiskit qiskit-qasm3-import"
+)
 pytest.importorskip("qiskit_qasm3_import", reason="qiskit.qasm3.loads needs: pip install qiskit-qasm3-import")
 from qiskit.qasm3 import loads  # noqa: E402
 from qiskit.quantum_info import Statevector  # noqa: E402
 
 
-def exact_edge_value(circuit: Circuit, theta: np.ndarray, x: float, w: np.ndarray, c: np.ndarray,
-                     preacts: bool) -> float:
+def exact_edge_value(
+    circuit: Circuit, theta: np.ndarray, x: float, w: np.ndarray, c: np.ndarray, preacts: bool
+) -> float:
     """f of one edge from the exact solver (a 1x1 layer, batch 1) in float64."""
     program = compile_program("exact", circuit, LayerGeometry(1, 1, None, preacts), torch.float64, "cpu")
     one = torch.ones(1, 1, dtype=torch.float64)
-    params = LayerParams(torch.as_tensor(theta)[None, None], torch.as_tensor(w)[None, None],
-                         torch.as_tensor(c)[None, None], one, 0 * one, 0 * one, one)
+    params = LayerParams(
+        torch.as_tensor(theta)[None, None],
+        torch.as_tensor(w)[None, None],
+        torch.as_tensor(c)[None, None],
+        one,
+        0 * one,
+        0 * one,
+        one,
+    )
     return program.circuit_values(torch.tensor([[x]], dtype=torch.float64), params).item()
 
 
@@ -67,8 +78,15 @@ def test_random_circuit_export_round_trip(seed):
 def test_export_text_is_openqasm3_with_bound_angles():
     circuit = Circuit(2).h(0).rz(1, 0.25).cnot(0, 1).measure("z", 1)
     text = to_qasm(circuit, np.zeros(0), 0.0)
-    assert text.splitlines() == ["OPENQASM 3.0;", 'include "stdgates.inc";', "qubit[2] q;", "h q[0];",
-                                 "rz(0.25) q[1];", "cx q[0], q[1];", "// readout: z on q[1]"]
+    assert text.splitlines() == [
+        "OPENQASM 3.0;",
+        'include "stdgates.inc";',
+        "qubit[2] q;",
+        "h q[0];",
+        "rz(0.25) q[1];",
+        "cx q[0], q[1];",
+        "// readout: z on q[1]",
+    ]
 
 
 def test_export_checks_theta_shape_and_arccos_domain():

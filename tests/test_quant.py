@@ -1,4 +1,5 @@
 """qkan.quant: quantiser error bounds, angle periodicity, PTQ on QKAN/HQKAN/baselines, GPTQ, QAT, export."""
+
 import math
 
 import pytest
@@ -9,9 +10,24 @@ from qkan import QKAN, QKANLayer, create_dataset
 from qkan.circuits import Circuit, GateSpec, data, theta
 from qkan.fit_demo import sinc20
 from qkan.models import HQKAN
-from qkan.quant import (DSQQuantizer, LSQQuantizer, PeriodicQuantizer, QuantizerConfig, QuantSpec, UniformQuantizer,
-                        export_quantized, gate_function_period, gptq_quantize, parse_spec, plan_roles, quantize,
-                        quantizer_modules, register_roles, theta_periods, uniform_spec)
+from qkan.quant import (
+    DSQQuantizer,
+    LSQQuantizer,
+    PeriodicQuantizer,
+    QuantizerConfig,
+    QuantSpec,
+    UniformQuantizer,
+    export_quantized,
+    gate_function_period,
+    gptq_quantize,
+    parse_spec,
+    plan_roles,
+    quantize,
+    quantizer_modules,
+    register_roles,
+    theta_periods,
+    uniform_spec,
+)
 from qkan.quant.gptq import HessianAccumulator
 from qkan.quant.periodic import circular_distance
 
@@ -26,7 +42,7 @@ def test_uniform_minmax_error_is_at_most_half_a_step(bits, symmetric, axis):
     scale, _ = q.grid(x)
     err = (q(x) - x).abs()
     assert bool((err <= scale / 2 * (1 + 1e-5)).all())
-    assert q(x).unique().numel() <= 2 ** bits * (6 if axis == 0 else 1)
+    assert q(x).unique().numel() <= 2**bits * (6 if axis == 0 else 1)
     if axis == 0:  # each row uses its own range: rows of small values get small steps
         assert scale.flatten()[0] < scale.flatten()[-1]
 
@@ -75,7 +91,7 @@ def test_periodic_error_is_at_most_half_a_step_on_the_circle(bits, spread):
     step = q.step[:, None, None]
     assert bool((turns_err <= step / 2 + 1e-9).all())
     if spread < 1:  # a narrow arc gets a finer grid than the full circle
-        assert bool((q.step < 1.0 / 2 ** bits).all())
+        assert bool((q.step < 1.0 / 2**bits).all())
 
 
 def test_lsq_and_dsq_forward_equal_the_fixed_grid_at_init():
@@ -95,12 +111,21 @@ def _single_edge_output(circuit: Circuit, theta_value: torch.Tensor) -> torch.Te
 
 
 def test_periods_follow_the_angle_coefficients_and_are_true_periods():
-    circuit = (Circuit(1).h(0).rz(0, theta(0)).ry(0, 2 * theta(1)).rx(0, theta(2) / 2).rz(0, data(0))
-               .ry(0, 0.5 * theta(3) + theta(1)).measure("amp"))
+    circuit = (
+        Circuit(1)
+        .h(0)
+        .rz(0, theta(0))
+        .ry(0, 2 * theta(1))
+        .rx(0, theta(2) / 2)
+        .rz(0, data(0))
+        .ry(0, 0.5 * theta(3) + theta(1))
+        .measure("amp")
+    )
     periods = theta_periods(circuit)
     # theta(1) enters with coefficients 2 and 1: periods pi and 2 pi -> least common 2 pi
-    assert torch.allclose(periods, torch.tensor([2 * math.pi, 2 * math.pi, 4 * math.pi, 4 * math.pi],
-                                                dtype=torch.float64))
+    assert torch.allclose(
+        periods, torch.tensor([2 * math.pi, 2 * math.pi, 4 * math.pi, 4 * math.pi], dtype=torch.float64)
+    )
     base = torch.tensor([0.3, -1.1, 0.7, 2.0], dtype=torch.float64)
     f = _single_edge_output(circuit, base)
     for k in range(4):
@@ -116,8 +141,19 @@ def test_periods_follow_the_angle_coefficients_and_are_true_periods():
 
 def test_angle_period_is_2pi_in_an_entangled_circuit():
     """The half-angle -1 of a rotation on one qubit of a larger state is still a global phase."""
-    circuit = (Circuit(2).h(0).h(1).rz(0, theta(0)).ry(0, data(0)).cnot(0, 1).ry(1, theta(1)).rx(1, data(0))
-               .cz(0, 1).ry(1, theta(2)).measure("amp", 1))
+    circuit = (
+        Circuit(2)
+        .h(0)
+        .h(1)
+        .rz(0, theta(0))
+        .ry(0, data(0))
+        .cnot(0, 1)
+        .ry(1, theta(1))
+        .rx(1, data(0))
+        .cz(0, 1)
+        .ry(1, theta(2))
+        .measure("amp", 1)
+    )
     assert torch.allclose(theta_periods(circuit), torch.full((3,), 2 * math.pi, dtype=torch.float64))
     base = torch.tensor([0.4, -0.9, 1.3], dtype=torch.float64)
     f = _single_edge_output(circuit, base)
@@ -153,8 +189,15 @@ def test_theta_and_theta_plus_period_quantise_to_the_same_circuit_function(ansat
 def fitted_1d():
     """QKAN([1, 1]) of the published 1-D example, trained briefly on sin(20x)/(20x)."""
     dataset = create_dataset(sinc20, n_var=1, ranges=(0.0, 1.0), train_num=200, test_num=200, seed=0)
-    model = QKAN([1, 1], reps=3, preact_trainable=True, postact_weight_trainable=True,
-                 postact_bias_trainable=True, ba_trainable=True, seed=0)
+    model = QKAN(
+        [1, 1],
+        reps=3,
+        preact_trainable=True,
+        postact_weight_trainable=True,
+        postact_bias_trainable=True,
+        ba_trainable=True,
+        seed=0,
+    )
     history = model.fit(dataset, steps=40, lr=2e-2, verbose=False)
     assert history["train_loss"][-1] < history["train_loss"][0]
     return model, dataset
@@ -164,8 +207,9 @@ def fitted_1d():
 @pytest.mark.parametrize("scheme", ["minmax", "mse"])
 def test_8_bit_qkan_stays_within_1e_2_of_float_on_the_1d_fit(fitted_1d, preset, scheme):
     model, dataset = fitted_1d
-    quantized = quantize(model, parse_spec(preset, scheme=scheme, act_scheme=scheme),
-                         calibration=dataset["train_input"])
+    quantized = quantize(
+        model, parse_spec(preset, scheme=scheme, act_scheme=scheme), calibration=dataset["train_input"]
+    )
     grid = torch.linspace(0, 1, 401)[:, None]
     with torch.no_grad():
         assert (quantized(grid) - model(grid)).abs().max() < 1e-2
@@ -224,8 +268,11 @@ def test_export_rebuilds_every_quantised_value(fitted_1d):
         assert not tensor.codes.is_floating_point() and tensor.bits == 4
         assert torch.equal(tensor.dequantize(), getattr(layer, name)), name
     theta_export = exported["layers.0.theta"]  # angles agree up to whole periods
-    assert torch.allclose(torch.remainder(theta_export.dequantize() - layer.theta + math.pi, 2 * math.pi),
-                          torch.full_like(layer.theta, math.pi), atol=1e-5)
+    assert torch.allclose(
+        torch.remainder(theta_export.dequantize() - layer.theta + math.pi, 2 * math.pi),
+        torch.full_like(layer.theta, math.pi),
+        atol=1e-5,
+    )
     assert int(theta_export.codes.max()) < 16
     act = exported["layers.0.input"]
     assert act.qmin == 0 and act.qmax == 255 and act.scale > 0
@@ -320,8 +367,7 @@ def test_qat_gradients_reach_weights_and_step_sizes(fitted_1d, method):
 def test_4_bit_qat_lowers_the_loss(method):
     """Student = the W4A4 copy of a float QKAN teacher; QAT on the teacher's outputs must recover a clear
     part of the quantisation error (measured: LSQ and DSQ end at 0.4-0.5x the starting loss)."""
-    teacher = QKAN([2, 3, 1], reps=2, seed=1, preact_trainable=True, postact_weight_trainable=True,
-                   ba_trainable=True)
+    teacher = QKAN([2, 3, 1], reps=2, seed=1, preact_trainable=True, postact_weight_trainable=True, ba_trainable=True)
     x = torch.rand(256, 2, generator=torch.Generator().manual_seed(0)) * 2 - 1
     with torch.no_grad():
         y = teacher(x)
@@ -346,8 +392,16 @@ def test_hqkan_and_classical_modules_share_the_spec():
     x = torch.randn(64, 2, 8)
     quantized = quantize(model, parse_spec("W8A8"), calibration=x)
     found = quantizer_modules(quantized)
-    assert {"0.weight", "3.down.weight", "3.up.weight", "3.qkan.layers.0.theta", "3.qkan.layers.0.readout",
-            "0.input", "3.down.input", "3.qkan.layers.0.input"} <= set(found)
+    assert {
+        "0.weight",
+        "3.down.weight",
+        "3.up.weight",
+        "3.qkan.layers.0.theta",
+        "3.qkan.layers.0.readout",
+        "0.input",
+        "3.down.input",
+        "3.qkan.layers.0.input",
+    } <= set(found)
     assert "2.weight" not in found and "2.input" not in found  # norms stay float in the presets
     with torch.no_grad():
         ref = model(x)
@@ -394,8 +448,22 @@ def test_quant_command_reports_float_and_ptq_on_digits(tmp_path):
     from qkan.quant.cli import configure_parser
 
     parser = configure_parser(argparse.ArgumentParser())
-    args = parser.parse_args(["--heads", "mlp", "--settings", "float,W8A8 PTQ,W4A4 QAT-LSQ", "--epochs", "2",
-                              "--qat-epochs", "1", "--sensitivity-bits", "2", "--out", str(tmp_path)])
+    args = parser.parse_args(
+        [
+            "--heads",
+            "mlp",
+            "--settings",
+            "float,W8A8 PTQ,W4A4 QAT-LSQ",
+            "--epochs",
+            "2",
+            "--qat-epochs",
+            "1",
+            "--sensitivity-bits",
+            "2",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert args.handler(args) == 0
     rows = {r["setting"]: r["accuracy"] for r in json.loads((tmp_path / "quant_digits.json").read_text())["rows"]}
     assert set(rows) == {"float", "W8A8 PTQ", "W4A4 QAT-LSQ"}

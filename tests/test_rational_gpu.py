@@ -1,6 +1,7 @@
 """RationalKAN CUDA kernels on a GPU: parity with the torch implementation and a float64 reference,
 bitwise determinism, the custom-op registration, and the backward's speed at KAT scale against a
 per-element-atomicAdd backward (a comparison kernel that lives only here)."""
+
 import statistics
 
 import numpy as np
@@ -42,8 +43,9 @@ def kernel_and_reference(x32, g32, a64, b64):
     return (y, *[t.grad for t in leaves]), (y_ref, *[t.grad for t in ref_leaves])
 
 
-@pytest.mark.parametrize("shape,groups", [((1000, 64), 8), ((3, 7, 48), 3), ((5, 12), 1), ((4099, 96), 8),
-                                          ((KAT_ROWS, KAT_DIM), KAT_GROUPS)])
+@pytest.mark.parametrize(
+    "shape,groups", [((1000, 64), 8), ((3, 7, 48), 3), ((5, 12), 1), ((4099, 96), 8), ((KAT_ROWS, KAT_DIM), KAT_GROUPS)]
+)
 def test_kernel_matches_torch_and_float64(shape, groups):
     torch.manual_seed(0)
     x = torch.randn(*shape, device="cuda") * 2
@@ -56,8 +58,10 @@ def test_kernel_matches_torch_and_float64(shape, groups):
     assert relative(ours[1], ref[1]) <= 1e-5  # dx
     assert relative(ours[2], ref[2]) <= 1e-5  # d numerator
     assert relative(ours[3], ref[3]) <= 1e-5  # d denominator
-    print(f"{shape} groups={groups}: forward {relative(ours[0], ref[0]):.1e}, dx {relative(ours[1], ref[1]):.1e}, "
-          f"da {relative(ours[2], ref[2]):.1e}, db {relative(ours[3], ref[3]):.1e}")
+    print(
+        f"{shape} groups={groups}: forward {relative(ours[0], ref[0]):.1e}, dx {relative(ours[1], ref[1]):.1e}, "
+        f"da {relative(ours[2], ref[2]):.1e}, db {relative(ours[3], ref[3]):.1e}"
+    )
 
 
 def test_kernel_float64_matches_reference():
@@ -154,8 +158,13 @@ def atomic_backward(g, x, a, b):
     dx, da, db = torch.empty_like(x), torch.zeros_like(a), torch.zeros_like(b)
     n, dim = x.numel(), x.shape[-1]
     blocks = min(-(-n // THREADS), 132 * 16)
-    launch(module, "rational_backward_per_element_atomic<float>", (blocks,), (THREADS,),
-           (x, g, a, b, dx, da, db, np.int64(n), np.int64(dim), np.int32(dim // b.shape[0])))
+    launch(
+        module,
+        "rational_backward_per_element_atomic<float>",
+        (blocks,),
+        (THREADS,),
+        (x, g, a, b, dx, da, db, np.int64(n), np.int64(dim), np.int32(dim // b.shape[0])),
+    )
     return dx, da, db
 
 
@@ -190,8 +199,10 @@ def test_backward_speed_at_kat_scale():
     leaves = [t.detach().clone().requires_grad_(True) for t in (x, a, b)]
     y_torch = grouped_safe_pade(*leaves)
     torch_backward = median_ms(lambda: torch.autograd.grad(y_torch, leaves, g, retain_graph=True), repeats=5)
-    print(f"\nKAT scale {KAT_ROWS}x{KAT_DIM}, {KAT_GROUPS} groups on {torch.cuda.get_device_name()}: "
-          f"forward {forward:.3f} ms, backward (tile reduction) {tiled:.3f} ms, per-element atomicAdd backward "
-          f"{atomic:.3f} ms ({atomic / tiled:.1f}x), torch autograd backward {torch_backward:.3f} ms")
+    print(
+        f"\nKAT scale {KAT_ROWS}x{KAT_DIM}, {KAT_GROUPS} groups on {torch.cuda.get_device_name()}: "
+        f"forward {forward:.3f} ms, backward (tile reduction) {tiled:.3f} ms, per-element atomicAdd backward "
+        f"{atomic:.3f} ms ({atomic / tiled:.1f}x), torch autograd backward {torch_backward:.3f} ms"
+    )
     assert tiled <= 3.0
     assert atomic / tiled >= 20.0

@@ -1,4 +1,5 @@
 """The README's Python examples run as written (keeps the README true)."""
+
 import re
 import subprocess
 import sys

@@ -11,6 +11,7 @@
   are gone), and a reference that names a section of docs/design.md or docs/math.md names a heading
   that file has.
 """
+
 from __future__ import annotations
 
 import ast
@@ -23,10 +24,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"qkan": "qkan", "circuits": "qkan.circuits", "solvers": "qkan.solvers"}  # folder -> import name
 MAX_LINES = 400
-DESIGN_SECTIONS = ("Package map", "Data flow", "Circuit IR", "Solver contract", "Auto", "Flash kernels",
-                   "Kernel ABI", "Cutn", "Layers and models", "Errors and validation", "Tests", "Benchmarks")
-MATH_SECTIONS = ("One edge", "Data angle", "Built-in ansatzes", "A layer", "Hybrid models", "Readouts",
-                 "Fourier form")
+DESIGN_SECTIONS = (
+    "Package map",
+    "Data flow",
+    "Circuit IR",
+    "Solver contract",
+    "Auto",
+    "Flash kernels",
+    "Kernel ABI",
+    "Cutn",
+    "Layers and models",
+    "Errors and validation",
+    "Tests",
+    "Benchmarks",
+)
+MATH_SECTIONS = ("One edge", "Data angle", "Built-in ansatzes", "A layer", "Hybrid models", "Readouts", "Fourier form")
 # the retired design document and the numbered sections of the retired spec (spelled so this file does not match)
 STALE = re.compile(r"\bDESIGN" r"\.md\b|\bspec\s*" "\u00a7|qkan-math" r"\.md")
 SECTION_REF = re.compile(r"(docs/(?:design|math)\.md),\s*\"([^\"]+)\"")
@@ -56,7 +68,8 @@ def _is_package(module: str) -> bool:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -187,7 +200,7 @@ def _cycle_path(graph: dict[str, set[str]], component: list[str]) -> str:
     while True:
         step = next(t for t in sorted(graph[path[-1]]) if t in members)
         if step in path:
-            return " -> ".join(path[path.index(step):] + [step])
+            return " -> ".join(path[path.index(step) :] + [step])
         path.append(step)
 
 
@@ -207,8 +220,11 @@ def test_the_cycle_check_catches_a_cycle():
 
 
 def test_source_files_are_short():
-    long = {str(p.relative_to(ROOT)): n for p in MODULES.values()
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in MODULES.values()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, f"files over {MAX_LINES} lines (split them): {long}"
 
 
@@ -227,11 +243,18 @@ def test_no_matplotlib_backend_at_import():
     offenders = []
     for module, tree in TREES.items():
         for node in _outside_functions(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "use"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id in ("matplotlib", "mpl")):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "use"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("matplotlib", "mpl")
+            ):
                 offenders.append(f"{MODULES[module].relative_to(ROOT)}:{node.lineno}")
-    assert not offenders, ("matplotlib.use at import (notebooks then show no figures; command lines call "
-                           f"qkan.plotting.use_file_backend instead): {offenders}")
+    assert not offenders, (
+        "matplotlib.use at import (notebooks then show no figures; command lines call "
+        f"qkan.plotting.use_file_backend instead): {offenders}"
+    )
 
 
 def _scanned_files() -> list[Path]:
@@ -255,10 +278,16 @@ def _headings(path: Path) -> set[str]:
 
 
 def test_no_references_to_retired_documents():
-    stale = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}" for p in _scanned_files()
-             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if STALE.search(line)]
-    assert not stale, ('references to documents outside the repository; cite docs/design.md, "Section" or '
-                       'docs/math.md, "Section" instead:\n' + "\n".join(stale))
+    stale = [
+        f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
+        for p in _scanned_files()
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if STALE.search(line)
+    ]
+    assert not stale, (
+        'references to documents outside the repository; cite docs/design.md, "Section" or '
+        'docs/math.md, "Section" instead:\n' + "\n".join(stale)
+    )
 
 
 def test_document_references_resolve():

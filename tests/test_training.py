@@ -1,5 +1,6 @@
 """qkan.training: bundled tasks, the trainer (metrics, plot, checkpoints, exact resume), DDP under torchrun
 with gloo, and the `qkan train` parser."""
+
 import argparse
 import csv
 import json
@@ -11,8 +12,9 @@ import pytest
 import torch
 
 from qkan.training import trainer as trainer_module
-from qkan.training.cli import config_from_args, configure_parser, main as train_main
-from qkan.training.tasks import (VOCAB, decode, digits_tensors, encode, make_task, rank_share, stdlib_text)
+from qkan.training.cli import config_from_args, configure_parser
+from qkan.training.cli import main as train_main
+from qkan.training.tasks import VOCAB, decode, digits_tensors, encode, make_task, rank_share, stdlib_text
 from qkan.training.trainer import TrainConfig, train
 
 
@@ -79,8 +81,20 @@ def test_digits_training_learns_and_writes_metrics(tmp_path):
 
 @pytest.mark.parametrize("model", ["hqkan", "mlp"])
 def test_char_lm_training_lowers_the_loss(tmp_path, model):
-    summary = train(quiet(task="stdlib", model=model, steps=40, batch_size=16, block_size=32, n_embd=32,
-                          eval_every=20, max_chars=100_000, lr=3e-3, out=str(tmp_path)))
+    summary = train(
+        quiet(
+            task="stdlib",
+            model=model,
+            steps=40,
+            batch_size=16,
+            block_size=32,
+            n_embd=32,
+            eval_every=20,
+            max_chars=100_000,
+            lr=3e-3,
+            out=str(tmp_path),
+        )
+    )
     first = summary["history"][0]["train_loss"]
     assert abs(first - torch.log(torch.tensor(96.0)).item()) < 0.5  # starts near uniform over 96 symbols
     assert summary["eval_loss"] < first - 1.0 and summary["eval_accuracy"] is None
@@ -118,21 +132,56 @@ def test_resume_after_interruption_continues_the_same_curve(tmp_path, monkeypatc
 def test_ddp_two_cpu_processes_match_one_process(tmp_path):
     """`torchrun --nproc_per_node 2` of the training command (gloo on CPU): each rank takes half of every
     global batch and DDP averages gradients, so the curve equals the single-process one up to rounding."""
-    args = ["--task", "digits", "--steps", "4", "--batch-size", "32", "--eval-every", "2", "--device", "cpu",
-            "--no-progress", "--no-plot", "--reps", "1"]
+    args = [
+        "--task",
+        "digits",
+        "--steps",
+        "4",
+        "--batch-size",
+        "32",
+        "--eval-every",
+        "2",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--no-plot",
+        "--reps",
+        "1",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "-m", "qkan.training.cli", *args, "--out", str(tmp_path / "ddp")],
-                          capture_output=True, text=True, timeout=180, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "qkan.training.cli",
+            *args,
+            "--out",
+            str(tmp_path / "ddp"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     ddp = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
-    single = train(config_from_args(configure_parser(argparse.ArgumentParser()).parse_args(
-        [*args, "--out", str(tmp_path / "single")])))
+    single = train(
+        config_from_args(
+            configure_parser(argparse.ArgumentParser()).parse_args([*args, "--out", str(tmp_path / "single")])
+        )
+    )
     assert ddp["world_size"] == 2 and single["world_size"] == 1
-    torch.testing.assert_close([h["train_loss"] for h in ddp["history"]],
-                               [h["train_loss"] for h in single["history"]], rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close([e["eval_loss"] for e in ddp["evals"]], [e["eval_loss"] for e in single["evals"]],
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        [h["train_loss"] for h in ddp["history"]], [h["train_loss"] for h in single["history"]], rtol=1e-5, atol=1e-6
+    )
+    torch.testing.assert_close(
+        [e["eval_loss"] for e in ddp["evals"]], [e["eval_loss"] for e in single["evals"]], rtol=1e-5, atol=1e-6
+    )
     assert [e["eval_accuracy"] for e in ddp["evals"]] == [e["eval_accuracy"] for e in single["evals"]]
     assert ddp["history"][-1]["train_loss"] != ddp["history"][0]["train_loss"]
 
@@ -141,10 +190,28 @@ def test_parser_defaults_and_errors():
     parser = configure_parser(argparse.ArgumentParser())
     config = config_from_args(parser.parse_args([]))
     assert config == TrainConfig()
-    config = config_from_args(parser.parse_args(["--task", "stdlib", "--model", "fastkan", "--n-layer", "3",
-                                                 "--model-kwargs", '{"num_grids": 4}', "--resume"]))
-    assert (config.task, config.model, config.n_layer, config.model_kwargs, config.resume) == \
-        ("stdlib", "fastkan", 3, {"num_grids": 4}, True)
+    config = config_from_args(
+        parser.parse_args(
+            [
+                "--task",
+                "stdlib",
+                "--model",
+                "fastkan",
+                "--n-layer",
+                "3",
+                "--model-kwargs",
+                '{"num_grids": 4}',
+                "--resume",
+            ]
+        )
+    )
+    assert (config.task, config.model, config.n_layer, config.model_kwargs, config.resume) == (
+        "stdlib",
+        "fastkan",
+        3,
+        {"num_grids": 4},
+        True,
+    )
     with pytest.raises(SystemExit):
         parser.parse_args(["--model", "transformer"])
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
@@ -163,23 +230,29 @@ def test_speed_flags_reach_the_config():
         parser.parse_args(["--amp", "fp8"])
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"graphed": True, "compile": True}, "--graphed with --compile is not supported"),
-    ({"graphed": True, "amp": "fp16"}, "--graphed with --amp fp16 is not supported"),
-    ({"graphed": True, "optimizer": "sgd"}, "--graphed with --optimizer sgd and --schedule cosine"),
-    ({"compile_mode": "max-autotune"}, "--compile-mode max-autotune needs --compile"),
-    ({"amp": "fp8"}, "unknown amp 'fp8'"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"graphed": True, "compile": True}, "--graphed with --compile is not supported"),
+        ({"graphed": True, "amp": "fp16"}, "--graphed with --amp fp16 is not supported"),
+        ({"graphed": True, "optimizer": "sgd"}, "--graphed with --optimizer sgd and --schedule cosine"),
+        ({"compile_mode": "max-autotune"}, "--compile-mode max-autotune needs --compile"),
+        ({"amp": "fp8"}, "unknown amp 'fp8'"),
+    ],
+)
 def test_unsupported_combinations_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         quiet(**options).check()
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--graphed"], "--graphed needs a CUDA device (CUDA graphs), got cpu"),
-    (["--amp", "fp16"], "--amp fp16 needs a CUDA device (GradScaler), got cpu; use --amp bf16"),
-    (["--graphed", "--compile"], "--graphed with --compile is not supported"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--graphed"], "--graphed needs a CUDA device (CUDA graphs), got cpu"),
+        (["--amp", "fp16"], "--amp fp16 needs a CUDA device (GradScaler), got cpu; use --amp bf16"),
+        (["--graphed", "--compile"], "--graphed with --compile is not supported"),
+    ],
+)
 def test_cli_prints_one_line_for_what_this_device_cannot_do(tmp_path, capsys, flags, message):
     assert train_main(["--device", "cpu", "--no-progress", "--out", str(tmp_path), *flags]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -191,36 +264,71 @@ def test_a_failing_first_step_names_the_options_model_and_solver(tmp_path, capsy
         raise RuntimeError("kernel exploded\nsecond line")
 
     monkeypatch.setattr(trainer_module.ClassificationTask, "loss", staticmethod(broken))
-    assert train_main(["--device", "cpu", "--no-progress", "--steps", "1", "--amp", "bf16",
-                       "--out", str(tmp_path)]) == 1
+    assert (
+        train_main(["--device", "cpu", "--no-progress", "--steps", "1", "--amp", "bf16", "--out", str(tmp_path)]) == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["qkan train: error: --amp bf16 failed on the first step of model hqkan (solver exact): "
-                   "kernel exploded"]
+    assert err == [
+        "qkan train: error: --amp bf16 failed on the first step of model hqkan (solver exact): kernel exploded"
+    ]
 
 
-@pytest.mark.parametrize("model, options", [("mlp", {"compile": True}), ("hqkan", {"amp": "bf16"}),
-                                            ("mlp", {"amp": "bf16", "compile": True})])
+@pytest.mark.parametrize(
+    "model, options",
+    [("mlp", {"compile": True}), ("hqkan", {"amp": "bf16"}), ("mlp", {"amp": "bf16", "compile": True})],
+)
 def test_compile_and_bf16_train_tiny_digits_runs(tmp_path, model, options):
-    summary = train(quiet(task="digits", model=model, steps=4, batch_size=32, eval_every=4, plot=False,
-                          out=str(tmp_path), **options))
+    summary = train(
+        quiet(
+            task="digits", model=model, steps=4, batch_size=32, eval_every=4, plot=False, out=str(tmp_path), **options
+        )
+    )
     losses = [h["train_loss"] for h in summary["history"]]
     assert len(losses) == 4 and all(l == l and l < 5 for l in losses) and summary["eval_loss"] < 5
     assert summary["config"]["amp"] == options.get("amp") and isinstance(summary["history"][0]["lr"], float)
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("options", [{"graphed": True}, {"graphed": True, "amp": "bf16", "grad_clip": 1.0},
-                                     {"amp": "fp16"}, {"amp": "bf16", "compile": True}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"graphed": True},
+        {"graphed": True, "amp": "bf16", "grad_clip": 1.0},
+        {"amp": "fp16"},
+        {"amp": "bf16", "compile": True},
+    ],
+)
 def test_digits_speed_options_on_gpu_learn(tmp_path, options):
-    summary = train(quiet(task="digits", model="hqkan", solver="flash", epochs=5, device="cuda", out=str(tmp_path),
-                          plot=False, **options))
+    summary = train(
+        quiet(
+            task="digits",
+            model="hqkan",
+            solver="flash",
+            epochs=5,
+            device="cuda",
+            out=str(tmp_path),
+            plot=False,
+            **options,
+        )
+    )
     assert summary["eval_accuracy"] > 0.85, options
 
 
 @pytest.mark.gpu
 def test_graphed_char_lm_follows_the_eager_curve(tmp_path):
-    config = dict(task="stdlib", model="hqkan", solver="flash", steps=30, batch_size=8, block_size=32, n_embd=32,
-                  eval_every=30, max_chars=50_000, device="cuda", plot=False)
+    config = dict(
+        task="stdlib",
+        model="hqkan",
+        solver="flash",
+        steps=30,
+        batch_size=8,
+        block_size=32,
+        n_embd=32,
+        eval_every=30,
+        max_chars=50_000,
+        device="cuda",
+        plot=False,
+    )
     eager = train(quiet(out=str(tmp_path / "eager"), **config))
     graphed = train(quiet(out=str(tmp_path / "graphed"), graphed=True, **config))
     first = [h["train_loss"] for h in eager["history"]][:5]

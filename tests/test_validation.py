@@ -1,6 +1,7 @@
 """Input value checks (NaN/inf, the arccos domain of px) under qkan.set_validation's modes: what each mode
 catches on CPU, no graph break under torch.compile, and on CUDA (marker gpu) no host sync by default and
 "async" failing the stream at the next sync point."""
+
 import subprocess
 import sys
 import textwrap
@@ -15,9 +16,11 @@ from qkan import QKAN, QKANLayer, get_validation, set_validation
 NAN = [[float("nan"), 0.0]]
 INF = [[0.1, float("inf")]]
 OUT_OF_DOMAIN = [[1.5, -0.2]]  # px: w*x + c = 1.5 with the initial w=1, c=0
-BAD_INPUTS = [pytest.param("pz", NAN, r"input contains NaN or inf", id="nan"),
-              pytest.param("pz", INF, r"input contains NaN or inf", id="inf"),
-              pytest.param("px", OUT_OF_DOMAIN, r"arccos-encoded data .* got values in \[-0\.2, 1\.5\]", id="px")]
+BAD_INPUTS = [
+    pytest.param("pz", NAN, r"input contains NaN or inf", id="nan"),
+    pytest.param("pz", INF, r"input contains NaN or inf", id="inf"),
+    pytest.param("px", OUT_OF_DOMAIN, r"arccos-encoded data .* got values in \[-0\.2, 1\.5\]", id="px"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +57,10 @@ def test_off_lets_bad_input_through(ansatz, rows, message):
     assert torch.isnan(QKANLayer(2, 3, ansatz=ansatz, seed=0)(torch.tensor(rows))).any()
 
 
-@pytest.mark.parametrize("check_finite, mode, raises", [(True, "off", True), (False, "full", False),
-                                                        (None, "full", True), (None, "off", False)])
+@pytest.mark.parametrize(
+    "check_finite, mode, raises",
+    [(True, "off", True), (False, "full", False), (None, "full", True), (None, "off", False)],
+)
 def test_check_finite_overrides_the_mode(monkeypatch, check_finite, mode, raises):
     """The published per-class switch still works: True is "full", False is "off", None follows the mode."""
     set_validation(mode)

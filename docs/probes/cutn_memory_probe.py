@@ -1,49 +1,89 @@
 """Device probe: cutn train-step time and peak memory under several options; profiler split.
 Args: config names (comma-separated); CHUNK_SHARE and WORKSPACE_SHARE from the environment."""
-import json, os, statistics, sys, time
+
+import json
+import os
+import statistics
+import sys
+import time
+
 import torch
 from torch import nn
+
 from qkan import QKAN
+from qkan.solvers.cutn import engines, program
 
 dev = torch.device("cuda")
 OUT = os.environ.get("OUT", "/tmp")
 RES = {}
 
+
 def ev_time(fn, n=10, warm=3):
-    for _ in range(warm): fn()
+    for _ in range(warm):
+        fn()
     torch.cuda.synchronize()
     s = []
     for _ in range(n):
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(); fn(); b.record(); b.synchronize(); s.append(a.elapsed_time(b))
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        s.append(a.elapsed_time(b))
     return statistics.median(s)
+
 
 def ring(n=4, reps=3):
     from qkan.circuits import Circuit, data, theta
+
     c = Circuit(n)
-    for q in range(n): c = c.h(q)
+    for q in range(n):
+        c = c.h(q)
     for r in range(reps):
-        for q in range(n): c = c.ry(q, theta(r, q)).rz(q, data(r))
-        for q in range(n): c = c.cnot(q, (q + 1) % n)
-    for q in range(n): c = c.ry(q, theta(reps, q))
+        for q in range(n):
+            c = c.ry(q, theta(r, q)).rz(q, data(r))
+        for q in range(n):
+            c = c.cnot(q, (q + 1) % n)
+    for q in range(n):
+        c = c.ry(q, theta(reps, q))
     return c.measure("z", qubit=0).named("ring4")
+
 
 def case(width, batch, ansatz="pz", readout="amp", n=10, profile=False, solver="cutn", **kw):
     torch.manual_seed(0)
     sk = {k: v for k, v in kw.items()}
-    if ansatz == "ring": ansatz = ring()
-    model = QKAN(width, reps=3 if isinstance(ansatz, str) else None, solver=solver, ansatz=ansatz, seed=0, device=dev,
-                 solver_kwargs=sk or None, **({"fast_measure": readout == "amp"} if isinstance(ansatz, str) else {}))
-    x = torch.randn(batch, width[0], device=dev); y = torch.randn(batch, width[-1], device=dev)
+    if ansatz == "ring":
+        ansatz = ring()
+    model = QKAN(
+        width,
+        reps=3 if isinstance(ansatz, str) else None,
+        solver=solver,
+        ansatz=ansatz,
+        seed=0,
+        device=dev,
+        solver_kwargs=sk or None,
+        **({"fast_measure": readout == "amp"} if isinstance(ansatz, str) else {}),
+    )
+    x = torch.randn(batch, width[0], device=dev)
+    y = torch.randn(batch, width[-1], device=dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
     def step():
         opt.zero_grad(set_to_none=True)
-        nn.functional.mse_loss(model(x), y).backward(); opt.step()
+        nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+
     def fwd():
-        with torch.no_grad(): model(x)
-    step(); step(); torch.cuda.synchronize()
-    base = torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()
-    step(); torch.cuda.synchronize()
+        with torch.no_grad():
+            model(x)
+
+    step()
+    step()
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    torch.cuda.synchronize()
     peak = (torch.cuda.max_memory_allocated() - base) / 2**20
     r = {"step_ms": ev_time(step, n), "fwd_ms": ev_time(fwd, n), "peak_mib": peak}
     prog = model.layers[0].program(x.device, x.dtype) if solver == "cutn" else None
@@ -51,22 +91,33 @@ def case(width, batch, ansatz="pz", readout="amp", n=10, profile=False, solver="
         net = prog.layer_network or prog.values_network
         r["chunk"] = prog.chunk_size(net, batch)
         r["native"] = list(getattr(prog.engine, "_native", {}).values())
-        r["workspaces_mib"] = sorted({round((getattr(n, "workspace_scratch_size", 0) + getattr(n, "workspace_cache_size", 0))
-                                            / 2**20, 1) for n in getattr(prog.engine, "_networks", {}).values()})
+        r["workspaces_mib"] = sorted(
+            {
+                round((getattr(n, "workspace_scratch_size", 0) + getattr(n, "workspace_cache_size", 0)) / 2**20, 1)
+                for n in getattr(prog.engine, "_networks", {}).values()
+            }
+        )
     t = time.perf_counter()
-    for _ in range(n): step()
-    r["host_ms"] = (time.perf_counter() - t) / n * 1e3; torch.cuda.synchronize()
+    for _ in range(n):
+        step()
+    r["host_ms"] = (time.perf_counter() - t) / n * 1e3
+    torch.cuda.synchronize()
     if profile:
-        from torch.profiler import profile as prof, ProfilerActivity
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as prof
+
         with prof(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as p:
-            for _ in range(3): step()
+            for _ in range(3):
+                step()
             torch.cuda.synchronize()
         ev = p.key_averages()
-        cuda = sorted(((e.key, e.device_time_total / 3, e.count / 3) for e in ev if e.device_time_total > 0),
-                      key=lambda t: -t[1])
+        cuda = sorted(
+            ((e.key, e.device_time_total / 3, e.count / 3) for e in ev if e.device_time_total > 0), key=lambda t: -t[1]
+        )
         r["top_cuda"] = [(k[:90], round(v, 1), c) for k, v, c in cuda[:25]]
         p.export_chrome_trace(f"{OUT}/trace_{len(RES)}.json") if len(RES) < 2 else None
     return r
+
 
 configs = [
     ("wide_default", dict(width=[100, 100], batch=1000)),
@@ -84,13 +135,14 @@ configs = [
     ("ring_exact", dict(width=[32, 32], batch=1024, ansatz="ring", n=3, solver="exact")),
 ]
 only = sys.argv[1].split(",") if len(sys.argv) > 1 and sys.argv[1] else None
-from qkan.solvers.cutn import engines, program
+
 for module, name in ((program, "CHUNK_SHARE"), (engines, "WORKSPACE_SHARE")):  # overridden from the environment
     if name in os.environ:
         setattr(module, name, float(os.environ[name]))
 print("CHUNK_SHARE", program.CHUNK_SHARE, "WORKSPACE_SHARE", engines.WORKSPACE_SHARE)
 for name, cfg in configs:
-    if only and name not in only: continue
+    if only and name not in only:
+        continue
     try:
         RES[name] = case(**cfg)
     except Exception as e:
@@ -100,5 +152,6 @@ for name, cfg in configs:
 for name, r in RES.items():
     if "top_cuda" in r:
         print("==", name)
-        for row in r["top_cuda"]: print("  ", row)
+        for row in r["top_cuda"]:
+            print("  ", row)
 json.dump(RES, open(f"{OUT}/cutn_probe_{os.getpid()}.json", "w"), indent=1)

@@ -3,6 +3,7 @@ and of QKAN (flash) at the bench's sizes, timed as ``qkan bench`` times them (qk
 around one call, median), and each call's host time (perf_counter over many calls without a sync, so the
 GPU never holds the host back), with the host time of the flash forward's parts.
 Run on a GPU machine: ``python docs/probes/eager_floor.py [--json F]``."""
+
 import argparse
 import json
 import time
@@ -47,10 +48,17 @@ def model_rows(name: str, model: nn.Module, width: int) -> dict:
         nn.functional.mse_loss(model(x), y).backward()
         opt.step()
 
-    row = {"forward_ms": time_ms(forward, dev, REPEATS), "step_ms": time_ms(step, dev, REPEATS),
-           "forward_host_us": host_us(forward), "step_host_us": host_us(step, 500)}
-    print(f"{name:24s} forward {row['forward_ms']:.4f} ms (host {row['forward_host_us']:.1f} us), "
-          f"step {row['step_ms']:.4f} ms (host {row['step_host_us']:.1f} us)", flush=True)
+    row = {
+        "forward_ms": time_ms(forward, dev, REPEATS),
+        "step_ms": time_ms(step, dev, REPEATS),
+        "forward_host_us": host_us(forward),
+        "step_host_us": host_us(step, 500),
+    }
+    print(
+        f"{name:24s} forward {row['forward_ms']:.4f} ms (host {row['forward_host_us']:.1f} us), "
+        f"step {row['step_ms']:.4f} ms (host {row['step_host_us']:.1f} us)",
+        flush=True,
+    )
     return row
 
 
@@ -78,14 +86,28 @@ def flash_forward_parts(width: int) -> dict:
         parts["kernels.forward"] = host_us(lambda: kernels.forward(False, x, *params))
         parts["torch.empty (table)"] = host_us(lambda: torch.empty(kernels.table_size, width, width, device=dev))
         edge_grid, forward_grid = (-(-width * width // EDGE_THREADS),), (-(-BATCH // NB), -(-width // 32))
-        edge_args = EDGE_TABLE.pack(theta=params.theta, pre_w=params.preacts_weight, pre_c=params.preacts_bias,
-                                    pw=params.postact_weights, pb=params.postact_bias, bw=params.base_weight,
-                                    mask=params.mask, tab=table, O=width, I=width, G=0)
+        edge_args = EDGE_TABLE.pack(
+            theta=params.theta,
+            pre_w=params.preacts_weight,
+            pre_c=params.preacts_bias,
+            pw=params.postact_weights,
+            pb=params.postact_bias,
+            bw=params.base_weight,
+            mask=params.mask,
+            tab=table,
+            O=width,
+            I=width,
+            G=0,
+        )
         forward_args = FORWARD.pack(x=x, tab=table, out=out, B=BATCH, O=width, I=width)
-        parts["launch (edge table)"] = host_us(lambda: launch(
-            kernels.module, EDGE_TABLE.instance("float"), edge_grid, (EDGE_THREADS,), edge_args))
-        parts["launch (forward)"] = host_us(lambda: launch(
-            kernels.module, FORWARD.instance("float", EDGE=False), forward_grid, (32 * INPUT_SPLIT,), forward_args))
+        parts["launch (edge table)"] = host_us(
+            lambda: launch(kernels.module, EDGE_TABLE.instance("float"), edge_grid, (EDGE_THREADS,), edge_args)
+        )
+        parts["launch (forward)"] = host_us(
+            lambda: launch(
+                kernels.module, FORWARD.instance("float", EDGE=False), forward_grid, (32 * INPUT_SPLIT,), forward_args
+            )
+        )
         parts["x.add_(0) (one torch kernel)"] = host_us(lambda: out.add_(0))
     for name, us in parts.items():
         print(f"  QKAN([{width},{width}]) {name:30s} {us:7.1f} us host", flush=True)
@@ -101,10 +123,12 @@ def main() -> None:
     results = {}
     for width in (1, 100):
         torch.manual_seed(0)
-        results[f"nn.Linear({width},{width})"] = model_rows(f"nn.Linear({width},{width})",
-                                                           nn.Linear(width, width).to(dev), width)
+        results[f"nn.Linear({width},{width})"] = model_rows(
+            f"nn.Linear({width},{width})", nn.Linear(width, width).to(dev), width
+        )
         results[f"QKAN([{width},{width}]) flash"] = model_rows(
-            f"QKAN([{width},{width}]) flash", QKAN([width, width], reps=3, solver="flash", seed=0, device=dev), width)
+            f"QKAN([{width},{width}]) flash", QKAN([width, width], reps=3, solver="flash", seed=0, device=dev), width
+        )
     results["flash forward parts"] = flash_forward_parts(100)
     if args.json:
         with open(args.json, "w") as f:

@@ -1,6 +1,7 @@
 """Where a graphed flash train step's time goes: the step's replay time (CUDA events over 400 replays, median
 of 5) and every kernel of one replay in order, with its duration and the gap before it (torch.profiler).
 Run on a GPU machine: ``python docs/probes/flash_graph_timeline.py wide fit1d huge [--adam fused] [--json F]``."""
+
 import argparse
 import json
 
@@ -43,6 +44,7 @@ def replay_ms(step, x, y, replays: int = 400) -> float:
 def kernels_of_one_replay(step, x, y) -> list[tuple[str, float, float]]:
     """(name, duration us, gap before it us) of every kernel and copy of one replay, in order."""
     from torch.profiler import ProfilerActivity, profile
+
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         step(x, y)
         torch.cuda.synchronize()

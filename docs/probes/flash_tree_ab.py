@@ -3,6 +3,7 @@ of several source trees, each a copy of the repository's qkan/, circuits/ and so
 ``git archive REV qkan circuits solvers | tar -x -C snap/REV``), imported in place of the installed package,
 one process per tree so that every tree compiles its own kernels. Run on a GPU machine from the repository root:
 ``python docs/probes/flash_tree_ab.py snap/a snap/b [--cases wide,huge] [--target 80000] [--json F]``."""
+
 import argparse
 import importlib.util
 import json
@@ -17,8 +18,9 @@ def import_tree(root: Path) -> None:
     """Make ``import qkan`` (and its circuits and solvers subpackages) load from ``root``."""
     loaded = []
     for name, folder in PACKAGES:
-        spec = importlib.util.spec_from_file_location(name, root / folder / "__init__.py",
-                                                      submodule_search_locations=[str(root / folder)])
+        spec = importlib.util.spec_from_file_location(
+            name, root / folder / "__init__.py", submodule_search_locations=[str(root / folder)]
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         loaded.append((spec, module))
@@ -31,6 +33,7 @@ def measure(root: Path, cases: list[str], target: int | None) -> dict:
     import_tree(root)
     sys.path.insert(0, str(Path(__file__).parent))
     from flash_graph_timeline import CASES, graphed_step, kernels_of_one_replay, replay_ms
+
     try:
         import qkan.solvers.flash.tuning as tuning
     except ImportError:  # a tree from before solvers/flash/ became a package: the constant sat in flash.py

@@ -12,6 +12,7 @@ pre-norm blocks, causal SDPA attention, tied embeddings, and the feed-forward Li
 qkan.QKAN([10,10], reps=1, ba_trainable=True) -> Linear(10,768), as our HQKAN builds it. Batch 1, block 1024,
 AdamW; the time is the median of CUDA events (wall clock on CPU) after warm-up steps, as our table times.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,9 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
-        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2)
-                   for z in self.qkv(self.ln_1(x)).split(c, dim=2))
+        q, k, v = (
+            z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in self.qkv(self.ln_1(x)).split(c, dim=2)
+        )
         x = x + self.proj(F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, c))
         return x + self.mlp(self.ln_2(x))
 
@@ -110,8 +112,9 @@ def measure(mode: str, size: dict, solver: str, device: torch.device, repeats: i
     row = {"qkan": qkan.__version__, "solver": solver, "mode": mode, "device": str(device)}
     try:
         torch.manual_seed(0)
-        model = GPT(size["vocab"], size["block"], size["n_layer"], size["n_head"], size["n_embd"], solver,
-                    str(device)).to(device)
+        model = GPT(
+            size["vocab"], size["block"], size["n_layer"], size["n_head"], size["n_embd"], solver, str(device)
+        ).to(device)
         idx = torch.randint(size["vocab"], (size["batch"], size["block"] + 1), device=device)
         x, y = idx[:, :-1], idx[:, 1:]
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -135,7 +138,7 @@ def measure(mode: str, size: dict, solver: str, device: torch.device, repeats: i
         ms = time_ms(step, device, repeats, warmup)
         row.update(ms_per_step=ms, tokens_per_s=size["batch"] * size["block"] / (ms / 1e3))
         if device.type == "cuda":
-            row["peak_mib"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
+            row["peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
     except Exception as err:  # noqa: BLE001 - a failed mode is a result: one line says why
         row["error"] = (str(err).strip().splitlines() or [type(err).__name__])[0]
     return row
@@ -151,8 +154,11 @@ def main(argv=None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a 2-layer, 32-wide GPT (CPU smoke run)")
     args = parser.parse_args(argv)
     if qkan.__version__ != PUBLISHED_VERSION or not hasattr(qkan, "DARUAN"):
-        print(f"gpt_published: error: expected the published qkan {PUBLISHED_VERSION} first on PYTHONPATH, "
-              f"imported {qkan.__version__} from {qkan.__file__}", file=sys.stderr)
+        print(
+            f"gpt_published: error: expected the published qkan {PUBLISHED_VERSION} first on PYTHONPATH, "
+            f"imported {qkan.__version__} from {qkan.__file__}",
+            file=sys.stderr,
+        )
         return 2
     modes = [m for m in args.modes.split(",") if m]
     unknown = [m for m in modes if m not in MODES]
@@ -160,8 +166,19 @@ def main(argv=None) -> int:
         print(f"gpt_published: error: unknown mode(s) {unknown}; expected some of {list(MODES)}", file=sys.stderr)
         return 2
     for mode in modes:
-        print(json.dumps(measure(mode, TINY if args.tiny else GPT2_SMALL, args.solver, torch.device(args.device),
-                                 args.repeats, args.warmup)), flush=True)
+        print(
+            json.dumps(
+                measure(
+                    mode,
+                    TINY if args.tiny else GPT2_SMALL,
+                    args.solver,
+                    torch.device(args.device),
+                    args.repeats,
+                    args.warmup,
+                )
+            ),
+            flush=True,
+        )
     return 0
 
 

@@ -1,10 +1,11 @@
 """What every classical baseline shares: size checks, input validation with clear messages, and the
 per-edge plot grid QKANLayer draws (qkan.plotting.edge_grid)."""
+
 from __future__ import annotations
 
 import math
 from numbers import Integral
-from typing import Optional, Union
+from typing import Any, Iterable, Optional, Union, cast
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ def check_positive_int(name: str, value: object) -> int:
 def check_range(name: str, value: object) -> tuple[float, float]:
     """``value`` as an increasing (lo, hi) pair of finite floats, or ValueError naming ``name``."""
     try:
-        lo, hi = (float(v) for v in value)  # type: ignore[union-attr]
+        lo, hi = (float(v) for v in cast(Iterable[Any], value))  # not iterable: TypeError, caught
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -77,13 +78,16 @@ class BaselineLayer(nn.Module):
         if x.device != param.device:
             raise ValueError(f"{self._name()}: input is on {x.device} but the layer is on {param.device}")
         if x.dtype != param.dtype and not torch.is_autocast_enabled(x.device.type):
-            raise TypeError(f"{self._name()}: input is {x.dtype} but the layer's parameters are {param.dtype}; "
-                            f"convert one of them (x.to({param.dtype}) or layer.to({x.dtype}))")
+            raise TypeError(
+                f"{self._name()}: input is {x.dtype} but the layer's parameters are {param.dtype}; "
+                f"convert one of them (x.to({param.dtype}) or layer.to({x.dtype}))"
+            )
 
     def edge_values(self, x: torch.Tensor) -> torch.Tensor:
         """(B, out_dim, in_dim): each edge's contribution to the output, for plots and pruning."""
-        raise NotImplementedError(f"{type(self).__name__} has no per-edge functions; plot() draws its "
-                                  "input-to-output response curves instead")
+        raise NotImplementedError(
+            f"{type(self).__name__} has no per-edge functions; plot() draws its input-to-output response curves instead"
+        )
 
     def _plot_values(self, x: torch.Tensor) -> torch.Tensor:
         return self.edge_values(x)
@@ -98,11 +102,22 @@ class BaselineLayer(nn.Module):
 
         if x is not None:
             self._check_input(x, exact_rank=2)
-        ranges = (torch.stack((x.amin(0), x.amax(0)), dim=1).detach().cpu() if x is not None
-                  else torch.tensor([[-1.0, 1.0]]).repeat(self.in_dim, 1))
+        ranges = (
+            torch.stack((x.amin(0), x.amax(0)), dim=1).detach().cpu()
+            if x is not None
+            else torch.tensor([[-1.0, 1.0]]).repeat(self.in_dim, 1)
+        )
         param = self._reference_parameter()
-        fig = edge_grid(self._plot_values, ranges, self.out_dim, self.in_dim, self._plot_title(), n_points,
-                        param.dtype, param.device)
+        fig = edge_grid(
+            self._plot_values,
+            ranges,
+            self.out_dim,
+            self.in_dim,
+            self._plot_title(),
+            n_points,
+            param.dtype,
+            param.device,
+        )
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig

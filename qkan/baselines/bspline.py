@@ -4,6 +4,7 @@ y_o = sum_i [ w_base[o, i] silu(x_i) + scaler[o, i] sum_k c[o, i, k] B_k(x_i) ],
 B_k the cubic (``spline_order``) B-splines on a uniform grid over ``grid_range`` extended by
 ``spline_order`` knots on each side; outside the extended grid only the SiLU branch remains.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,8 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tens
     x = x[..., None]
     bases = ((x >= grid[:, :-1]) & (x < grid[:, 1:])).to(x.dtype)
     for p in range(1, order + 1):
-        left = (x - grid[:, :-(p + 1)]) / (grid[:, p:-1] - grid[:, :-(p + 1)])
-        right = (grid[:, p + 1:] - x) / (grid[:, p + 1:] - grid[:, 1:-p])
+        left = (x - grid[:, : -(p + 1)]) / (grid[:, p:-1] - grid[:, : -(p + 1)])
+        right = (grid[:, p + 1 :] - x) / (grid[:, p + 1 :] - grid[:, 1:-p])
         bases = left * bases[..., :-1] + right * bases[..., 1:]
     return bases
 
@@ -31,14 +32,30 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tens
 class BSplineKAN(BaselineLayer):
     """efficient-KAN's KANLinear: a SiLU base branch plus a scaled cubic B-spline branch per edge."""
 
-    def __init__(self, in_dim: int, out_dim: int, grid_size: int = 5, spline_order: int = 3,
-                 grid_range: tuple[float, float] = (-1.0, 1.0), scale_noise: float = 0.1, scale_base: float = 1.0,
-                 scale_spline: float = 1.0, device: Device = None, dtype: Optional[torch.dtype] = None):
+    grid: torch.Tensor  # a buffer (in_dim, knots)
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        grid_size: int = 5,
+        spline_order: int = 3,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        scale_noise: float = 0.1,
+        scale_base: float = 1.0,
+        scale_spline: float = 1.0,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
+    ):
         super().__init__(in_dim, out_dim)
         self.grid_size = check_positive_int("grid_size", grid_size)
         self.spline_order = check_positive_int("spline_order", spline_order)
         self.grid_range = check_range("grid_range", grid_range)
-        self.scale_noise, self.scale_base, self.scale_spline = float(scale_noise), float(scale_base), float(scale_spline)
+        self.scale_noise, self.scale_base, self.scale_spline = (
+            float(scale_noise),
+            float(scale_base),
+            float(scale_spline),
+        )
         factory = factory_kwargs(device, dtype)
         step = (self.grid_range[1] - self.grid_range[0]) / grid_size
         knots = self.grid_range[0] + step * torch.arange(-spline_order, grid_size + spline_order + 1, **factory)
@@ -63,7 +80,9 @@ class BSplineKAN(BaselineLayer):
         self._check_input(x)
         lead, rows = x.shape[:-1], x.reshape(-1, self.in_dim)
         bases = bspline_basis(rows, self.grid, self.spline_order).flatten(1)  # (N, I * K)
-        y = F.linear(F.silu(rows), self.base_weight) + F.linear(bases, self._scaled_spline_weight().reshape(self.out_dim, -1))
+        y = F.linear(F.silu(rows), self.base_weight) + F.linear(
+            bases, self._scaled_spline_weight().reshape(self.out_dim, -1)
+        )
         return y.reshape(*lead, self.out_dim)
 
     def edge_values(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,5 +93,7 @@ class BSplineKAN(BaselineLayer):
         return spline + F.silu(x)[:, None, :] * self.base_weight
 
     def extra_repr(self) -> str:
-        return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, grid_size={self.grid_size}, "
-                f"spline_order={self.spline_order}, grid_range={self.grid_range}")
+        return (
+            f"in_dim={self.in_dim}, out_dim={self.out_dim}, grid_size={self.grid_size}, "
+            f"spline_order={self.spline_order}, grid_range={self.grid_range}"
+        )

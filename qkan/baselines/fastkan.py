@@ -3,6 +3,7 @@
 y_o = sum_i [ sum_k W[o, i, k] exp(-((z_i - c_k) / h)^2) + w_base[o, i] silu(x_i) ] + b_o,
 z = LayerNorm(x), centres c_k uniform on ``grid_range``, h their spacing.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -17,9 +18,17 @@ from .base import BaselineLayer, Device, check_positive_int, check_range, factor
 class FastKAN(BaselineLayer):
     """LayerNorm -> Gaussian RBF expansion -> linear, plus a linear SiLU base branch."""
 
-    def __init__(self, in_dim: int, out_dim: int, num_grids: int = 8, grid_range: tuple[float, float] = (-2.0, 2.0),
-                 use_base_update: bool = True, spline_weight_init_scale: float = 0.1, device: Device = None,
-                 dtype: Optional[torch.dtype] = None):
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        num_grids: int = 8,
+        grid_range: tuple[float, float] = (-2.0, 2.0),
+        use_base_update: bool = True,
+        spline_weight_init_scale: float = 0.1,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
+    ):
         super().__init__(in_dim, out_dim)
         self.num_grids = check_positive_int("num_grids", num_grids)
         if num_grids < 2:
@@ -74,5 +83,7 @@ class FastKAN(BaselineLayer):
         return values
 
     def extra_repr(self) -> str:
-        return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, num_grids={self.num_grids}, "
-                f"grid_range={self.grid_range}, use_base_update={self.use_base_update}")
+        return (
+            f"in_dim={self.in_dim}, out_dim={self.out_dim}, num_grids={self.num_grids}, "
+            f"grid_range={self.grid_range}, use_base_update={self.use_base_update}"
+        )

@@ -1,9 +1,10 @@
 """MLP: the fully connected comparison point, sized by hidden width and depth or matched to a
 parameter budget (``MLP.matched``)."""
+
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence, cast
 
 import torch
 from torch import nn
@@ -17,15 +18,23 @@ def mlp_parameter_count(in_dim: int, out_dim: int, hidden: int, depth: int, bias
     """Parameters of an MLP of ``depth`` Linear layers with ``hidden`` units between them."""
     if depth == 1:
         return in_dim * out_dim + bias * out_dim
-    return (in_dim * hidden + (depth - 2) * hidden * hidden + hidden * out_dim
-            + bias * ((depth - 1) * hidden + out_dim))
+    return in_dim * hidden + (depth - 2) * hidden * hidden + hidden * out_dim + bias * ((depth - 1) * hidden + out_dim)
 
 
 class MLP(BaselineLayer):
     """``depth`` Linear layers (depth - 1 hidden layers of ``hidden`` units) with ``activation`` between."""
 
-    def __init__(self, in_dim: int, out_dim: int, hidden: int = 64, depth: int = 2, activation: str = "gelu",
-                 bias: bool = True, device: Device = None, dtype: Optional[torch.dtype] = None):
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        hidden: int = 64,
+        depth: int = 2,
+        activation: str = "gelu",
+        bias: bool = True,
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
+    ):
         super().__init__(in_dim, out_dim)
         self.hidden = check_positive_int("hidden", hidden)
         self.depth = check_positive_int("depth", depth)
@@ -48,12 +57,14 @@ class MLP(BaselineLayer):
         rest = bias * out_dim - n_params
         root = (-rest / lin) if quad == 0 else (-lin + math.sqrt(lin * lin - 4 * quad * rest)) / (2 * quad)
         candidates = {max(1, math.floor(root)), max(1, math.ceil(root))}
-        hidden = min(candidates, key=lambda h: (abs(mlp_parameter_count(in_dim, out_dim, h, depth, bias) - n_params), h))
+        hidden = min(
+            candidates, key=lambda h: (abs(mlp_parameter_count(in_dim, out_dim, h, depth, bias) - n_params), h)
+        )
         return cls(in_dim, out_dim, hidden=hidden, depth=depth, **options)
 
     def reset_parameters(self) -> None:
         """Every Linear re-initialised as torch.nn.Linear does."""
-        for linear in self.linears:
+        for linear in cast(Sequence[nn.Linear], self.linears):
             linear.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,5 +82,7 @@ class MLP(BaselineLayer):
         return f"{self._name()}: output response per input"
 
     def extra_repr(self) -> str:
-        return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, hidden={self.hidden}, depth={self.depth}, "
-                f"activation={self.activation}")
+        return (
+            f"in_dim={self.in_dim}, out_dim={self.out_dim}, hidden={self.hidden}, depth={self.depth}, "
+            f"activation={self.activation}"
+        )

@@ -4,6 +4,7 @@ y = Linear(F(x)), F the group-wise safe Pade unit of rational_math (numerator sh
 per group of contiguous input features). CUDA float32/float64 inputs use the kernels of
 rational_cuda when CuPy is present; everything else uses the torch implementation.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,25 +29,44 @@ from .rational_math import DENOMINATOR_TERMS, NUMERATOR_TERMS, grouped_safe_pade
 #       (the linearised start alone stops at 4.4e-2).
 PRESETS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "identity": ((0.0, 1.0, 0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)),
-    "silu": ((4.412814753951323e-07, 0.5000010960832554, 0.24999728275148375, 0.05325185413910773,
-              0.00579637007507942, 0.000274316362797627),
-             (5.484692430558957e-06, 0.10649909434177837, 1.6012316630623937e-06, 0.0005484354317129585)),
-    "gelu": ((-0.001686373447654054, 0.49920908652368334, 0.4127974921705713, 0.15250884287578487,
-              0.03965367263771177, 0.005550840788092203),
-             (3.424472301843606e-10, 0.30192024382962074, 0.0020148761822267507, 0.01075902381478573)),
+    "silu": (
+        (
+            4.412814753951323e-07,
+            0.5000010960832554,
+            0.24999728275148375,
+            0.05325185413910773,
+            0.00579637007507942,
+            0.000274316362797627,
+        ),
+        (5.484692430558957e-06, 0.10649909434177837, 1.6012316630623937e-06, 0.0005484354317129585),
+    ),
+    "gelu": (
+        (
+            -0.001686373447654054,
+            0.49920908652368334,
+            0.4127974921705713,
+            0.15250884287578487,
+            0.03965367263771177,
+            0.005550840788092203,
+        ),
+        (3.424472301843606e-10, 0.30192024382962074, 0.0020148761822267507, 0.01075902381478573),
+    ),
 }
 BACKENDS = ("auto", "torch", "cuda")
 
 
-def rational_activation(x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor,
-                        backend: str = "auto") -> torch.Tensor:
+def rational_activation(
+    x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor, backend: str = "auto"
+) -> torch.Tensor:
     """F(x) on x (..., D): the CUDA kernel for CUDA float32/float64 when available ("auto"), else torch."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     kernel_ok = x.is_cuda and x.dtype in SUPPORTED_DTYPES and cupy_available()
     if backend == "cuda" and not kernel_ok:
-        raise RuntimeError(f"backend='cuda' needs a CUDA float32/float64 input and CuPy; got a {x.dtype} input on "
-                           f"{x.device} (CuPy {'present' if cupy_available() else 'absent'}); use backend='torch'")
+        raise RuntimeError(
+            f"backend='cuda' needs a CUDA float32/float64 input and CuPy; got a {x.dtype} input on "
+            f"{x.device} (CuPy {'present' if cupy_available() else 'absent'}); use backend='torch'"
+        )
     if backend == "cuda" or (backend == "auto" and kernel_ok):
         return rational_forward(x, numerator, denominator)
     return grouped_safe_pade(x, numerator, denominator)
@@ -55,14 +75,23 @@ def rational_activation(x: torch.Tensor, numerator: torch.Tensor, denominator: t
 class RationalKAN(BaselineLayer):
     """GR-KAN: y = F(x) W^T + bias, F a safe Pade unit per group of ``in_dim // groups`` features."""
 
-    def __init__(self, in_dim: int, out_dim: int, groups: Optional[int] = None, init: str = "gelu",
-                 bias: bool = True, backend: str = "auto", device: Device = None,
-                 dtype: Optional[torch.dtype] = None):
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        groups: Optional[int] = None,
+        init: str = "gelu",
+        bias: bool = True,
+        backend: str = "auto",
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
+    ):
         super().__init__(in_dim, out_dim)
         groups = math.gcd(in_dim, 8) if groups is None else check_positive_int("groups", groups)
         if in_dim % groups:
-            raise ValueError(f"in_dim={in_dim} is not divisible by groups={groups}; "
-                             f"choose groups among the divisors of {in_dim}")
+            raise ValueError(
+                f"in_dim={in_dim} is not divisible by groups={groups}; choose groups among the divisors of {in_dim}"
+            )
         if init not in PRESETS:
             raise ValueError(f"unknown init {init!r}; expected one of {sorted(PRESETS)}")
         if backend not in BACKENDS:
@@ -99,5 +128,7 @@ class RationalKAN(BaselineLayer):
         return self.activation(x)[:, None, :] * self.weight
 
     def extra_repr(self) -> str:
-        return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, groups={self.groups}, init={self.init}, "
-                f"bias={self.bias is not None}, backend={self.backend}")
+        return (
+            f"in_dim={self.in_dim}, out_dim={self.out_dim}, groups={self.groups}, init={self.init}, "
+            f"bias={self.bias is not None}, backend={self.backend}"
+        )

@@ -7,6 +7,7 @@ per element and reduces the 10 coefficient gradients of its tile in registers, t
 torch sum over tiles finishes. No atomics: the same input gives bitwise the same gradients (the
 FlashKAT observation: per-element atomics on a handful of coefficients serialise the backward).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -156,8 +157,9 @@ template __global__ void rational_backward<double>(const double*, const double*,
 
 SOURCE = DEVICE_FUNCTIONS + KERNELS
 SUPPORTED_DTYPES = {torch.float32: "float", torch.float64: "double"}
-NAME_EXPRESSIONS = tuple(f"rational_{kind}<{ctype}>" for kind in ("forward", "backward")
-                         for ctype in SUPPORTED_DTYPES.values())
+NAME_EXPRESSIONS = tuple(
+    f"rational_{kind}<{ctype}>" for kind in ("forward", "backward") for ctype in SUPPORTED_DTYPES.values()
+)
 
 
 def module():
@@ -190,8 +192,19 @@ def rational_forward(x: torch.Tensor, numerator: torch.Tensor, denominator: torc
     groups = denominator.shape[0]
     group_dim, rows_per_block, tiles = tiling(rows, dim, groups)
     if rows:
-        launch(module(), f"rational_forward<{SUPPORTED_DTYPES[x.dtype]}>", (tiles, groups), (THREADS,),
-               (rows_x, numerator.contiguous(), denominator.contiguous(), y, *_sizes(rows, dim, group_dim, rows_per_block)))
+        launch(
+            module(),
+            f"rational_forward<{SUPPORTED_DTYPES[x.dtype]}>",
+            (tiles, groups),
+            (THREADS,),
+            (
+                rows_x,
+                numerator.contiguous(),
+                denominator.contiguous(),
+                y,
+                *_sizes(rows, dim, group_dim, rows_per_block),
+            ),
+        )
     return y.view(x.shape)
 
 
@@ -201,8 +214,9 @@ def _(x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor) -> to
 
 
 @torch.library.custom_op("qkan_baselines::rational_backward", mutates_args=())
-def rational_backward(grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tensor,
-                      denominator: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def rational_backward(
+    grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dx, d numerator, d denominator) for the upstream gradient ``grad`` of rational_forward."""
     rows_x, rows_g = _as_rows(x), _as_rows(grad)
     rows, dim = rows_x.shape
@@ -211,9 +225,21 @@ def rational_backward(grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tens
     dx = torch.empty_like(rows_x)
     partial = torch.empty(groups, tiles, GRADS, dtype=torch.float64, device=x.device)
     if rows:
-        launch(module(), f"rational_backward<{SUPPORTED_DTYPES[x.dtype]}>", (tiles, groups), (THREADS,),
-               (rows_x, rows_g, numerator.contiguous(), denominator.contiguous(), dx, partial,
-                *_sizes(rows, dim, group_dim, rows_per_block)))
+        launch(
+            module(),
+            f"rational_backward<{SUPPORTED_DTYPES[x.dtype]}>",
+            (tiles, groups),
+            (THREADS,),
+            (
+                rows_x,
+                rows_g,
+                numerator.contiguous(),
+                denominator.contiguous(),
+                dx,
+                partial,
+                *_sizes(rows, dim, group_dim, rows_per_block),
+            ),
+        )
     per_group = partial.sum(dim=1)  # (groups, 10): a fixed-order torch reduction, no atomics
     d_numerator = per_group[:, :6].sum(dim=0).to(numerator.dtype)
     d_denominator = per_group[:, 6:].to(denominator.dtype).contiguous()
@@ -221,8 +247,9 @@ def rational_backward(grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tens
 
 
 @rational_backward.register_fake
-def _(grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tensor,
-      denominator: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _(
+    grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return torch.empty_like(x), torch.empty_like(numerator), torch.empty_like(denominator)
 
 

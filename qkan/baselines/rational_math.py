@@ -7,6 +7,7 @@ the least-squares fit that produced the activation presets.
 |v| is written as where(v >= 0, v, -v) so its derivative at 0 is +1, not torch.abs's 0: a preset
 with b = 0 (identity) can still learn its denominator. The CUDA kernel uses the same convention.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -47,9 +48,14 @@ def grouped_safe_pade(x: torch.Tensor, numerator: torch.Tensor, denominator: tor
     return safe_pade(x.reshape(*shape[:-1], groups, shape[-1] // groups), numerator, denominator).reshape(shape)
 
 
-def fit_safe_pade(fn: Callable[[torch.Tensor], torch.Tensor], low: float = -3.0, high: float = 3.0,
-                  n_points: int = 4001, iterations: int = 2000,
-                  start: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> tuple[torch.Tensor, torch.Tensor, float]:
+def fit_safe_pade(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    low: float = -3.0,
+    high: float = 3.0,
+    n_points: int = 4001,
+    iterations: int = 2000,
+    start: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Least-squares fit of (a, b) so that P(x)/(1 + sum |b_j||x|^j) ~ fn(x) on ``n_points`` uniform
     points of [low, high], in float64: L-BFGS on the squared error from ``start`` (default: the
     linearised solve fn * Q ~ P, linear in a and b). Returns a (6,), b (4,) and the max abs error."""
@@ -57,14 +63,25 @@ def fit_safe_pade(fn: Callable[[torch.Tensor], torch.Tensor], low: float = -3.0,
     y = fn(x)
     if start is None:
         ax = x.abs()
-        design = torch.cat([torch.stack([x ** k for k in range(NUMERATOR_TERMS)], 1),
-                            -torch.stack([y * ax ** j for j in range(1, DENOMINATOR_TERMS + 1)], 1)], 1)
+        design = torch.cat(
+            [
+                torch.stack([x**k for k in range(NUMERATOR_TERMS)], 1),
+                -torch.stack([y * ax**j for j in range(1, DENOMINATOR_TERMS + 1)], 1),
+            ],
+            1,
+        )
         solution = torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
         start = solution[:NUMERATOR_TERMS], solution[NUMERATOR_TERMS:]
     a = start[0].to(torch.float64).clone().requires_grad_(True)
     b = start[1].to(torch.float64).abs().clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([a, b], max_iter=iterations, tolerance_grad=1e-14, tolerance_change=1e-18,
-                            history_size=50, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [a, b],
+        max_iter=iterations,
+        tolerance_grad=1e-14,
+        tolerance_change=1e-18,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> torch.Tensor:
         opt.zero_grad()

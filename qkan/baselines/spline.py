@@ -9,6 +9,7 @@ power-of-two grid_size) bitwise, as x - x_a and x_a + (x - x_a) are then exact (
 Like the other baselines the layer does not check values: a NaN or inf input gives NaN (or inf) in
 its output row.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -24,8 +25,16 @@ INITS = ("linear", "identity")
 class SplineKAN(BaselineLayer):
     """y_o = sum_i f_oi(x_i), each f_oi piecewise linear on ``grid_size`` uniform segments."""
 
-    def __init__(self, in_dim: int, out_dim: int, grid_size: int = 8, grid_range: tuple[float, float] = (-1.0, 1.0),
-                 init: str = "linear", device: Device = None, dtype: Optional[torch.dtype] = None):
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        grid_size: int = 8,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        init: str = "linear",
+        device: Device = None,
+        dtype: Optional[torch.dtype] = None,
+    ):
         super().__init__(in_dim, out_dim)
         self.grid_size = check_positive_int("grid_size", grid_size)
         self.grid_range = check_range("grid_range", grid_range)
@@ -43,16 +52,18 @@ class SplineKAN(BaselineLayer):
         return self.grid_range[0] + self.step * torch.arange(self.grid_size + 1, dtype=p.dtype, device=p.device)
 
     def reset_parameters(self) -> None:
-        """"linear": f_oi(x) = w_oi x with w drawn as torch.nn.Linear's weight (the layer starts as a
+        """ "linear": f_oi(x) = w_oi x with w drawn as torch.nn.Linear's weight (the layer starts as a
         bias-free Linear); "identity": f_oi(x) = x if o == i else 0 (y = x for a square layer)."""
         with torch.no_grad():
             if self.init == "linear":
-                weight = torch.empty(self.out_dim, self.in_dim, dtype=self.knot_values.dtype,
-                                     device=self.knot_values.device)
+                weight = torch.empty(
+                    self.out_dim, self.in_dim, dtype=self.knot_values.dtype, device=self.knot_values.device
+                )
                 init_like_linear(weight)
             else:
-                weight = torch.eye(self.out_dim, self.in_dim, dtype=self.knot_values.dtype,
-                                   device=self.knot_values.device)
+                weight = torch.eye(
+                    self.out_dim, self.in_dim, dtype=self.knot_values.dtype, device=self.knot_values.device
+                )
             self.knot_values.copy_(weight[:, :, None] * self.knots())
 
     def _segments(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -92,5 +103,7 @@ class SplineKAN(BaselineLayer):
         return (v + offset[..., None] * s).permute(0, 2, 1)
 
     def extra_repr(self) -> str:
-        return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, grid_size={self.grid_size}, "
-                f"grid_range={self.grid_range}, init={self.init}")
+        return (
+            f"in_dim={self.in_dim}, out_dim={self.out_dim}, grid_size={self.grid_size}, "
+            f"grid_range={self.grid_range}, init={self.init}"
+        )

@@ -1,5 +1,6 @@
 """The named ``qkan bench`` cases (model factory, batch maker, loss) at published or tiny sizes, and the
 ansatz and baseline loaders they share."""
+
 from __future__ import annotations
 
 import runpy
@@ -44,6 +45,7 @@ def ansatz_label(ansatz: Ansatz) -> str:
 
 def regression_case(name: str, width: list[int], batch: int, description: str) -> Case:
     """QKAN(width) on a random regression batch (the fit1d, wide and huge cases, and the sweep's points)."""
+
     def build(solver: str, ansatz: Ansatz, device: torch.device) -> nn.Module:
         return QKAN(width, reps=reps_for(ansatz), solver=solver, ansatz=ansatz, seed=0, device=device)
 
@@ -67,8 +69,14 @@ def _hqkan_case(batch: int) -> Case:
         x, y = digits_tensors("train")
         return x[:batch].to(device), y[:batch].to(device)
 
-    return Case("hqkan", f"HQKAN digits classifier, batch {batch}", build, make_batch,
-                loss=nn.functional.cross_entropy, loss_steps=20)
+    return Case(
+        "hqkan",
+        f"HQKAN digits classifier, batch {batch}",
+        build,
+        make_batch,
+        loss=nn.functional.cross_entropy,
+        loss_steps=20,
+    )
 
 
 def lm_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -82,16 +90,23 @@ def _gpt_case(n_layer: int, n_embd: int, block: int, batch: int) -> Case:
     def build(solver: str, ansatz: Ansatz, device: torch.device) -> nn.Module:
         from ..models import GPT
 
-        return LMWrapper(GPT(vocab, block, n_layer=n_layer, n_head=4, n_embd=n_embd, mlp="hqkan", solver=solver,
-                             ansatz=ansatz)).to(device)
+        return LMWrapper(
+            GPT(vocab, block, n_layer=n_layer, n_head=4, n_embd=n_embd, mlp="hqkan", solver=solver, ansatz=ansatz)
+        ).to(device)
 
     def make_batch(device: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         gen = torch.Generator().manual_seed(seed)
         idx = torch.randint(vocab, (batch, block + 1), generator=gen)
         return idx[:, :-1].to(device), idx[:, 1:].to(device)
 
-    return Case("gpt", f"HQKANsformer ({n_layer} layers, {n_embd} wide, block {block}), batch {batch}", build,
-                make_batch, loss=lm_loss, loss_steps=10)
+    return Case(
+        "gpt",
+        f"HQKANsformer ({n_layer} layers, {n_embd} wide, block {block}), batch {batch}",
+        build,
+        make_batch,
+        loss=lm_loss,
+        loss_steps=10,
+    )
 
 
 class LMWrapper(nn.Module):
@@ -109,14 +124,20 @@ class LMWrapper(nn.Module):
 def make_cases(tiny: bool = False) -> dict[str, Case]:
     """The named cases at the published sizes, or at tiny sizes (smoke tests, quick looks)."""
     if tiny:
-        return {"fit1d": regression_case("fit1d", [1, 1], 16, "QKAN([1,1]), batch 16"),
-                "wide": regression_case("wide", [4, 4], 16, "QKAN([4,4]), batch 16"),
-                "huge": regression_case("huge", [6, 6], 32, "QKAN([6,6]), batch 32"),
-                "hqkan": _hqkan_case(16), "gpt": _gpt_case(1, 32, 16, 2)}
-    return {"fit1d": regression_case("fit1d", [1, 1], 1000, "QKAN([1,1]), batch 1000"),
-            "wide": regression_case("wide", [100, 100], 1000, "QKAN([100,100]), batch 1000"),
-            "huge": regression_case("huge", [256, 256], 4096, "QKAN([256,256]), batch 4096"),
-            "hqkan": _hqkan_case(256), "gpt": _gpt_case(2, 128, 64, 8)}
+        return {
+            "fit1d": regression_case("fit1d", [1, 1], 16, "QKAN([1,1]), batch 16"),
+            "wide": regression_case("wide", [4, 4], 16, "QKAN([4,4]), batch 16"),
+            "huge": regression_case("huge", [6, 6], 32, "QKAN([6,6]), batch 32"),
+            "hqkan": _hqkan_case(16),
+            "gpt": _gpt_case(1, 32, 16, 2),
+        }
+    return {
+        "fit1d": regression_case("fit1d", [1, 1], 1000, "QKAN([1,1]), batch 1000"),
+        "wide": regression_case("wide", [100, 100], 1000, "QKAN([100,100]), batch 1000"),
+        "huge": regression_case("huge", [256, 256], 4096, "QKAN([256,256]), batch 4096"),
+        "hqkan": _hqkan_case(256),
+        "gpt": _gpt_case(2, 128, 64, 8),
+    }
 
 
 def load_ansatz(spec: Union[str, Circuit]) -> Ansatz:

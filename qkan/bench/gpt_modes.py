@@ -2,13 +2,14 @@
 AdamW) with four feed-forwards, each in eager, compile, bf16 autocast and compile+bf16, against the
 Linear-bottleneck floor in the same mode. The floor, Linear(768,10) -> GELU -> Linear(10,768), is what the
 QKAN feed-forward, Linear(768,10) -> QKAN([10,10], reps=1) -> Linear(10,768), costs without its circuits."""
+
 from __future__ import annotations
 
 import contextlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 from tqdm.auto import tqdm
@@ -62,15 +63,18 @@ def build_variant(variant: str, size: GPTSize, device: torch.device) -> torch.nn
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown GPT variant {variant!r}; expected some of {list(VARIANTS)}")
-    shape = dict(n_layer=size.n_layer, n_head=size.n_head, n_embd=size.n_embd)
+
+    def gpt(**kwargs: Any) -> GPT:
+        return GPT(size.vocab, size.block, n_layer=size.n_layer, n_head=size.n_head, n_embd=size.n_embd, **kwargs)
+
     torch.manual_seed(0)
     if variant.startswith("qkan-"):
-        model = GPT(size.vocab, size.block, mlp="hqkan", solver=variant.removeprefix("qkan-"), reps=1,
-                    mlp_kwargs={"e": size.bottleneck}, **shape)
+        solver = variant.removeprefix("qkan-")
+        model = gpt(mlp="hqkan", solver=solver, reps=1, mlp_kwargs={"e": size.bottleneck})
     elif variant == "mlp":
-        model = GPT(size.vocab, size.block, mlp="mlp", **shape)
+        model = gpt(mlp="mlp")
     else:
-        model = GPT(size.vocab, size.block, mlp="mlp", mlp_ratio=1, **shape)
+        model = gpt(mlp="mlp", mlp_ratio=1)
         for block in model.blocks:
             block.mlp = MLP(size.n_embd, size.bottleneck, bias=True)
     return model.to(device)
@@ -94,8 +98,7 @@ def _autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextMan
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
-def measure_mode(variant: str, mode: str, size: GPTSize, device: torch.device, repeats: int,
-                 warmup: int) -> ModeRecord:
+def measure_mode(variant: str, mode: str, size: GPTSize, device: torch.device, repeats: int, warmup: int) -> ModeRecord:
     """Time one (variant, mode) train step: median ms of ``repeats`` after ``warmup`` (which compiles), tokens/s,
     peak allocated MiB (CUDA) and, when compiled, graph breaks; a failure is recorded as one line in ``note``."""
     record = ModeRecord(variant, mode)
@@ -124,7 +127,7 @@ def measure_mode(variant: str, mode: str, size: GPTSize, device: torch.device, r
         record.ms_per_step = time_ms(step, device, repeats, warmup)
         record.tokens_per_s = size.batch * size.block / (record.ms_per_step / 1e3)
         if device.type == "cuda":
-            record.peak_mib = torch.cuda.max_memory_allocated(device) / 2 ** 20
+            record.peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
     except Exception as err:  # noqa: BLE001 - compile, autocast and solvers fail in many types; the cell says why
         record.note = f"failed: {first_line(err)}"
     finally:
@@ -133,9 +136,15 @@ def measure_mode(variant: str, mode: str, size: GPTSize, device: torch.device, r
     return record
 
 
-def run_gpt_modes(variants: Sequence[str] = VARIANTS, modes: Sequence[str] = MODES,
-                  device: Union[str, torch.device, None] = None, tiny: bool = False, repeats: int = 5,
-                  warmup: int = 3, progress: bool = True) -> list[ModeRecord]:
+def run_gpt_modes(
+    variants: Sequence[str] = VARIANTS,
+    modes: Sequence[str] = MODES,
+    device: Union[str, torch.device, None] = None,
+    tiny: bool = False,
+    repeats: int = 5,
+    warmup: int = 3,
+    progress: bool = True,
+) -> list[ModeRecord]:
     """Every (variant, mode) of the GPT-2-small step (``tiny``: a 2-layer, 32-wide GPT for smoke runs) on
     ``device`` (default: CUDA when available); ``vs_floor`` is ms/step over the floor's in the same mode."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -146,8 +155,9 @@ def run_gpt_modes(variants: Sequence[str] = VARIANTS, modes: Sequence[str] = MOD
         _split_mode(mode)
     size = TINY if tiny else GPT2_SMALL
     jobs = [(v, m) for v in variants for m in modes]
-    records = [measure_mode(v, m, size, device, repeats, warmup)
-               for v, m in tqdm(jobs, desc="gpt modes", disable=not progress)]
+    records = [
+        measure_mode(v, m, size, device, repeats, warmup) for v, m in tqdm(jobs, desc="gpt modes", disable=not progress)
+    ]
     floor = {r.mode: r.ms_per_step for r in records if r.variant == FLOOR and r.ms_per_step}
     for r in records:
         if r.ms_per_step and r.mode in floor:
@@ -159,8 +169,9 @@ def gpt_modes_markdown(records: Sequence[ModeRecord]) -> str:
     return markdown_table(MODE_COLUMNS, [[getattr(r, c) for c in MODE_COLUMNS] for r in records])
 
 
-def write_gpt_modes(records: Sequence[ModeRecord], out_dir: Union[str, Path], device: str,
-                    tiny: bool = False) -> dict[str, str]:
+def write_gpt_modes(
+    records: Sequence[ModeRecord], out_dir: Union[str, Path], device: str, tiny: bool = False
+) -> dict[str, str]:
     """gpt_modes.md and gpt_modes.json (with the machine and the GPT shape) under ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

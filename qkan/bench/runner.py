@@ -1,6 +1,7 @@
 """Measure the ``qkan bench`` cases: one Record per (case, solver, ansatz) or (case, baseline) with init,
 forward (median, and host/GPU µs per call), train step, optional CUDA-graphed step, memory, loss and the
 deviation from a float64 exact reference."""
+
 from __future__ import annotations
 
 import statistics
@@ -57,11 +58,15 @@ class Record:
 def _build(case: Case, solver: str, ansatz: Ansatz, device: torch.device, baseline: Optional[str]) -> nn.Module:
     """The case's model (or the baseline stack), seeded so every solver starts from the same weights."""
     torch.manual_seed(0)
-    return baseline_model(baseline, case.width, device) if baseline else case.build(solver, ansatz, device)
+    if not baseline:
+        return case.build(solver, ansatz, device)
+    assert case.width is not None, f"case {case.name!r} has no width for a baseline"  # run_bench skips those
+    return baseline_model(baseline, case.width, device)
 
 
-def _train_step(model: nn.Module, opt: torch.optim.Optimizer, case: Case, x: torch.Tensor,
-                y: torch.Tensor) -> torch.Tensor:
+def _train_step(
+    model: nn.Module, opt: torch.optim.Optimizer, case: Case, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     opt.zero_grad(set_to_none=True)
     loss = case.loss(model(x), y)
     loss.backward()
@@ -69,9 +74,17 @@ def _train_step(model: nn.Module, opt: torch.optim.Optimizer, case: Case, x: tor
     return loss
 
 
-def run_one(case: Case, solver: str, ansatz: Ansatz, device: torch.device, repeats: int,
-            reference: Optional[nn.Module] = None, baseline: Optional[str] = None,
-            loss_steps: Optional[int] = None, graphed: bool = False) -> Record:
+def run_one(
+    case: Case,
+    solver: str,
+    ansatz: Ansatz,
+    device: torch.device,
+    repeats: int,
+    reference: Optional[nn.Module] = None,
+    baseline: Optional[str] = None,
+    loss_steps: Optional[int] = None,
+    graphed: bool = False,
+) -> Record:
     """Measure one (case, solver/baseline, ansatz): init, forward (and its host/GPU µs per call), train step,
     memory, loss, deviation; with ``graphed`` (CUDA) also the train step captured once and replayed
     (``qkan.make_graphed_train_step``)."""
@@ -117,15 +130,23 @@ def run_one(case: Case, solver: str, ansatz: Ansatz, device: torch.device, repea
     sync(device)
     rec.total_s = time.perf_counter() - t0
     if device.type == "cuda":
-        rec.peak_mib = max(peaks) / 2 ** 20
-        rec.avg_mib = statistics.mean(peaks) / 2 ** 20
+        rec.peak_mib = max(peaks) / 2**20
+        rec.avg_mib = statistics.mean(peaks) / 2**20
     if graphed:  # after the memory columns: a captured graph keeps its own buffers, which they would count
         _time_graphed(rec, *timed, case, x, y, device, repeats)
     return rec
 
 
-def _time_graphed(rec: Record, model: nn.Module, opt: torch.optim.Optimizer, case: Case, x: torch.Tensor,
-                  y: torch.Tensor, device: torch.device, repeats: int) -> None:
+def _time_graphed(
+    rec: Record,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    case: Case,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    device: torch.device,
+    repeats: int,
+) -> None:
     """rec.graphed_ms: median over ``repeats`` of GRAPH_REPLAYS replays of the captured step, per step; a model
     that cannot be captured gets a note instead."""
     from ..graphs import make_graphed_train_step
@@ -143,10 +164,18 @@ def _time_graphed(rec: Record, model: nn.Module, opt: torch.optim.Optimizer, cas
     rec.graphed_ms = time_ms(replays, device, repeats, warmup=GRAPH_WARMUP) / GRAPH_REPLAYS
 
 
-def run_bench(cases: Optional[Sequence[str]] = None, solvers: Sequence[str] = ("exact", "flash", "cutn"),
-              ansatzes: Sequence[Union[str, Circuit]] = ("pz",), baselines: Sequence[str] = (),
-              device: Union[str, torch.device, None] = None, repeats: int = 5, progress: bool = True,
-              loss_steps: Optional[int] = None, tiny: bool = False, graphed: bool = False) -> list[Record]:
+def run_bench(
+    cases: Optional[Sequence[str]] = None,
+    solvers: Sequence[str] = ("exact", "flash", "cutn"),
+    ansatzes: Sequence[Union[str, Circuit]] = ("pz",),
+    baselines: Sequence[str] = (),
+    device: Union[str, torch.device, None] = None,
+    repeats: int = 5,
+    progress: bool = True,
+    loss_steps: Optional[int] = None,
+    tiny: bool = False,
+    graphed: bool = False,
+) -> list[Record]:
     """Run every (case, solver, ansatz) and (case, baseline); solvers that cannot run are reported
     as skipped with the reason; speed-ups are relative to exact in the same run. ``loss_steps``
     overrides each case's number of training steps for the loss column (on CPU it defaults to
@@ -159,6 +188,7 @@ def run_bench(cases: Optional[Sequence[str]] = None, solvers: Sequence[str] = ("
     if unknown:
         raise ValueError(f"unknown bench case(s) {unknown}; expected some of {list(CASE_NAMES)}")
     all_cases = make_cases(tiny)
+    jobs: list[tuple[str, str, Ansatz, Optional[str]]]
     jobs = [(c, s, load_ansatz(a), None) for c in cases for a in ansatzes for s in solvers]
     jobs += [(c, "-", "-", b) for c in cases for b in baselines if all_cases[c].width]
     records: list[Record] = []
@@ -173,7 +203,9 @@ def run_bench(cases: Optional[Sequence[str]] = None, solvers: Sequence[str] = ("
             steps = loss_steps or (min(case.loss_steps, CPU_LOSS_STEPS) if device.type == "cpu" else None)
             rec = run_one(case, solver, ansatz, device, repeats, reference, baseline, steps, graphed)
         except (ValueError, ImportError, RuntimeError) as err:  # unsupported solver, missing model, OOM
-            rec = Record(case_name, baseline or "qkan", solver, ansatz_label(ansatz), note=f"skipped: {first_line(err)}")
+            rec = Record(
+                case_name, baseline or "qkan", solver, ansatz_label(ansatz), note=f"skipped: {first_line(err)}"
+            )
         records.append(rec)
     _add_ratios(records)
     return records
@@ -183,8 +215,9 @@ def _add_ratios(records: list[Record]) -> None:
     exact = {(r.case, r.ansatz): r for r in records if r.solver == "exact" and r.forward_ms}
     for r in records:
         ref = exact.get((r.case, r.ansatz))
-        if ref and r.forward_ms:
+        if ref and ref.forward_ms and r.forward_ms:
             r.fwd_vs_exact = ref.forward_ms / r.forward_ms
+        if ref and ref.step_ms and r.step_ms:
             r.step_vs_exact = ref.step_ms / r.step_ms
         if ref and ref.graphed_ms and r.graphed_ms:
             r.graphed_vs_exact = ref.graphed_ms / r.graphed_ms

@@ -1,5 +1,6 @@
 """``qkan.bench.sweep``: forward and train-step time and memory of QKAN([w, w]) over batch and width,
 with each solver's own memory estimate, and its plot."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,9 +18,15 @@ from .cases import load_ansatz, regression_case, reps_for
 from .runner import run_one
 
 
-def sweep(ansatz: Union[str, Circuit] = "pz", solvers: Sequence[str] = ("exact",), batches: Sequence[int] = (64, 256),
-          widths: Sequence[int] = (4, 16), device: Union[str, torch.device, None] = None, repeats: int = 3,
-          progress: bool = True) -> list[dict[str, Any]]:
+def sweep(
+    ansatz: Union[str, Circuit] = "pz",
+    solvers: Sequence[str] = ("exact",),
+    batches: Sequence[int] = (64, 256),
+    widths: Sequence[int] = (4, 16),
+    device: Union[str, torch.device, None] = None,
+    repeats: int = 3,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Forward and train-step time of QKAN([w, w]) for every (solver, batch, width), with peak extra
     memory measured on CUDA and the solver's own estimate (``Solver.estimate_bytes``) everywhere."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -35,8 +42,17 @@ def sweep(ansatz: Union[str, Circuit] = "pz", solvers: Sequence[str] = ("exact",
             continue
         layer = _sweep_layer(ansatz, width, solver, device)
         estimate = get_solver(solver).estimate_bytes(layer.circuit, layer.geometry, layer.theta.dtype, batch)
-        rows.append({"solver": solver, "batch": batch, "width": width, "forward_ms": rec.forward_ms,
-                     "step_ms": rec.step_ms, "peak_mib": rec.peak_mib, "estimated_mib": estimate / 2 ** 20})
+        rows.append(
+            {
+                "solver": solver,
+                "batch": batch,
+                "width": width,
+                "forward_ms": rec.forward_ms,
+                "step_ms": rec.step_ms,
+                "peak_mib": rec.peak_mib,
+                "estimated_mib": estimate / 2**20,
+            }
+        )
     return rows
 
 

@@ -1,5 +1,6 @@
 """Clocks for ``qkan bench``: the median of timed repeats (CUDA events on GPU), and a call's host
 time (launching it) next to its GPU time (running it)."""
+
 from __future__ import annotations
 
 import functools
@@ -54,8 +55,9 @@ def _sleep_cycles_per_us(device_index: int) -> float:
         return CALIBRATION_CYCLES / (start.elapsed_time(end) * 1e3)
 
 
-def host_and_gpu_us(fn: Callable[[], Any], device: torch.device, calls: int = HOST_CALLS) -> tuple[float,
-                                                                                                  Optional[float]]:
+def host_and_gpu_us(
+    fn: Callable[[], Any], device: torch.device, calls: int = HOST_CALLS
+) -> tuple[float, Optional[float]]:
     """(host µs, GPU µs) per call of ``fn``. Host: wall clock over ``calls`` calls without a sync (the time to
     launch them; on CPU, to run them). GPU (CUDA only, else None): CUDA events around the same calls queued
     behind a sleep kernel that holds the stream until the host has launched them all, so the device runs them
@@ -69,8 +71,10 @@ def host_and_gpu_us(fn: Callable[[], Any], device: torch.device, calls: int = HO
     if device.type != "cuda":
         return host_us, None
     sync(device)
-    hold = int((host_us * calls * SLEEP_MARGIN + SLEEP_EXTRA_US) * _sleep_cycles_per_us(
-        torch.cuda.current_device() if device.index is None else device.index))
+    hold = int(
+        (host_us * calls * SLEEP_MARGIN + SLEEP_EXTRA_US)
+        * _sleep_cycles_per_us(torch.cuda.current_device() if device.index is None else device.index)
+    )
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     torch.cuda._sleep(hold)
     start.record()

@@ -1,4 +1,5 @@
 """Hybrid models: HQKAN bottlenecks, the HQKAN classifier and a GPT with a selectable MLP."""
+
 from .classifier import HQKANClassifier
 from .gpt import GPT
 from .hqkan import HQKAN, bottleneck_width

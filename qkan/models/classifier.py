@@ -4,6 +4,7 @@ The default shape is the published "HQKAN-44" head for 32x32x3 images (docs/math
 3 convolutions to 256 features -> Linear(256, 32) -> QKAN([32, 28]) -> Linear(28, n_classes).
 ``for_digits`` builds the same head on a CNN sized for 8x8 grey digits.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence
@@ -31,8 +32,9 @@ def conv_features(in_channels: int, channels: Sequence[int], pools: Sequence[boo
     return nn.Sequential(*layers)
 
 
-def make_head(head: str, in_dim: int, out_dim: int, reps: int, solver: str, ansatz: Ansatz,
-              head_kwargs: Optional[dict[str, Any]]) -> nn.Module:
+def make_head(
+    head: str, in_dim: int, out_dim: int, reps: int, solver: str, ansatz: Ansatz, head_kwargs: Optional[dict[str, Any]]
+) -> nn.Module:
     """The middle block: QKAN([in, out]) for head="qkan", else a classical baseline by name; "mlp"
     without options gets as many trainable parameters as the QKAN head would have."""
     kwargs = dict(head_kwargs or {})
@@ -53,17 +55,32 @@ class HQKANClassifier(nn.Module):
     """(B, C, H, W) images -> (B, n_classes) logits; ``head`` picks QKAN or a classical KAN/MLP block
     of the same in/out size so the heads compare on equal footing."""
 
-    def __init__(self, n_classes: int = 100, in_channels: int = 3, channels: Sequence[int] = (32, 64, 64),
-                 pools: Sequence[bool] = (True, True, True), hidden: int = 32, qkan_out: int = 28, reps: int = 3,
-                 solver: str = "exact", ansatz: Ansatz = "pz", head: str = "qkan",
-                 head_kwargs: Optional[dict[str, Any]] = None, image_size: Optional[int] = None):
+    def __init__(
+        self,
+        n_classes: int = 100,
+        in_channels: int = 3,
+        channels: Sequence[int] = (32, 64, 64),
+        pools: Sequence[bool] = (True, True, True),
+        hidden: int = 32,
+        qkan_out: int = 28,
+        reps: int = 3,
+        solver: str = "exact",
+        ansatz: Ansatz = "pz",
+        head: str = "qkan",
+        head_kwargs: Optional[dict[str, Any]] = None,
+        image_size: Optional[int] = None,
+    ):
         super().__init__()
         if len(channels) != 3 or len(pools) != 3:
             raise ValueError(f"expected 3 conv channel counts and 3 pool flags, got {list(channels)}, {list(pools)}")
         if channels[-1] * 4 != FEATURES:
             raise ValueError(f"the last conv must have {FEATURES // 4} channels (256 features), got {channels[-1]}")
-        for name, value in (("n_classes", n_classes), ("in_channels", in_channels), ("hidden", hidden),
-                            ("qkan_out", qkan_out)):
+        for name, value in (
+            ("n_classes", n_classes),
+            ("in_channels", in_channels),
+            ("hidden", hidden),
+            ("qkan_out", qkan_out),
+        ):
             check_positive_int(name, value)
         self.n_classes, self.in_channels, self.image_size, self.head_name = n_classes, in_channels, image_size, head
         self.features = conv_features(in_channels, channels, pools)
@@ -82,8 +99,9 @@ class HQKANClassifier(nn.Module):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"HQKANClassifier expects images of shape (batch, {self.in_channels}, H, W), got {shape}")
         if self.image_size is not None and tuple(x.shape[2:]) != (self.image_size, self.image_size):
-            raise ValueError(f"HQKANClassifier was built for {self.image_size}x{self.image_size} images, "
-                             f"got {tuple(x.shape[2:])}")
+            raise ValueError(
+                f"HQKANClassifier was built for {self.image_size}x{self.image_size} images, got {tuple(x.shape[2:])}"
+            )
         return self.classify(self.head(self.project(self.features(x))))
 
     def extra_repr(self) -> str:

@@ -1,9 +1,10 @@
 """A compact nanoGPT-style decoder whose feed-forward block is selectable: the standard MLP, an HQKAN
 bottleneck (the "HQKANsformer"), or a classical KAN baseline."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,11 @@ from ..layer import Ansatz
 from .hqkan import HQKAN
 
 
+def _mark_residual(module: nn.Module) -> None:
+    """Flag a residual projection: GPT's init scales its weights by the depth."""
+    module.residual = True  # type: ignore[assignment]  # Module.__setattr__ takes any value; its stub: Tensor|Module
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention through ``scaled_dot_product_attention`` (flash/efficient kernels)."""
 
@@ -22,7 +28,7 @@ class CausalSelfAttention(nn.Module):
         self.n_head, self.dropout = n_head, dropout
         self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
-        self.proj.residual = True
+        _mark_residual(self.proj)
         self.resid_drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -39,15 +45,16 @@ class MLP(nn.Module):
         super().__init__()
         self.fc = nn.Linear(n_embd, hidden, bias=bias)
         self.proj = nn.Linear(hidden, n_embd, bias=bias)
-        self.proj.residual = True
+        _mark_residual(self.proj)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(F.gelu(self.fc(x)))
 
 
-def make_feed_forward(kind: str, n_embd: int, hidden: int, bias: bool, solver: str, ansatz: Ansatz, reps: int,
-                      mlp_kwargs: dict[str, Any]) -> nn.Module:
-    """"mlp": the standard block; "hqkan": HQKAN(n_embd); a baseline name: two baseline layers
+def make_feed_forward(
+    kind: str, n_embd: int, hidden: int, bias: bool, solver: str, ansatz: Ansatz, reps: int, mlp_kwargs: dict[str, Any]
+) -> nn.Module:
+    """ "mlp": the standard block; "hqkan": HQKAN(n_embd); a baseline name: two baseline layers
     n_embd -> hidden -> n_embd (the KAT-style KAN feed-forward)."""
     if kind == "mlp":
         if mlp_kwargs:
@@ -55,7 +62,7 @@ def make_feed_forward(kind: str, n_embd: int, hidden: int, bias: bool, solver: s
         return MLP(n_embd, hidden, bias)
     if kind == "hqkan":
         block = HQKAN(n_embd, reps=reps, solver=solver, ansatz=ansatz, bias=bias, **mlp_kwargs)
-        block.up.residual = True
+        _mark_residual(block.up)
         return block
     from ..baselines import BASELINES
 
@@ -83,13 +90,31 @@ class Block(nn.Module):
 class GPT(nn.Module):
     """Decoder-only language model: idx (B, T) -> (logits (B, T, vocab), loss or None)."""
 
-    def __init__(self, vocab_size: int, block_size: int, n_layer: int = 4, n_head: int = 4, n_embd: int = 128,
-                 mlp: str = "mlp", dropout: float = 0.0, bias: bool = True, mlp_ratio: int = 4,
-                 solver: str = "exact", ansatz: Ansatz = "pz", reps: int = 1,
-                 mlp_kwargs: Optional[dict[str, Any]] = None):
+    def __init__(
+        self,
+        vocab_size: int,
+        block_size: int,
+        n_layer: int = 4,
+        n_head: int = 4,
+        n_embd: int = 128,
+        mlp: str = "mlp",
+        dropout: float = 0.0,
+        bias: bool = True,
+        mlp_ratio: int = 4,
+        solver: str = "exact",
+        ansatz: Ansatz = "pz",
+        reps: int = 1,
+        mlp_kwargs: Optional[dict[str, Any]] = None,
+    ):
         super().__init__()
-        for name, value in (("vocab_size", vocab_size), ("block_size", block_size), ("n_layer", n_layer),
-                            ("n_head", n_head), ("n_embd", n_embd), ("mlp_ratio", mlp_ratio)):
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("block_size", block_size),
+            ("n_layer", n_layer),
+            ("n_head", n_head),
+            ("n_embd", n_embd),
+            ("mlp_ratio", mlp_ratio),
+        ):
             check_positive_int(name, value)
         if n_embd % n_head:
             raise ValueError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head})")
@@ -98,9 +123,15 @@ class GPT(nn.Module):
         self.wpe = nn.Embedding(block_size, n_embd)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            Block(n_embd, n_head, dropout, bias,
-                  make_feed_forward(mlp, n_embd, mlp_ratio * n_embd, bias, solver, ansatz, reps, dict(mlp_kwargs or {})))
-            for _ in range(n_layer))
+            Block(
+                n_embd,
+                n_head,
+                dropout,
+                bias,
+                make_feed_forward(mlp, n_embd, mlp_ratio * n_embd, bias, solver, ansatz, reps, dict(mlp_kwargs or {})),
+            )
+            for _ in range(n_layer)
+        )
         self.ln_f = nn.LayerNorm(n_embd, bias=bias)
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # weight tying
@@ -118,8 +149,9 @@ class GPT(nn.Module):
             elif isinstance(module, nn.Embedding):
                 nn.init.normal_(module.weight, 0.0, 0.02)
 
-    def forward(self, idx: torch.Tensor, targets: Optional[torch.Tensor] = None
-                ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def forward(
+        self, idx: torch.Tensor, targets: Optional[torch.Tensor] = None
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype not in (torch.int64, torch.int32):
             got = f"{tuple(idx.shape)} {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx).__name__
             raise ValueError(f"GPT expects integer token ids of shape (batch, time), got {got}")
@@ -139,15 +171,20 @@ class GPT(nn.Module):
 
     def n_params(self, feed_forward_only: bool = False) -> int:
         """Trainable parameters (the tied embedding counted once); only the blocks' feed-forwards if asked."""
-        modules = [b.mlp for b in self.blocks] if feed_forward_only else [self]
+        modules = [cast(Block, b).mlp for b in self.blocks] if feed_forward_only else [self]
         return sum(p.numel() for m in modules for p in m.parameters() if p.requires_grad)
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        generator: Optional[torch.Generator] = None,
+    ) -> torch.Tensor:
         """Sample ``max_new_tokens`` tokens after ``idx`` (B, T)."""
         for _ in range(max_new_tokens):
-            logits, _ = self(idx[:, -self.block_size:])
+            logits, _ = self(idx[:, -self.block_size :])
             probs = F.softmax(logits[:, -1] / temperature, dim=-1)
             idx = torch.cat([idx, torch.multinomial(probs, 1, generator=generator)], dim=1)
         return idx

@@ -1,5 +1,6 @@
 """HQKAN: a QKAN bottleneck between two linear maps, Linear(d, e) -> QKAN([e, e]) -> Linear(e, d)
 (docs/math.md, "Hybrid models")."""
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,18 @@ class HQKAN(nn.Module):
     """Maps (..., d) -> (..., d) through a small QKAN: cheap in parameters (about 2*d*e + e^2 circuits)
     where a transformer MLP has 8*d^2; the QKAN runs on any solver and ansatz."""
 
-    def __init__(self, d: int, e: Optional[int] = None, reps: int = 1, solver: str = "exact", ansatz: Ansatz = "pz",
-                 bias: bool = True, device: Any = None, dtype: Optional[torch.dtype] = None, **qkan_kwargs: Any):
+    def __init__(
+        self,
+        d: int,
+        e: Optional[int] = None,
+        reps: int = 1,
+        solver: str = "exact",
+        ansatz: Ansatz = "pz",
+        bias: bool = True,
+        device: Any = None,
+        dtype: Optional[torch.dtype] = None,
+        **qkan_kwargs: Any,
+    ):
         super().__init__()
         self.d = check_positive_int("d", d)
         self.e = e = bottleneck_width(d) if e is None else check_positive_int("e", e)

@@ -1,8 +1,9 @@
 """Activation quantisers: calibrate a range from data (module inputs) or take a known one (circuit
 readouts), then fake-quantise; and the forward pre-hook that puts one on a module's input."""
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import torch
 from torch import nn
@@ -18,8 +19,9 @@ class ActivationQuantizer(nn.Module):
     """Wraps a per-tensor quantiser. Until :meth:`finish_calibration` it observes (passes x through and
     records its min, max and a subsample); with ``known_range`` it quantises from the start."""
 
-    def __init__(self, quantizer: UniformQuantizer, scheme: str = "minmax",
-                 known_range: Optional[tuple[float, float]] = None):
+    def __init__(
+        self, quantizer: UniformQuantizer, scheme: str = "minmax", known_range: Optional[tuple[float, float]] = None
+    ):
         super().__init__()
         if quantizer.axis is not None:
             raise ValueError("activation quantisers are per tensor (axis=None)")
@@ -49,9 +51,11 @@ class ActivationQuantizer(nn.Module):
         """Fix the range from what was observed (min-max or MSE-optimal) and start quantising."""
         if not self.observing:
             return
-        if self._lo is None:
-            raise RuntimeError("no calibration data reached this activation quantiser: the module it guards "
-                               "was not called by the model's forward on the calibration inputs")
+        if self._lo is None or self._hi is None:
+            raise RuntimeError(
+                "no calibration data reached this activation quantiser: the module it guards "
+                "was not called by the model's forward on the calibration inputs"
+            )
         lo, hi = self._lo, self._hi
         if self.scheme == "mse":
             rows = torch.cat(self._samples)[None, :MAX_SAMPLES]
@@ -67,4 +71,5 @@ def quantize_input_hook(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, 
     """Forward pre-hook: the module's first argument goes through ``module.input_quantizer``."""
     if not args or not isinstance(args[0], torch.Tensor):
         raise TypeError(f"{type(module).__name__}: input quantisation expects a tensor first argument")
-    return (module.input_quantizer(args[0]), *args[1:])
+    quantizer = cast(nn.Module, module.input_quantizer)
+    return (quantizer(args[0]), *args[1:])

@@ -7,6 +7,7 @@ Order: (1) QKAN layers become QuantizedQKANLayer (readout quantiser when the spe
 rewritten layer by layer in forward order, each from the inputs it sees behind the already-quantised
 layers (float activations); (3) input quantisers observe the calibration data and fix their ranges.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,7 +25,7 @@ from .gptq import HessianAccumulator, gptq_quantize, supports_gptq
 from .periodic import PeriodicQuantizer
 from .periods import theta_periods
 from .qkan_layer import READOUT_RANGE, QuantizedQKANLayer
-from .quantizers import make_quantizer
+from .quantizers import UniformQuantizer, make_quantizer
 from .roles import RoleEntry, plan_roles
 from .spec import QuantizerConfig, QuantSpec
 
@@ -49,7 +50,7 @@ def calibration_batches(calibration: Calibration) -> list[torch.Tensor]:
 
 def copy_model(model: nn.Module) -> nn.Module:
     """A deep copy that leaves compiled solver Programs behind (each layer recompiles on first use)."""
-    memo = {id(m._programs): {} for m in model.modules() if isinstance(m, QKANLayer)}
+    memo: dict[int, Any] = {id(m._programs): {} for m in model.modules() if isinstance(m, QKANLayer)}
     return copy.deepcopy(model, memo)
 
 
@@ -78,7 +79,9 @@ def _parameter_quantizer(entry: RoleEntry, config: QuantizerConfig) -> nn.Module
     value = getattr(entry.module, entry.parameter)
     axis = 0 if config.granularity == "channel" and value.dim() >= 2 else None
     channels = value.shape[0] if axis == 0 else 1
+    quantizer: Union[PeriodicQuantizer, UniformQuantizer]
     if entry.role == "theta":
+        assert isinstance(entry.module, QKANLayer), "theta is a QKANLayer's"
         quantizer = PeriodicQuantizer(config.bits, theta_periods(entry.module.circuit), axis, channels, value.device)
     else:
         quantizer = make_quantizer(config.bits, config.symmetric, axis, channels, config.qat, value)
@@ -94,8 +97,9 @@ def _forward_all(model: nn.Module, batches: list[torch.Tensor], desc: str, progr
 def _forward_order(model: nn.Module, modules: list[nn.Module], batch: torch.Tensor) -> list[nn.Module]:
     """``modules`` in the order the forward first calls them (modules never called are left out)."""
     order: list[nn.Module] = []
-    handles = [m.register_forward_pre_hook(lambda mod, args: order.append(mod) if mod not in order else None)
-               for m in modules]
+    handles = [
+        m.register_forward_pre_hook(lambda mod, args: order.append(mod) if mod not in order else None) for m in modules
+    ]
     try:
         with torch.no_grad():
             model(batch)
@@ -113,7 +117,7 @@ def _run_gptq(model: nn.Module, entries: list[RoleEntry], batches: list[torch.Te
         raise RuntimeError(f"GPTQ: the forward on the calibration inputs never called {missing}")
     for module in tqdm(ordered, desc="gptq", disable=not progress, leave=False):
         accumulator = HessianAccumulator(module)
-        handle = module.register_forward_hook(lambda mod, args, out: accumulator.add(args[0]))
+        handle = module.register_forward_hook(lambda mod, args, out, acc=accumulator: acc.add(args[0]))
         try:
             _forward_all(model, batches, "gptq inputs", False)
         finally:
@@ -124,20 +128,24 @@ def _run_gptq(model: nn.Module, entries: list[RoleEntry], batches: list[torch.Te
             original.copy_(gptq_quantize(original, accumulator.hessian, quantizer))
 
 
-def quantize(model: nn.Module, spec: QuantSpec, calibration: Calibration = None, *, inplace: bool = False,
-             progress: bool = False) -> nn.Module:
+def quantize(
+    model: nn.Module, spec: QuantSpec, calibration: Calibration = None, *, inplace: bool = False, progress: bool = False
+) -> nn.Module:
     """The fake-quantised model for ``spec``; ``calibration`` (inputs, or batches of inputs or (input, target)
     pairs) is needed for input ranges and GPTQ. With QAT quantisers (``qat`` in the spec) the result
     trains as usual: step sizes are parameters, rounding passes straight-through gradients.
     ``inplace=True`` converts ``model``'s own modules instead of a copy (a bare QKANLayer is still
     replaced, so use the return value)."""
     if not isinstance(spec, QuantSpec):
-        raise TypeError(f"spec must be a QuantSpec (see qkan.quant.uniform_spec / parse_spec), "
-                        f"got {type(spec).__name__}")
+        raise TypeError(
+            f"spec must be a QuantSpec (see qkan.quant.uniform_spec / parse_spec), got {type(spec).__name__}"
+        )
     batches = calibration_batches(calibration)
     if spec.needs_calibration and not batches:
-        raise ValueError(f"{spec.name} quantises inputs or uses GPTQ, which needs calibration inputs: "
-                         "pass calibration=<tensor of model inputs or an iterable of batches>")
+        raise ValueError(
+            f"{spec.name} quantises inputs or uses GPTQ, which needs calibration inputs: "
+            "pass calibration=<tensor of model inputs or an iterable of batches>"
+        )
     if quantizer_modules(model) or any(isinstance(m, QuantizedQKANLayer) for m in model.modules()):
         raise ValueError("the model is already quantised; quantize the floating-point model instead")
     training = model.training
@@ -154,8 +162,11 @@ def quantize(model: nn.Module, spec: QuantSpec, calibration: Calibration = None,
             if supports_gptq(entry.module) and entry.parameter == "weight":
                 gptq_entries.append(entry)
             else:
-                warnings.warn(f"{entry.name}: GPTQ covers nn.Linear and plain nn.Conv2d weights; this "
-                              f"{type(entry.module).__name__} {entry.role} uses round-to-nearest", stacklevel=2)
+                warnings.warn(
+                    f"{entry.name}: GPTQ covers nn.Linear and plain nn.Conv2d weights; this "
+                    f"{type(entry.module).__name__} {entry.role} uses round-to-nearest",
+                    stacklevel=2,
+                )
     if gptq_entries:
         _run_gptq(model, gptq_entries, batches, progress)
     input_config = spec.config("input")

@@ -1,6 +1,7 @@
 """The quantisation report on scikit-learn digits: the digits HQKAN classifier with a QKAN head and with
 classical heads (MLP, SplineKAN, ...), each trained in float, then PTQ at W8A8 / W4A8 (round-to-nearest
 and GPTQ) / W4A4 and QAT at W4A4 (LSQ, DSQ) from the float weights; test accuracy side by side."""
+
 from __future__ import annotations
 
 import json
@@ -32,16 +33,19 @@ class Setting:
     qat: bool = False
 
 
-SETTINGS: dict[str, Setting] = {s.name: s for s in (
-    Setting("float", None),
-    Setting("float +FT", None, qat=True),  # the float model fine-tuned as long as the QAT columns, for reference
-    Setting("W8A8 PTQ", uniform_spec(8, 8)),
-    Setting("W4A8 PTQ", uniform_spec(4, 8, scheme="mse")),
-    Setting("W4A8 GPTQ", uniform_spec(4, 8, scheme="mse", gptq=True)),
-    Setting("W4A4 PTQ", uniform_spec(4, 4, scheme="mse", act_scheme="mse")),
-    Setting("W4A4 QAT-LSQ", uniform_spec(4, 4, scheme="mse", act_scheme="mse", qat="lsq"), qat=True),
-    Setting("W4A4 QAT-DSQ", uniform_spec(4, 4, scheme="mse", act_scheme="mse", qat="dsq"), qat=True),
-)}
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("float", None),
+        Setting("float +FT", None, qat=True),  # the float model fine-tuned as long as the QAT columns, for reference
+        Setting("W8A8 PTQ", uniform_spec(8, 8)),
+        Setting("W4A8 PTQ", uniform_spec(4, 8, scheme="mse")),
+        Setting("W4A8 GPTQ", uniform_spec(4, 8, scheme="mse", gptq=True)),
+        Setting("W4A4 PTQ", uniform_spec(4, 4, scheme="mse", act_scheme="mse")),
+        Setting("W4A4 QAT-LSQ", uniform_spec(4, 4, scheme="mse", act_scheme="mse", qat="lsq"), qat=True),
+        Setting("W4A4 QAT-DSQ", uniform_spec(4, 4, scheme="mse", act_scheme="mse", qat="dsq"), qat=True),
+    )
+}
 
 
 @dataclass
@@ -54,8 +58,16 @@ class ReportRow:
     seconds: float
 
 
-def train_steps(model: nn.Module, task: ClassificationTask, steps: int, lr: float, batch_size: int, seed: int,
-                desc: str, progress: bool) -> None:
+def train_steps(
+    model: nn.Module,
+    task: ClassificationTask,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    desc: str,
+    progress: bool,
+) -> None:
     """AdamW with the trainer's cosine schedule, on the task's seeded batches."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr)
@@ -82,26 +94,34 @@ def test_metrics(model: nn.Module, task: ClassificationTask, batch_size: int = 5
     return correct / count, loss_sum / count
 
 
-def train_float(task: ClassificationTask, head: str, epochs: int, lr: float, batch_size: int, seed: int,
-                progress: bool) -> HQKANClassifier:
+def train_float(
+    task: ClassificationTask, head: str, epochs: int, lr: float, batch_size: int, seed: int, progress: bool
+) -> HQKANClassifier:
     """The digits classifier with ``head``, initialised from ``seed`` and trained in float."""
     torch.manual_seed(seed)
     model = HQKANClassifier.for_digits(head=head)
-    train_steps(model, task, epochs * task.steps_per_epoch(batch_size), lr, batch_size, seed, f"{head} float",
-                progress)
+    train_steps(model, task, epochs * task.steps_per_epoch(batch_size), lr, batch_size, seed, f"{head} float", progress)
     return model
 
 
-def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings: Sequence[str] = tuple(SETTINGS),
-                      epochs: int = 20, qat_epochs: int = 5, batch_size: int = 64, lr: float = 3e-3,
-                      qat_lr: float = 1e-3, seeds: Sequence[int] = (0,), progress: bool = True,
-                      on_row: Optional[Callable[[ReportRow], None]] = None) -> list[ReportRow]:
+def run_digits_report(
+    heads: Sequence[str] = ("qkan", "mlp", "spline"),
+    settings: Sequence[str] = tuple(SETTINGS),
+    epochs: int = 20,
+    qat_epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    qat_lr: float = 1e-3,
+    seeds: Sequence[int] = (0,),
+    progress: bool = True,
+    on_row: Optional[Callable[[ReportRow], None]] = None,
+) -> list[ReportRow]:
     """Per seed, train each head's classifier in float, then evaluate every setting; QAT fine-tunes from
     the float weights for ``qat_epochs``. Calibration: the first CALIBRATION_IMAGES training images."""
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:
         raise ValueError(f"unknown settings {unknown}; expected some of {list(SETTINGS)}")
-    task = make_task("digits")
+    task = _digits_task()
     per_epoch = task.steps_per_epoch(batch_size)
     calibration = task.x_train[:CALIBRATION_IMAGES]
     rows = []
@@ -117,8 +137,9 @@ def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings
             else:
                 model, seconds_offset = quantize(float_model, setting.spec, calibration), 0.0
             if setting.qat:
-                train_steps(model, task, qat_epochs * per_epoch, qat_lr, batch_size, seed + 1, f"{head} {name}",
-                            progress)
+                train_steps(
+                    model, task, qat_epochs * per_epoch, qat_lr, batch_size, seed + 1, f"{head} {name}", progress
+                )
             accuracy, loss = test_metrics(model, task)
             row = ReportRow(head, seed, name, accuracy, loss, seconds_offset + time.perf_counter() - start)
             rows.append(row)
@@ -127,11 +148,24 @@ def run_digits_report(heads: Sequence[str] = ("qkan", "mlp", "spline"), settings
     return rows
 
 
-def run_role_sensitivity(head: str = "qkan", bits: Sequence[int] = (2, 3, 4), epochs: int = 20,
-                         batch_size: int = 64, lr: float = 3e-3, seed: int = 0, progress: bool = True) -> list[dict]:
+def _digits_task() -> ClassificationTask:
+    task = make_task("digits")
+    assert isinstance(task, ClassificationTask)
+    return task
+
+
+def run_role_sensitivity(
+    head: str = "qkan",
+    bits: Sequence[int] = (2, 3, 4),
+    epochs: int = 20,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[dict]:
     """Test accuracy of the float-trained ``head`` classifier with one role at a time quantised (PTQ, MSE
     ranges), per bit width: which branch needs the bits."""
-    task = make_task("digits")
+    task = _digits_task()
     model = train_float(task, head, epochs, lr, batch_size, seed, progress)
     rows = role_sensitivity(model, bits, lambda m: test_metrics(m, task)[0], task.x_train[:CALIBRATION_IMAGES])
     return [{"head": head, "seed": seed, "float": test_metrics(model, task)[0], **row} for row in rows]
@@ -140,8 +174,10 @@ def run_role_sensitivity(head: str = "qkan", bits: Sequence[int] = (2, 3, 4), ep
 def sensitivity_markdown(rows: Sequence[dict]) -> str:
     """Roles as rows, bit widths as columns, test accuracy in percent (float accuracy in the title row)."""
     bits = sorted({r["bits"] for r in rows})
-    lines = [f"| role (float {100 * rows[0]['float']:.2f}) | " + " | ".join(f"{b} bits" for b in bits) + " |",
-             "|---|" + "---|" * len(bits)]
+    lines = [
+        f"| role (float {100 * rows[0]['float']:.2f}) | " + " | ".join(f"{b} bits" for b in bits) + " |",
+        "|---|" + "---|" * len(bits),
+    ]
     for role in dict.fromkeys(r["role"] for r in rows):
         cells = {r["bits"]: f"{100 * r['metric']:.2f}" for r in rows if r["role"] == role}
         lines.append(f"| {role} | " + " | ".join(cells.get(b, "") for b in bits) + " |")
@@ -180,10 +216,16 @@ def plot_report(rows: Sequence[ReportRow], path: Path) -> None:
     width = 0.8 / len(settings)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(heads) + 2) + 2, 4))
     for k, setting in enumerate(settings):
-        values = [100 * torch.tensor(_accuracies(rows, h, setting) or [float("nan")], dtype=torch.float64)
-                  for h in heads]
-        ax.bar([i + k * width for i in range(len(heads))], [float(v.mean()) for v in values], width,
-               yerr=[float(v.std()) if v.numel() > 1 else 0.0 for v in values], label=setting)
+        values = [
+            100 * torch.tensor(_accuracies(rows, h, setting) or [float("nan")], dtype=torch.float64) for h in heads
+        ]
+        ax.bar(
+            [i + k * width for i in range(len(heads))],
+            [float(v.mean()) for v in values],
+            width,
+            yerr=[float(v.std()) if v.numel() > 1 else 0.0 for v in values],
+            label=setting,
+        )
     lowest = min(100 * r.accuracy for r in rows)
     ax.set_ylim(max(0.0, lowest - 5), 100)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(heads))], heads)
@@ -201,8 +243,9 @@ def write_report(rows: Sequence[ReportRow], out_dir: str, config: dict) -> dict[
     out.mkdir(parents=True, exist_ok=True)
     markdown, data, plot = out / "quant_digits.md", out / "quant_digits.json", out / "quant_digits.png"
     seeds = sorted({r.seed for r in rows})
-    markdown.write_text(f"Test accuracy (%) on scikit-learn digits (360 test images), seeds {seeds}\n\n"
-                        + to_markdown(rows) + "\n")
+    markdown.write_text(
+        f"Test accuracy (%) on scikit-learn digits (360 test images), seeds {seeds}\n\n" + to_markdown(rows) + "\n"
+    )
     data.write_text(json.dumps({"config": config, "rows": [asdict(r) for r in rows]}, indent=1))
     plot_report(rows, plot)
     return {"markdown": str(markdown), "json": str(data), "plot": str(plot)}
@@ -213,9 +256,14 @@ def write_sensitivity(rows: Sequence[dict], out_dir: str) -> dict[str, str]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     markdown, data = out / "quant_roles.md", out / "quant_roles.json"
-    tables = [f"### {head}\n\n" + sensitivity_markdown([r for r in rows if r["head"] == head])
-              for head in dict.fromkeys(r["head"] for r in rows)]
-    markdown.write_text("Test accuracy (%) on digits with one role quantised (PTQ, MSE ranges), the rest float\n\n"
-                        + "\n\n".join(tables) + "\n")
+    tables = [
+        f"### {head}\n\n" + sensitivity_markdown([r for r in rows if r["head"] == head])
+        for head in dict.fromkeys(r["head"] for r in rows)
+    ]
+    markdown.write_text(
+        "Test accuracy (%) on digits with one role quantised (PTQ, MSE ranges), the rest float\n\n"
+        + "\n\n".join(tables)
+        + "\n"
+    )
     data.write_text(json.dumps(list(rows), indent=1))
     return {"markdown": str(markdown), "json": str(data)}

@@ -1,9 +1,10 @@
 """``export_quantized(model)``: the integer tensors of a quantised model with their scales, zero points
 (and, for angles, offsets), enough to rebuild every quantised value exactly."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, cast
 
 import torch
 from torch import nn
@@ -11,6 +12,7 @@ from torch import nn
 from .activation import ActivationQuantizer
 from .convert import quantizer_modules
 from .periodic import PeriodicQuantizer
+from .quantizers import UniformQuantizer
 from .roles import roles_of
 
 
@@ -60,18 +62,29 @@ def export_quantized(model: nn.Module) -> dict[str, object]:
                 raise RuntimeError(f"{key}: activation quantiser was never calibrated")
             inner = quantizer.quantizer
             scale, zero_point = inner.export_grid(inner.scale)
-            exported[key] = ActivationGrid(scale.reshape(()), zero_point.reshape(()), inner.bits, inner.qmin,
-                                           inner.qmax, leaf)
+            exported[key] = ActivationGrid(
+                scale.reshape(()), zero_point.reshape(()), inner.bits, inner.qmin, inner.qmax, leaf
+            )
             continue
-        original = owner.parametrizations[leaf].original.detach()
+        parametrizations = cast(nn.ModuleDict, owner.parametrizations)  # torch.nn.utils.parametrize's
+        original = cast(torch.Tensor, parametrizations[leaf].original).detach()
         role = roles_of(owner).parameters[leaf]
+        assert isinstance(quantizer, (PeriodicQuantizer, UniformQuantizer)), f"{key}: {type(quantizer).__name__}"
         codes = quantizer.int_codes(original)
         if isinstance(quantizer, PeriodicQuantizer):
             scale, offset = quantizer.export_grid(original)
-            exported[key] = QuantizedTensor(codes, scale, torch.zeros((), dtype=torch.int32), offset,
-                                            quantizer.bits, role, quantizer.period.to(original.dtype))
+            exported[key] = QuantizedTensor(
+                codes,
+                scale,
+                torch.zeros((), dtype=torch.int32),
+                offset,
+                quantizer.bits,
+                role,
+                quantizer.period.to(original.dtype),
+            )
         else:
             scale, zero_point = quantizer.export_grid(original)
-            exported[key] = QuantizedTensor(codes, scale, zero_point, torch.zeros((), dtype=original.dtype),
-                                            quantizer.bits, role)
+            exported[key] = QuantizedTensor(
+                codes, scale, zero_point, torch.zeros((), dtype=original.dtype), quantizer.bits, role
+            )
     return exported

@@ -4,6 +4,7 @@ A b-bit grid is ``x_hat = scale * (q - zero_point)`` with integer q in [qmin, qm
 q in [-(2^(b-1) - 1), 2^(b-1) - 1] and zero point 0 (so +-max is exact); affine grids use [0, 2^b - 1]
 with an integer zero point (so 0 is exact, which keeps masked and zero-initialised entries at 0).
 """
+
 from __future__ import annotations
 
 import math
@@ -15,11 +16,12 @@ def grid_limits(bits: int, symmetric: bool) -> tuple[int, int]:
     """(qmin, qmax) of a b-bit grid."""
     if symmetric:
         return -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
-    return 0, 2 ** bits - 1
+    return 0, 2**bits - 1
 
 
-def qparams_from_range(lo: torch.Tensor, hi: torch.Tensor, bits: int,
-                       symmetric: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def qparams_from_range(
+    lo: torch.Tensor, hi: torch.Tensor, bits: int, symmetric: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(scale, zero_point) covering [lo, hi] (widened to include 0); an empty range gets scale 1."""
     lo, hi = torch.minimum(lo, torch.zeros_like(lo)), torch.maximum(hi, torch.zeros_like(hi))
     qmin, qmax = grid_limits(bits, symmetric)

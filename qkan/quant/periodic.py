@@ -7,6 +7,7 @@ circle the grid is the full circle, 2^b points spaced 1/2^b with codes taken mod
 drift outside the arc (during QAT) go to the nearer end. The dequantised angle is
 period * (offset + step * code), equal to theta up to a whole number of periods plus the rounding.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -43,21 +44,40 @@ def shortest_arcs(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return start, 1.0 - gaps.gather(1, widest).squeeze(1)
 
 
+Grid = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (offset, step, arc)
+
+
+def _where3(cond: torch.Tensor, a: Grid, b: Grid) -> Grid:
+    """``torch.where(cond, a_k, b_k)`` for each of the three."""
+    return torch.where(cond, a[0], b[0]), torch.where(cond, a[1], b[1]), torch.where(cond, a[2], b[2])
+
+
 class PeriodicQuantizer(nn.Module):
     """b-bit angle quantiser with one arc per channel (``axis``) or per tensor (``axis=None``);
     ``period`` broadcasts against the trailing dims of the angle tensor. Forward is straight-through."""
 
-    def __init__(self, bits: int, period: torch.Tensor, axis: Optional[int] = None, channels: int = 1,
-                 device: Optional[torch.device] = None):
+    period: torch.Tensor  # buffers, float64: the period, and per channel the grid's offset, step and arc (turns)
+    offset: torch.Tensor
+    step: torch.Tensor
+    arc: torch.Tensor
+
+    def __init__(
+        self,
+        bits: int,
+        period: torch.Tensor,
+        axis: Optional[int] = None,
+        channels: int = 1,
+        device: Optional[torch.device] = None,
+    ):
         super().__init__()
         if axis is None and channels != 1:
             raise ValueError(f"a per-tensor quantiser has one channel, got channels={channels}")
-        self.bits, self.axis, self.channels, self.levels = bits, axis, channels, 2 ** bits
-        factory = {"dtype": torch.float64, "device": device}
-        self.register_buffer("period", torch.as_tensor(period, **factory).clone())
-        self.register_buffer("offset", torch.zeros(channels, **factory))
-        self.register_buffer("step", torch.full((channels,), 1.0 / self.levels, **factory))
-        self.register_buffer("arc", torch.ones(channels, **factory))
+        self.bits, self.axis, self.channels, self.levels = bits, axis, channels, 2**bits
+        f64 = torch.float64
+        self.register_buffer("period", torch.as_tensor(period, dtype=f64, device=device).clone())
+        self.register_buffer("offset", torch.zeros(channels, dtype=f64, device=device))
+        self.register_buffer("step", torch.full((channels,), 1.0 / self.levels, dtype=f64, device=device))
+        self.register_buffer("arc", torch.ones(channels, dtype=f64, device=device))
 
     # ----- the grid -----------------------------------------------------------------------
     def turns(self, theta: torch.Tensor) -> torch.Tensor:
@@ -116,8 +136,9 @@ class PeriodicQuantizer(nn.Module):
         self.arc.copy_(arc)
         return self
 
-    def _search(self, u: torch.Tensor, start: torch.Tensor, step: torch.Tensor, arc: torch.Tensor,
-                full: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _search(
+        self, u: torch.Tensor, start: torch.Tensor, step: torch.Tensor, arc: torch.Tensor, full: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Candidates: grid phases (start + j step / PHASE_SHIFTS) for every channel, and arcs shrunk about
         their middle for arc channels; each channel keeps the candidate of least squared error."""
         u_rows = channel_rows(u, self.axis)
@@ -125,7 +146,7 @@ class PeriodicQuantizer(nn.Module):
         candidates = [(start + j * step / PHASE_SHIFTS, step, arc) for j in range(PHASE_SHIFTS)]
         for a in SHRINK_FACTORS.tolist()[1:]:
             shrunk = (start + (1 - a) * arc / 2, a * step, a * arc)
-            candidates.append(tuple(torch.where(full, old, new) for old, new in zip((start, step, arc), shrunk)))
+            candidates.append(_where3(full, (start, step, arc), shrunk))
         best, best_err = candidates[0], torch.full_like(start, float("inf"))
         for candidate in candidates:
             offset_c, step_c, arc_c = (t[:, None] for t in candidate)
@@ -133,7 +154,7 @@ class PeriodicQuantizer(nn.Module):
             err = (period_rows * circular_distance(hat, u_rows)).square().sum(dim=1)
             better = err < best_err
             best_err = torch.where(better, err, best_err)
-            best = tuple(torch.where(better, new, old) for new, old in zip(candidate, best))
+            best = _where3(better, candidate, best)
         return best
 
     def extra_repr(self) -> str:

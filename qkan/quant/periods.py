@@ -10,6 +10,7 @@ the -1 into a relative phase), and a multi-qubit Pauli rotation exp(-i t/2 P (x)
 the gate registry admits only single-qubit rotations (``register_gate`` enforces it), so
 :func:`gate_function_period` returns 2*pi and refuses anything else rather than guess.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,22 +27,25 @@ def gate_function_period(spec: GateSpec) -> float:
     if not spec.parametric:
         raise ValueError(f"gate {spec.name!r} has no angle")
     if spec.n_qubits != 1:
-        raise ValueError(f"gate {spec.name!r} is a {spec.n_qubits}-qubit rotation: its angle period depends on its "
-                         "form (4*pi for a controlled rotation, 2*pi for exp(-i t/2 P(x)Q)); not supported")
+        raise ValueError(
+            f"gate {spec.name!r} is a {spec.n_qubits}-qubit rotation: its angle period depends on its "
+            "form (4*pi for a controlled rotation, 2*pi for exp(-i t/2 P(x)Q)); not supported"
+        )
     return 2 * math.pi
 
 
 def _lcm(a: Fraction, b: Fraction) -> Fraction:
     """Least common multiple of two positive rationals."""
-    return Fraction(math.lcm(a.numerator * b.denominator, b.numerator * a.denominator),
-                    a.denominator * b.denominator)
+    return Fraction(math.lcm(a.numerator * b.denominator, b.numerator * a.denominator), a.denominator * b.denominator)
 
 
 def _as_fraction(value: float, what: str) -> Fraction:
     fraction = Fraction(value).limit_denominator(1000)
     if abs(float(fraction) - value) > 1e-9 * max(1.0, abs(value)):
-        raise ValueError(f"{what}: coefficient ratio {value!r} is not a simple rational, so the circuit is not "
-                         "periodic in this angle; quantise theta with a non-periodic role instead")
+        raise ValueError(
+            f"{what}: coefficient ratio {value!r} is not a simple rational, so the circuit is not "
+            "periodic in this angle; quantise theta with a non-periodic role instead"
+        )
     return fraction
 
 

@@ -4,6 +4,7 @@ Every Program offers ``circuit_values`` (the raw readouts f); the quantised laye
 them, and forms the layer sum with the shared helpers of ``qkan.solvers.layer_math``. Parameter
 quantisers are torch parametrizations on the layer, so the solver always receives quantised values.
 """
+
 from __future__ import annotations
 
 from typing import Optional

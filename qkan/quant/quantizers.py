@@ -7,6 +7,7 @@ parametrizations (they sit on a parameter, so any solver sees the quantised valu
 - :class:`DSQQuantizer`: differentiable soft quantisation (Gong et al., DSQ): forward is the hard grid
   value, backward is the gradient of the tanh soft step, whose sharpness ``alpha`` is learned too.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,17 +25,26 @@ class UniformQuantizer(nn.Module):
     ``axis``) scales; fit the range with :meth:`fit` (weights) or :meth:`set_range` (activations)."""
 
     learnable = False
+    scale: torch.Tensor  # (channels,): parameters when learnable, else buffers
+    zero_point: torch.Tensor
 
-    def __init__(self, bits: int, symmetric: bool = True, axis: Optional[int] = None, channels: int = 1,
-                 dtype: Optional[torch.dtype] = None, device: Optional[torch.device] = None):
+    def __init__(
+        self,
+        bits: int,
+        symmetric: bool = True,
+        axis: Optional[int] = None,
+        channels: int = 1,
+        dtype: Optional[torch.dtype] = None,
+        device: Optional[torch.device] = None,
+    ):
         super().__init__()
         if axis is None and channels != 1:
             raise ValueError(f"a per-tensor quantiser has one channel, got channels={channels}")
         self.bits, self.symmetric, self.axis, self.channels = bits, symmetric, axis, channels
         self.qmin, self.qmax = grid_limits(bits, symmetric)
-        factory = {"dtype": dtype or torch.get_default_dtype(), "device": device}
-        self._state("scale", torch.ones(channels, **factory), self.learnable)
-        self._state("zero_point", torch.zeros(channels, **factory), self.learnable and not symmetric)
+        dtype = dtype or torch.get_default_dtype()
+        self._state("scale", torch.ones(channels, dtype=dtype, device=device), self.learnable)
+        self._state("zero_point", torch.zeros(channels, dtype=dtype, device=device), self.learnable and not symmetric)
 
     def _state(self, name: str, value: torch.Tensor, learnable: bool) -> None:
         if self.learnable:  # learnable quantisers keep both as parameters so state_dicts have one layout
@@ -60,9 +70,12 @@ class UniformQuantizer(nn.Module):
 
     def set_range(self, lo: torch.Tensor, hi: torch.Tensor) -> None:
         """Scale and zero point covering [lo, hi] per channel."""
-        scale, zero_point = qparams_from_range(torch.as_tensor(lo, dtype=self.scale.dtype, device=self.scale.device),
-                                               torch.as_tensor(hi, dtype=self.scale.dtype, device=self.scale.device),
-                                               self.bits, self.symmetric)
+        scale, zero_point = qparams_from_range(
+            torch.as_tensor(lo, dtype=self.scale.dtype, device=self.scale.device),
+            torch.as_tensor(hi, dtype=self.scale.dtype, device=self.scale.device),
+            self.bits,
+            self.symmetric,
+        )
         with torch.no_grad():
             self.scale.copy_(scale.expand(self.channels))
             self.zero_point.copy_(zero_point.expand(self.channels))
@@ -122,8 +135,16 @@ class DSQQuantizer(LSQQuantizer):
     i + (sign(phi) + 1)/2 (the nearest grid point), backward the soft step's gradient (straight-through
     on the sign), so alpha (in (0, 0.5); small = close to rounding) learns as well."""
 
-    def __init__(self, bits: int, symmetric: bool = True, axis: Optional[int] = None, channels: int = 1,
-                 dtype: Optional[torch.dtype] = None, device: Optional[torch.device] = None, alpha: float = 0.2):
+    def __init__(
+        self,
+        bits: int,
+        symmetric: bool = True,
+        axis: Optional[int] = None,
+        channels: int = 1,
+        dtype: Optional[torch.dtype] = None,
+        device: Optional[torch.device] = None,
+        alpha: float = 0.2,
+    ):
         super().__init__(bits, symmetric, axis, channels, dtype, device)
         if not 0.0 < alpha < 0.5:
             raise ValueError(f"DSQ alpha must be in (0, 0.5), got {alpha!r}")
@@ -142,11 +163,15 @@ class DSQQuantizer(LSQQuantizer):
         return f"{super().extra_repr()}, alpha={float(self.alpha):.3g}"
 
 
-QUANTIZERS: dict[Optional[str], type[UniformQuantizer]] = {None: UniformQuantizer, "lsq": LSQQuantizer,
-                                                            "dsq": DSQQuantizer}
+QUANTIZERS: dict[Optional[str], type[UniformQuantizer]] = {
+    None: UniformQuantizer,
+    "lsq": LSQQuantizer,
+    "dsq": DSQQuantizer,
+}
 
 
-def make_quantizer(bits: int, symmetric: bool, axis: Optional[int], channels: int, qat: Optional[str],
-                   like: torch.Tensor) -> UniformQuantizer:
+def make_quantizer(
+    bits: int, symmetric: bool, axis: Optional[int], channels: int, qat: Optional[str], like: torch.Tensor
+) -> UniformQuantizer:
     """The quantiser class for ``qat`` (None, "lsq", "dsq"), on ``like``'s dtype and device."""
     return QUANTIZERS[qat](bits, symmetric, axis, channels, dtype=like.dtype, device=like.device)

@@ -1,4 +1,5 @@
 """Quantisation ranges: min-max, and the MSE-optimal clipping found by a grid search over shrink factors."""
+
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -27,9 +28,12 @@ def minmax_range(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return rows.amin(dim=1), rows.amax(dim=1)
 
 
-def mse_range(rows: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
-              fake_quantize_rows: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def mse_range(
+    rows: torch.Tensor,
+    lo: torch.Tensor,
+    hi: torch.Tensor,
+    fake_quantize_rows: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per row, the range alpha * [lo, hi] (alpha in SHRINK_FACTORS) whose fake quantisation
     ``fake_quantize_rows(rows, lo_c, hi_c)`` has the least squared error; ties keep the wider range."""
     best_err = torch.full_like(lo, float("inf"))

@@ -5,6 +5,7 @@ A module type registers ``{parameter name: role}``, the parameters it never quan
 as QKAN's pruning mask) and whether its input is an activation to quantise. Subclasses inherit their
 base's entry. A module owning parameters but no entry is an error, so nothing is skipped silently.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,8 +36,9 @@ class ModuleRoles:
 _REGISTRY: dict[type, ModuleRoles] = {}
 
 
-def register_roles(module_type: type, parameters: Mapping[str, str], ignored: tuple[str, ...] = (),
-                   quantize_input: bool = True) -> None:
+def register_roles(
+    module_type: type, parameters: Mapping[str, str], ignored: tuple[str, ...] = (), quantize_input: bool = True
+) -> None:
     """Declare the roles of ``module_type``'s own parameters (also used for its subclasses)."""
     if not (isinstance(module_type, type) and issubclass(module_type, nn.Module)):
         raise TypeError(f"module_type must be an nn.Module subclass, got {module_type!r}")
@@ -49,9 +51,11 @@ def roles_of(module: nn.Module) -> ModuleRoles:
         if cls in _REGISTRY:
             return _REGISTRY[cls]
     own = [name for name, _ in module.named_parameters(recurse=False)]
-    raise TypeError(f"{type(module).__name__} owns parameters {own} but has no quantisation roles; declare them "
-                    f"with qkan.quant.register_roles({type(module).__name__}, {{'name': 'role', ...}}) using roles "
-                    f"from {PARAMETER_ROLES}")
+    raise TypeError(
+        f"{type(module).__name__} owns parameters {own} but has no quantisation roles; declare them "
+        f"with qkan.quant.register_roles({type(module).__name__}, {{'name': 'role', ...}}) using roles "
+        f"from {PARAMETER_ROLES}"
+    )
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,13 @@ def plan_roles(model: nn.Module) -> RolePlan:
         roles = roles_of(module)
         unnamed = sorted(set(own) - set(roles.parameters) - set(roles.ignored))
         if unnamed:
-            raise TypeError(f"{type(module).__name__} at {module_name or '<root>'}: parameters {unnamed} have no "
-                            f"role; register them with qkan.quant.register_roles")
-        plan.parameters += [RoleEntry(module_name, module, name, roles.parameters[name])
-                            for name in own if name in roles.parameters]
+            raise TypeError(
+                f"{type(module).__name__} at {module_name or '<root>'}: parameters {unnamed} have no "
+                f"role; register them with qkan.quant.register_roles"
+            )
+        plan.parameters += [
+            RoleEntry(module_name, module, name, roles.parameters[name]) for name in own if name in roles.parameters
+        ]
         if roles.quantize_input:
             plan.input_modules.append((module_name, module))
     return plan
@@ -103,17 +110,28 @@ _LINEAR = {"weight": "weight", "bias": "bias"}
 _NORM = {"weight": "norm", "bias": "norm"}
 for _cls in (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d):
     register_roles(_cls, _LINEAR)
-for _cls in (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.RMSNorm):
-    register_roles(_cls, _NORM, quantize_input=False)
+for _norm in (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.RMSNorm):
+    register_roles(_norm, _NORM, quantize_input=False)
 register_roles(nn.Embedding, {"weight": "weight"}, quantize_input=False)
-register_roles(QKANLayer, {"theta": "theta", "preacts_weight": "preact_weight", "preacts_bias": "preact_bias",
-                           "postact_weights": "postact_weight", "postact_bias": "postact_bias",
-                           "base_weight": "base_weight"}, ignored=("mask",))
+register_roles(
+    QKANLayer,
+    {
+        "theta": "theta",
+        "preacts_weight": "preact_weight",
+        "preacts_bias": "preact_bias",
+        "postact_weights": "postact_weight",
+        "postact_bias": "postact_bias",
+        "base_weight": "base_weight",
+    },
+    ignored=("mask",),
+)
 # classical KAN baselines: curve coefficients are "basis_weight"; a per-edge scale of the curve plays
 # the part of QKAN's post-activation weight (MLP is built from nn.Linear and needs no entry)
 register_roles(SplineKAN, {"knot_values": "basis_weight"})
-register_roles(BSplineKAN, {"base_weight": "base_weight", "spline_weight": "basis_weight",
-                            "spline_scaler": "postact_weight"})
+register_roles(
+    BSplineKAN, {"base_weight": "base_weight", "spline_weight": "basis_weight", "spline_scaler": "postact_weight"}
+)
 register_roles(FastKAN, {"spline_weight": "basis_weight", "base_weight": "base_weight", "base_bias": "bias"})
-register_roles(RationalKAN, {"numerator": "basis_weight", "denominator": "basis_weight", "weight": "weight",
-                             "bias": "bias"})
+register_roles(
+    RationalKAN, {"numerator": "basis_weight", "denominator": "basis_weight", "weight": "weight", "bias": "bias"}
+)

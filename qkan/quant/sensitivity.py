@@ -1,5 +1,6 @@
 """Per-role sensitivity: quantise one role at a time (everything else float) and measure a metric, to see
 which branch of a KAN needs the bits."""
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -24,9 +25,15 @@ def roles_in(model: nn.Module) -> list[str]:
     return roles
 
 
-def role_sensitivity(model: nn.Module, bits: Sequence[int], evaluate: Callable[[nn.Module], float],
-                     calibration: Calibration = None, roles: Sequence[str] = (), scheme: str = "mse",
-                     act_scheme: str = "mse") -> list[dict]:
+def role_sensitivity(
+    model: nn.Module,
+    bits: Sequence[int],
+    evaluate: Callable[[nn.Module], float],
+    calibration: Calibration = None,
+    roles: Sequence[str] = (),
+    scheme: str = "mse",
+    act_scheme: str = "mse",
+) -> list[dict]:
     """For each role (default: every role of the model) and bit width, the metric of the model with only that
     role quantised as :func:`uniform_spec` quantises it; roles the presets keep in float (biases of
     linear layers, norms) are skipped."""

@@ -4,6 +4,7 @@ A role names a kind of tensor with its own precision needs (a KAN's parameters a
 rotation angles are periodic, post-activation weights scale bounded circuit outputs, ...), so each
 gets its own quantiser slot and bit width. Modules map their parameters to roles in ``roles.py``.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,19 +13,19 @@ from types import MappingProxyType
 from typing import Mapping, Optional
 
 PARAMETER_ROLES = (
-    "theta",           # rotation angles of QKAN circuits: periodic grid
-    "preact_weight",   # per-edge pre-activation scale w in w*x + c
-    "preact_bias",     # per-edge pre-activation offset c
+    "theta",  # rotation angles of QKAN circuits: periodic grid
+    "preact_weight",  # per-edge pre-activation scale w in w*x + c
+    "preact_bias",  # per-edge pre-activation offset c
     "postact_weight",  # per-edge scale of the circuit output
-    "postact_bias",    # per-edge offset added to the circuit output
-    "base_weight",     # weight of the base (SiLU) branch of KAN layers
-    "basis_weight",    # coefficients on basis functions of classical KANs (splines, RBFs, rationals)
-    "weight",          # weights of linear and convolution layers
-    "bias",            # biases of linear and convolution layers
-    "norm",            # affine parameters of normalisation layers
+    "postact_bias",  # per-edge offset added to the circuit output
+    "base_weight",  # weight of the base (SiLU) branch of KAN layers
+    "basis_weight",  # coefficients on basis functions of classical KANs (splines, RBFs, rationals)
+    "weight",  # weights of linear and convolution layers
+    "bias",  # biases of linear and convolution layers
+    "norm",  # affine parameters of normalisation layers
 )
 ACTIVATION_ROLES = (
-    "input",    # the input of every module with quantised parameters (range from calibration)
+    "input",  # the input of every module with quantised parameters (range from calibration)
     "readout",  # QKAN circuit outputs (range known from the readout, [-1, 1] on one qubit)
 )
 ROLES = PARAMETER_ROLES + ACTIVATION_ROLES
@@ -55,8 +56,11 @@ class QuantizerConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.bits, int) or isinstance(self.bits, bool) or not 2 <= self.bits <= 16:
             raise ValueError(f"bits must be an integer in 2..16, got {self.bits!r}")
-        for name, value, allowed in (("granularity", self.granularity, GRANULARITIES),
-                                     ("scheme", self.scheme, SCHEMES), ("method", self.method, METHODS)):
+        for name, value, allowed in (
+            ("granularity", self.granularity, GRANULARITIES),
+            ("scheme", self.scheme, SCHEMES),
+            ("method", self.method, METHODS),
+        ):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; expected one of {allowed}")
         if self.qat is not None and self.qat not in QAT_METHODS:
@@ -80,9 +84,11 @@ class QuantSpec:
         for role, config in self.roles.items():
             if config is not None and not isinstance(config, QuantizerConfig):
                 raise TypeError(f"role {role!r} needs a QuantizerConfig or None, got {type(config).__name__}")
-        if self.roles.get("theta") is not None and self.roles["theta"].method == "gptq":
-            raise ValueError("theta is quantised on a periodic grid; gptq applies to linear and convolution "
-                             "weights only")
+        theta = self.roles.get("theta")
+        if theta is not None and theta.method == "gptq":
+            raise ValueError(
+                "theta is quantised on a periodic grid; gptq applies to linear and convolution weights only"
+            )
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
 
     def config(self, role: str) -> Optional[QuantizerConfig]:
@@ -105,13 +111,29 @@ class QuantSpec:
         return f"{self.name}({', '.join(parts)})"
 
 
-WEIGHT_ROLES = ("theta", "preact_weight", "preact_bias", "postact_weight", "postact_bias", "base_weight",
-                "basis_weight", "weight")
+WEIGHT_ROLES = (
+    "theta",
+    "preact_weight",
+    "preact_bias",
+    "postact_weight",
+    "postact_bias",
+    "base_weight",
+    "basis_weight",
+    "weight",
+)
 
 
-def uniform_spec(weight_bits: Optional[int], act_bits: Optional[int] = None, *, granularity: str = "channel",
-                 scheme: str = "minmax", act_scheme: str = "minmax", gptq: bool = False,
-                 qat: Optional[str] = None, name: Optional[str] = None) -> QuantSpec:
+def uniform_spec(
+    weight_bits: Optional[int],
+    act_bits: Optional[int] = None,
+    *,
+    granularity: str = "channel",
+    scheme: str = "minmax",
+    act_scheme: str = "minmax",
+    gptq: bool = False,
+    qat: Optional[str] = None,
+    name: Optional[str] = None,
+) -> QuantSpec:
     """W{weight_bits}A{act_bits}: every weight role (angles included) at ``weight_bits`` with symmetric
     per-``granularity`` scales; inputs (affine, per tensor) and circuit readouts at ``act_bits``.
     Linear/conv biases and normalisation parameters stay in floating point (integer kernels keep

@@ -1,5 +1,6 @@
 """``qkan train``: train an HQKAN model or a classical baseline on a bundled task from the command line.
 The same command under ``torchrun --nproc_per_node N`` trains with DistributedDataParallel."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,9 @@ import sys
 from dataclasses import fields
 from typing import Any
 
+from .config import AMP_DTYPES, COMPILE_MODES, MODELS, OPTIMIZERS, SCHEDULES, TrainConfig
 from .tasks import TASK_NAMES
-from .trainer import AMP_DTYPES, COMPILE_MODES, MODELS, OPTIMIZERS, SCHEDULES, TrainConfig, first_line, train
+from .trainer import first_line, train
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -22,11 +24,19 @@ def _json_object(text: str) -> dict[str, Any]:
 def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``qkan train`` options (defaults from TrainConfig) to ``parser``."""
     d = TrainConfig()
-    parser.add_argument("--task", choices=TASK_NAMES, default=d.task,
-                        help="digits (scikit-learn 8x8), stdlib (character LM on the Python standard library), "
-                             "cifar10/cifar100 (local files under --data-dir)")
-    parser.add_argument("--model", choices=MODELS, default=d.model,
-                        help="hqkan, or the classical block in its place (classifier head / GPT feed-forward)")
+    parser.add_argument(
+        "--task",
+        choices=TASK_NAMES,
+        default=d.task,
+        help="digits (scikit-learn 8x8), stdlib (character LM on the Python standard library), "
+        "cifar10/cifar100 (local files under --data-dir)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default=d.model,
+        help="hqkan, or the classical block in its place (classifier head / GPT feed-forward)",
+    )
     parser.add_argument("--solver", default=d.solver, help="QKAN solver: exact, flash, cutn or auto")
     parser.add_argument("--ansatz", default=d.ansatz, help="built-in ansatz: pz, rpz, real, px, mix")
     parser.add_argument("--reps", type=int, default=d.reps, help="re-uploads (default: 3 in the head, 1 in HQKAN)")
@@ -52,18 +62,33 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     lm.add_argument("--n-embd", type=int, default=d.n_embd)
     lm.add_argument("--dropout", type=float, default=d.dropout)
     lm.add_argument("--max-chars", type=int, default=d.max_chars, help="use only the first N characters of text")
-    parser.add_argument("--data-dir", default=d.data_dir, help="folder holding cifar-10-batches-py / cifar-100-python "
-                                                               "(default: $QKAN_DATA or ./data)")
-    parser.add_argument("--model-kwargs", type=_json_object, default={},
-                        help="JSON options for the head/feed-forward, e.g. '{\"grid\": 8}'")
+    parser.add_argument(
+        "--data-dir",
+        default=d.data_dir,
+        help="folder holding cifar-10-batches-py / cifar-100-python (default: $QKAN_DATA or ./data)",
+    )
+    parser.add_argument(
+        "--model-kwargs",
+        type=_json_object,
+        default={},
+        help="JSON options for the head/feed-forward, e.g. '{\"grid\": 8}'",
+    )
     speed = parser.add_argument_group("speed")
     speed.add_argument("--compile", action="store_true", help="torch.compile the model")
-    speed.add_argument("--compile-mode", choices=COMPILE_MODES, default=d.compile_mode,
-                       help="torch.compile mode (with --compile)")
-    speed.add_argument("--amp", choices=tuple(AMP_DTYPES), default=d.amp,
-                       help="mixed precision: torch.autocast around forward and loss (fp16 adds a GradScaler; CUDA)")
-    speed.add_argument("--graphed", action="store_true",
-                       help="capture the whole train step as one CUDA graph and replay it (CUDA, one process)")
+    speed.add_argument(
+        "--compile-mode", choices=COMPILE_MODES, default=d.compile_mode, help="torch.compile mode (with --compile)"
+    )
+    speed.add_argument(
+        "--amp",
+        choices=tuple(AMP_DTYPES),
+        default=d.amp,
+        help="mixed precision: torch.autocast around forward and loss (fp16 adds a GradScaler; CUDA)",
+    )
+    speed.add_argument(
+        "--graphed",
+        action="store_true",
+        help="capture the whole train step as one CUDA graph and replay it (CUDA, one process)",
+    )
     return parser
 
 

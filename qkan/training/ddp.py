@@ -1,5 +1,6 @@
 """DistributedDataParallel plumbing: under ``torchrun`` (WORLD_SIZE > 1) the trainer joins a process
 group (NCCL on GPUs, gloo on CPU), wraps the model, and sums metrics across ranks."""
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ class DistContext:
 
 
 def resolve_device(device: Optional[str]) -> torch.device:
-    """"auto"/None: CUDA when available, else CPU; otherwise the named device."""
+    """ "auto"/None: CUDA when available, else CPU; otherwise the named device."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     resolved = torch.device(device)

@@ -1,4 +1,5 @@
 """Training records on disk: metrics as JSON and CSV, and a loss/accuracy plot (PNG)."""
+
 from __future__ import annotations
 
 import csv

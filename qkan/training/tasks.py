@@ -5,6 +5,7 @@ from files the user already has (read through torchvision).
 Every batch is a function of (seed, step) only, so a resumed run sees the same batches, and under
 DDP each rank takes its share of the same global batch.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,27 @@ import torch.nn.functional as F
 from torch import nn
 
 # Modules present in every CPython >= 3.10 standard library, in a fixed order (the text corpus).
-STDLIB_FILES = ("argparse.py", "inspect.py", "typing.py", "dataclasses.py", "functools.py", "fractions.py",
-                "textwrap.py", "string.py", "heapq.py", "bisect.py", "calendar.py", "difflib.py", "enum.py",
-                "pathlib.py", "shlex.py", "tokenize.py", "pprint.py", "statistics.py", "configparser.py")
+STDLIB_FILES = (
+    "argparse.py",
+    "inspect.py",
+    "typing.py",
+    "dataclasses.py",
+    "functools.py",
+    "fractions.py",
+    "textwrap.py",
+    "string.py",
+    "heapq.py",
+    "bisect.py",
+    "calendar.py",
+    "difflib.py",
+    "enum.py",
+    "pathlib.py",
+    "shlex.py",
+    "tokenize.py",
+    "pprint.py",
+    "statistics.py",
+    "configparser.py",
+)
 VOCAB = "\n" + "".join(chr(c) for c in range(32, 127))  # 96 symbols; anything else becomes "?"
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SPLIT_SEED = 0
@@ -51,8 +70,9 @@ def digits_tensors(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     except ImportError as err:
         raise ImportError("the digits task needs scikit-learn (pip install scikit-learn)") from err
     images, labels = load_digits(return_X_y=True)
-    parts = train_test_split(images, labels, test_size=DIGITS_TEST_FRACTION, random_state=DIGITS_SPLIT_SEED,
-                             stratify=labels)
+    parts = train_test_split(
+        images, labels, test_size=DIGITS_TEST_FRACTION, random_state=DIGITS_SPLIT_SEED, stratify=labels
+    )
     x, y = (parts[0], parts[2]) if split == "train" else (parts[1], parts[3])
     return torch.tensor(x, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0, torch.tensor(y, dtype=torch.int64)
 
@@ -62,8 +82,10 @@ def stdlib_text(files: Sequence[str] = STDLIB_FILES, max_chars: Optional[int] = 
     root = Path(sysconfig.get_paths()["stdlib"])
     paths = [root / name for name in files if (root / name).is_file()]
     if not paths:
-        raise FileNotFoundError(f"none of {list(files)} found under the standard library folder {root}; "
-                                "this Python ships without .py sources")
+        raise FileNotFoundError(
+            f"none of {list(files)} found under the standard library folder {root}; "
+            "this Python ships without .py sources"
+        )
     text = "\n\n".join(p.read_text(encoding="utf-8") for p in paths)
     return (text if max_chars is None else text[:max_chars]), [str(p) for p in paths]
 
@@ -89,7 +111,8 @@ def cifar_tensors(name: str, root: str, split: str) -> tuple[torch.Tensor, torch
         raise FileNotFoundError(
             f"{name} files not found: expected the folder {folder} (the 'python version' archive from "
             "https://www.cs.toronto.edu/~kriz/cifar.html, unpacked; torchvision's download=True leaves it there). "
-            "qkan never downloads data; pass --data-dir or set QKAN_DATA to the folder that contains it")
+            "qkan never downloads data; pass --data-dir or set QKAN_DATA to the folder that contains it"
+        )
     try:
         from torchvision.datasets import CIFAR10, CIFAR100
     except ImportError as err:
@@ -130,7 +153,7 @@ class ClassificationTask:
         per_epoch = self.steps_per_epoch(batch_size)
         epoch, position = divmod(step, per_epoch)
         order = torch.randperm(self.x_train.shape[0], generator=batch_generator(seed, -1 - epoch))
-        rows = rank_share(order[position * batch_size:(position + 1) * batch_size], rank, world)
+        rows = rank_share(order[position * batch_size : (position + 1) * batch_size], rank, world)
         rows = rows.to(self.x_train.device)
         return self.x_train[rows], self.y_train[rows]
 
@@ -182,8 +205,9 @@ class LanguageModelTask:
         return chunk[:, :-1], chunk[:, 1:]
 
     def batch(self, seed: int, step: int, batch_size: int, rank: int = 0, world: int = 1):
-        starts = torch.randint(self.train_ids.numel() - self.block_size - 1, (batch_size,),
-                               generator=batch_generator(seed, step))
+        starts = torch.randint(
+            self.train_ids.numel() - self.block_size - 1, (batch_size,), generator=batch_generator(seed, step)
+        )
         return self._windows(self.train_ids, rank_share(starts, rank, world))
 
     def items_per_batch(self, batch_size: int) -> int:
@@ -205,8 +229,13 @@ Task = ClassificationTask | LanguageModelTask
 TASK_NAMES = ("digits", "stdlib", "cifar10", "cifar100")
 
 
-def make_task(name: str, block_size: int = 64, max_chars: Optional[int] = None, data_dir: Optional[str] = None,
-              val_fraction: float = 0.1) -> Task:
+def make_task(
+    name: str,
+    block_size: int = 64,
+    max_chars: Optional[int] = None,
+    data_dir: Optional[str] = None,
+    val_fraction: float = 0.1,
+) -> Task:
     """A task by name: digits, stdlib (character LM), cifar10, cifar100 (local files only)."""
     if name == "digits":
         (x, y), (xt, yt) = digits_tensors("train"), digits_tensors("test")
@@ -215,8 +244,13 @@ def make_task(name: str, block_size: int = 64, max_chars: Optional[int] = None, 
         text, paths = stdlib_text(max_chars=max_chars)
         ids = encode(text)
         cut = int(ids.numel() * (1 - val_fraction))
-        return LanguageModelTask("stdlib", ids[:cut], ids[cut:], block_size,
-                                 info={"files": paths, "train_tokens": cut, "val_tokens": ids.numel() - cut})
+        return LanguageModelTask(
+            "stdlib",
+            ids[:cut],
+            ids[cut:],
+            block_size,
+            info={"files": paths, "train_tokens": cut, "val_tokens": ids.numel() - cut},
+        )
     if name in CIFAR_FOLDERS:
         root = data_dir or os.environ.get("QKAN_DATA", "data")
         x, y, n_classes = cifar_tensors(name, root, "train")

@@ -1,14 +1,15 @@
 """The training loop behind ``qkan train``: builds the task and model from a TrainConfig, trains with
 tqdm progress, evaluates, checkpoints (resume continues the same curve), writes metrics and a plot,
 and runs unchanged under ``torchrun`` (DDP)."""
+
 from __future__ import annotations
 
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union, cast
 
 import torch
 import torch.nn.functional as F
@@ -17,111 +18,44 @@ from tqdm.auto import tqdm
 
 from ..models import GPT, HQKANClassifier
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import AMP_DTYPES, TrainConfig
 from .ddp import DistContext, all_reduce_sum, init_distributed, shutdown, wrap_model
 from .metrics import plot_metrics, write_metrics
 from .tasks import ClassificationTask, Task, make_task
 
-MODELS = ("hqkan", "mlp", "spline", "bspline", "rational", "fastkan")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine")
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 CHECKPOINT_NAME = "checkpoint.pt"
 RUN_IDENTITY = ("task", "model", "seed", "batch_size")  # a resumed run must agree on these
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run depends on. ``model`` names the QKAN part ("hqkan") or the classical block
-    that replaces it: the classifier's head, or the GPT's feed-forward."""
-
-    task: str = "digits"
-    model: str = "hqkan"
-    solver: str = "exact"
-    ansatz: str = "pz"
-    reps: Optional[int] = None  # None: the model's default (3 in the classifier head, 1 in HQKAN)
-    optimizer: str = "adamw"
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    schedule: str = "cosine"
-    grad_clip: Optional[float] = None
-    epochs: int = 20
-    steps: Optional[int] = None  # overrides epochs
-    batch_size: int = 64
-    seed: int = 0
-    device: Optional[str] = None  # None/"auto": CUDA when available
-    out: str = "runs/train"
-    eval_every: Optional[int] = None  # steps; default once per epoch
-    resume: bool = False
-    progress: bool = True
-    plot: bool = True
-    # language-model settings
-    block_size: int = 64
-    n_layer: int = 2
-    n_head: int = 4
-    n_embd: int = 64
-    dropout: float = 0.0
-    max_chars: Optional[int] = None
-    data_dir: Optional[str] = None
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    # speed: torch.compile, autocast, whole-step CUDA graph
-    compile: bool = False
-    compile_mode: str = "default"
-    amp: Optional[str] = None  # None, "bf16" or "fp16" (fp16 with a GradScaler)
-    graphed: bool = False
-
-    def check(self) -> None:
-        for name, allowed in (("model", MODELS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                              ("compile_mode", COMPILE_MODES), ("amp", (None, *AMP_DTYPES))):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of {list(allowed)}")
-        for name in ("epochs", "batch_size", "block_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.steps is not None and self.steps < 1:
-            raise ValueError(f"steps must be positive, got {self.steps}")
-        self.check_speed_options()
-
-    def check_speed_options(self) -> None:
-        """Refuse the combinations of --compile, --amp and --graphed that cannot work, naming them."""
-        if self.compile_mode != "default" and not self.compile:
-            raise ValueError(f"--compile-mode {self.compile_mode} needs --compile")
-        if not self.graphed:
-            return
-        if self.compile:
-            raise ValueError("--graphed with --compile is not supported (a compiled step is not captured here); "
-                             "use --compile --compile-mode reduce-overhead, which captures CUDA graphs itself")
-        if self.amp == "fp16":
-            raise ValueError("--graphed with --amp fp16 is not supported: the GradScaler's overflow check reads "
-                             "the device from the host; use --amp bf16")
-        if self.optimizer == "sgd" and self.schedule != "constant":
-            raise ValueError(f"--graphed with --optimizer sgd and --schedule {self.schedule} is not supported: SGD "
-                             "reads its learning rate on the host, so the graph would freeze it; use --optimizer "
-                             "adamw or --schedule constant")
-
-    def check_device(self, device: torch.device, world: int) -> None:
-        """Refuse the options this device or process count cannot run, naming them."""
-        if self.graphed and device.type != "cuda":
-            raise ValueError(f"--graphed needs a CUDA device (CUDA graphs), got {device}")
-        if self.graphed and world > 1:
-            raise ValueError(f"--graphed is not supported under DDP ({world} processes); run one process")
-        if self.amp == "fp16" and device.type != "cuda":
-            raise ValueError(f"--amp fp16 needs a CUDA device (GradScaler), got {device}; use --amp bf16")
 
 
 def build_model(config: TrainConfig, task: Task) -> nn.Module:
     """The HQKAN classifier (digits variant for 8x8 input) or the GPT, with the configured block."""
     quantum = config.model == "hqkan"
-    reps = {} if config.reps is None else {"reps": config.reps}
+    reps: dict[str, Any] = {} if config.reps is None else {"reps": config.reps}
     if isinstance(task, ClassificationTask):
-        options = dict(n_classes=task.n_classes, head="qkan" if quantum else config.model, solver=config.solver,
-                       ansatz=config.ansatz, head_kwargs=config.model_kwargs or None, **reps)
+        options: dict[str, Any] = dict(
+            n_classes=task.n_classes,
+            head="qkan" if quantum else config.model,
+            solver=config.solver,
+            ansatz=config.ansatz,
+            head_kwargs=config.model_kwargs or None,
+            **reps,
+        )
         if tuple(task.x_train.shape[1:]) == (1, 8, 8):
             return HQKANClassifier.for_digits(**options)
         return HQKANClassifier(in_channels=task.x_train.shape[1], **options)
-    return GPT(task.vocab_size, task.block_size, n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
-               mlp=config.model, dropout=config.dropout, solver=config.solver, ansatz=config.ansatz,
-               mlp_kwargs=config.model_kwargs or None, **reps)
+    return GPT(
+        task.vocab_size,
+        task.block_size,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        n_embd=config.n_embd,
+        mlp=config.model,
+        dropout=config.dropout,
+        solver=config.solver,
+        ansatz=config.ansatz,
+        mlp_kwargs=config.model_kwargs or None,
+        **reps,
+    )
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -137,7 +71,8 @@ def make_schedule(optimizer: torch.optim.Optimizer, kind: str, total_steps: int)
     if kind == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.1 + 0.45 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+        optimizer, lambda step: 0.1 + 0.45 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+    )
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -150,14 +85,20 @@ def evaluate(model: nn.Module, task: Task, batch_size: int, ctx: DistContext) ->
     """Mean loss (and accuracy for classification) over the evaluation set, shared out over ranks."""
     was_training = model.training
     model.eval()
-    loss_sum, correct, count = torch.zeros((), dtype=torch.float64, device=ctx.device), 0, 0
+    loss_sum, count = torch.zeros((), dtype=torch.float64, device=ctx.device), 0
+    correct: Union[int, torch.Tensor] = 0
     for x, y in task.eval_batches(batch_size, ctx.rank, ctx.world):
         loss, n_correct = task.loss(model, x, y)
         loss_sum += loss.double() * x.shape[0]
         correct = correct if n_correct is None else correct + n_correct
         count += x.shape[0]
-    totals = torch.stack([loss_sum, torch.as_tensor(correct, dtype=torch.float64, device=ctx.device),
-                          torch.tensor(float(count), dtype=torch.float64, device=ctx.device)])
+    totals = torch.stack(
+        [
+            loss_sum,
+            torch.as_tensor(correct, dtype=torch.float64, device=ctx.device),
+            torch.tensor(float(count), dtype=torch.float64, device=ctx.device),
+        ]
+    )
     model.train(was_training)
     loss_sum, correct, count = all_reduce_sum(totals, ctx).tolist()
     accuracy = correct / count if isinstance(task, ClassificationTask) else None
@@ -177,8 +118,11 @@ def graph_loss(output: Any, y: torch.Tensor) -> torch.Tensor:
 
 def speed_options(config: TrainConfig) -> str:
     """The active --compile/--amp/--graphed options, as a command line would spell them ("eager" if none)."""
-    parts = [f"--compile --compile-mode {config.compile_mode}" if config.compile else "",
-             f"--amp {config.amp}" if config.amp else "", "--graphed" if config.graphed else ""]
+    parts = [
+        f"--compile --compile-mode {config.compile_mode}" if config.compile else "",
+        f"--amp {config.amp}" if config.amp else "",
+        "--graphed" if config.graphed else "",
+    ]
     return " ".join(p for p in parts if p) or "eager"
 
 
@@ -188,8 +132,9 @@ class StepRunner:
     CUDA graph on the first batch (qkan.make_graphed_train_step). A failure of the first step names the
     options, model and solver."""
 
-    def __init__(self, net: nn.Module, task: Task, optimizer: torch.optim.Optimizer, config: TrainConfig,
-                 device: torch.device):
+    def __init__(
+        self, net: nn.Module, task: Task, optimizer: torch.optim.Optimizer, config: TrainConfig, device: torch.device
+    ):
         self.net, self.task, self.optimizer, self.config, self.device = net, task, optimizer, config, device
         self.scaler = torch.amp.GradScaler(device.type) if config.amp == "fp16" else None
         self.graphed: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None
@@ -202,22 +147,33 @@ class StepRunner:
         try:
             return self._step(x, y)
         except Exception as err:  # noqa: BLE001 - compile, autocast and capture fail in many types; one line names them
-            raise RuntimeError(f"{speed_options(self.config)} failed on the first step of model "
-                               f"{self.config.model} (solver {self.config.solver}): "
-                               f"{first_line(err)}") from err
+            raise RuntimeError(
+                f"{speed_options(self.config)} failed on the first step of model "
+                f"{self.config.model} (solver {self.config.solver}): "
+                f"{first_line(err)}"
+            ) from err
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.config.graphed:
             if self.graphed is None:
                 from ..graphs import make_graphed_train_step
 
-                self.graphed = make_graphed_train_step(self.net, graph_loss, self.optimizer, x, y,
-                                                       autocast=AMP_DTYPES.get(self.config.amp),
-                                                       grad_clip=self.config.grad_clip)
+                self.graphed = make_graphed_train_step(
+                    self.net,
+                    graph_loss,
+                    self.optimizer,
+                    x,
+                    y,
+                    autocast=AMP_DTYPES[self.config.amp] if self.config.amp else None,
+                    grad_clip=self.config.grad_clip,
+                )
             return self.graphed(x, y)
-        cast = torch.autocast(self.device.type, dtype=AMP_DTYPES[self.config.amp]) if self.config.amp \
+        amp_context = (
+            torch.autocast(self.device.type, dtype=AMP_DTYPES[self.config.amp])
+            if self.config.amp
             else contextlib.nullcontext()
-        with cast:
+        )
+        with amp_context:
             loss, _ = self.task.loss(self.net, x, y)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
@@ -243,8 +199,9 @@ class StepRunner:
             self.scaler.load_state_dict(state)
 
 
-def train_step(runner: StepRunner, task: Task, schedule: Any, config: TrainConfig, ctx: DistContext,
-               step: int) -> float:
+def train_step(
+    runner: StepRunner, task: Task, schedule: Any, config: TrainConfig, ctx: DistContext, step: int
+) -> float:
     """One optimiser step on this rank's share of global batch ``step``; returns the global mean loss."""
     x, y = task.batch(config.seed, step, config.batch_size, ctx.rank, ctx.world)
     loss = runner(x, y)
@@ -273,8 +230,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
 def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
     torch.manual_seed(config.seed)
-    task = make_task(config.task, block_size=config.block_size, max_chars=config.max_chars,
-                     data_dir=config.data_dir).to(ctx.device)
+    task = make_task(
+        config.task, block_size=config.block_size, max_chars=config.max_chars, data_dir=config.data_dir
+    ).to(ctx.device)
     model = build_model(config, task).to(ctx.device)
     optimizer = make_optimizer(config, model)
     per_epoch = task.steps_per_epoch(config.batch_size)
@@ -286,19 +244,25 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
 
     state: dict[str, Any] = {"step": 0, "elapsed_s": 0.0, "history": [], "evals": []}
     if config.resume and checkpoint_path.is_file():
-        state = load_checkpoint(checkpoint_path, model, optimizer, schedule,
-                                expect={key: getattr(config, key) for key in RUN_IDENTITY})
+        state = load_checkpoint(
+            checkpoint_path, model, optimizer, schedule, expect={key: getattr(config, key) for key in RUN_IDENTITY}
+        )
         _float_learning_rates(optimizer)
     step, elapsed, history, evals = state["step"], state["elapsed_s"], state["history"], state["evals"]
     net = wrap_model(model, ctx)
     if config.compile:
-        net = torch.compile(net, mode=config.compile_mode)
+        net = cast(nn.Module, torch.compile(net, mode=config.compile_mode))  # a Module's compile is a Module
     runner = StepRunner(net, task, optimizer, config, ctx.device)
     runner.load_state_dict(state.get("grad_scaler"))
     items = task.items_per_batch(config.batch_size)
     unit = "tok" if task.kind == "lm" else "img"
-    bar = tqdm(total=total, initial=step, desc=f"{config.task}/{config.model}", unit="step",
-               disable=not (ctx.is_main and config.progress))
+    bar = tqdm(
+        total=total,
+        initial=step,
+        desc=f"{config.task}/{config.model}",
+        unit="step",
+        disable=not (ctx.is_main and config.progress),
+    )
     net.train()
     last_eval: dict[str, str] = {}
     while step < total:
@@ -308,8 +272,16 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
         seconds = time.perf_counter() - start
         elapsed += seconds
         step += 1
-        history.append({"step": step, "epoch": step / per_epoch, "train_loss": train_loss, "lr": lr,
-                        "elapsed_s": elapsed, "items_per_s": items / seconds})
+        history.append(
+            {
+                "step": step,
+                "epoch": step / per_epoch,
+                "train_loss": train_loss,
+                "lr": lr,
+                "elapsed_s": elapsed,
+                "items_per_s": items / seconds,
+            }
+        )
         postfix = {"loss": f"{train_loss:.4f}", f"{unit}/s": f"{items / seconds:,.0f}"}
         if step % eval_every == 0 or step == total:
             evals.append({"step": step, **evaluate(model, task, config.batch_size, ctx)})
@@ -317,20 +289,40 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
             if evals[-1]["eval_accuracy"] is not None:
                 last_eval["acc"] = f"{evals[-1]['eval_accuracy']:.3f}"
             if ctx.is_main:
-                save_checkpoint(checkpoint_path, model, optimizer, schedule, step,
-                                {"elapsed_s": elapsed, "history": history, "evals": evals,
-                                 "config": asdict(config), "grad_scaler": runner.state_dict()})
+                save_checkpoint(
+                    checkpoint_path,
+                    model,
+                    optimizer,
+                    schedule,
+                    step,
+                    {
+                        "elapsed_s": elapsed,
+                        "history": history,
+                        "evals": evals,
+                        "config": asdict(config),
+                        "grad_scaler": runner.state_dict(),
+                    },
+                )
         bar.set_postfix(**postfix, **last_eval, refresh=False)
         bar.update(1)
     bar.close()
-    summary = {"config": asdict(config), "task": task.info, "parameters": count_parameters(model), "steps": step,
-               "world_size": ctx.world, "device": str(ctx.device), "train_seconds": elapsed,
-               "final_train_loss": history[-1]["train_loss"] if history else None, **(evals[-1] if evals else {})}
+    summary = {
+        "config": asdict(config),
+        "task": task.info,
+        "parameters": count_parameters(model),
+        "steps": step,
+        "world_size": ctx.world,
+        "device": str(ctx.device),
+        "train_seconds": elapsed,
+        "final_train_loss": history[-1]["train_loss"] if history else None,
+        **(evals[-1] if evals else {}),
+    }
     if ctx.is_main:
         paths = write_metrics(out, summary, history, evals)
         summary["files"] = {k: str(v) for k, v in paths.items()}
         if config.plot:
-            summary["files"]["plot"] = str(plot_metrics(out / "metrics.png", history, evals,
-                                                        f"{config.task} / {config.model}"))
+            summary["files"]["plot"] = str(
+                plot_metrics(out / "metrics.png", history, evals, f"{config.task} / {config.model}")
+            )
     summary["history"], summary["evals"] = history, evals
     return summary

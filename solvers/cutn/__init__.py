@@ -1,5 +1,6 @@
 """The cutn solver (docs/design.md, "Cutn"): each layer is one tensor network contracted by opt_einsum
 on CPU and cuTensorNet on CUDA, chunked over the batch under a memory limit."""
+
 from .program import CutnProgram
 from .solver import CutnSolver
 

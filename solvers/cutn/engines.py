@@ -1,10 +1,11 @@
 """Contraction backends: :class:`EinsumEngine` (opt_einsum on torch tensors, CPU) and :class:`CutnEngine`
 (cuTensorNet networks planned once per shapes, CUDA); both contract an einsum expression along a given
 path, and compute gradients (docs/design.md, "Cutn")."""
+
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import opt_einsum
@@ -22,16 +23,23 @@ class EinsumEngine:
     def __init__(self) -> None:
         self._expressions: dict[tuple, opt_einsum.contract.ContractExpression] = {}
 
-    def contract(self, expression: str, path: Path, operands: Sequence[torch.Tensor],
-                 grads: Optional[tuple[bool, ...]] = None) -> torch.Tensor:
+    def contract(
+        self, expression: str, path: Path, operands: Sequence[torch.Tensor], grads: Optional[tuple[bool, ...]] = None
+    ) -> torch.Tensor:
         """The contraction; ``grads`` (gradient flags, the engines' common signature) is not needed here."""
         key = (expression, tuple(tuple(o.shape) for o in operands))
         if key not in self._expressions:
             self._expressions[key] = opt_einsum.contract_expression(expression, *key[1], optimize=path)
         return self._expressions[key](*operands, backend="torch")
 
-    def vjp(self, expression: str, path: Path, operands: Sequence[torch.Tensor], needed: Sequence[bool],
-            grad_output: torch.Tensor) -> list[Optional[torch.Tensor]]:
+    def vjp(
+        self,
+        expression: str,
+        path: Path,
+        operands: Sequence[torch.Tensor],
+        needed: Sequence[bool],
+        grad_output: torch.Tensor,
+    ) -> list[Optional[torch.Tensor]]:
         """Torch autograd's vector-Jacobian product through the contraction (contracted again here):
         on CPU one backward through the pairwise steps costs less than a contraction per operand."""
         if not any(needed):
@@ -61,7 +69,7 @@ class CutnEngine:
         self._network_class, self._options_class = Network, NetworkOptions
         self._qualifiers_dtype = cutensornet.tensor_qualifiers_dtype
         self.workspace_limit = int(max(memory_limit * WORKSPACE_SHARE, MIN_WORKSPACE))
-        self._networks: dict[tuple, object] = {}
+        self._networks: dict[tuple, Any] = {}  # cuTensorNet Networks
         self._native: dict[tuple, bool] = {}
         self._whole_limit: set[tuple] = set()  # keys whose backward failed with their least workspace
         self._last: dict[tuple, tuple] = {}  # key -> operands of the network's latest contraction
@@ -83,14 +91,25 @@ class CutnEngine:
                     network.free()
                     network = None
             except Exception as err:  # cuTensorNet refuses (e.g. cache over memory_limit): environments backward
-                warnings.warn(f"cuTensorNet gradients do not fit this network ({type(err).__name__}: {err}); "
-                              "the backward contracts environments instead", RuntimeWarning)
+                warnings.warn(
+                    f"cuTensorNet gradients do not fit this network ({type(err).__name__}: {err}); "
+                    "the backward contracts environments instead",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         self._native[key] = network is not None
         self._networks[key] = network or self._plan(expression, path, operands, stream, (False,) * len(operands))
         return self._networks[key]
 
-    def _plan(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream, grads: tuple[bool, ...],
-              whole: bool = False):
+    def _plan(
+        self,
+        expression: str,
+        path: Path,
+        operands: Sequence[torch.Tensor],
+        stream,
+        grads: tuple[bool, ...],
+        whole: bool = False,
+    ):
         """The network along ``path`` with the least workspace it needs (where that is within the limit), or
         the ``whole`` limit: cuTensorNet otherwise takes all of it as scratch, memory the chunks could use."""
         limit = self.workspace_limit
@@ -99,12 +118,18 @@ class CutnEngine:
             limit = min(limit, max(need, MIN_WORKSPACE))  # a need over the limit fails as before
         return self._prepared(expression, path, operands, stream, grads, limit)
 
-    def _prepared(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream,
-                  grads: tuple[bool, ...], limit: int):
+    def _prepared(
+        self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream, grads: tuple[bool, ...], limit: int
+    ):
         qualifiers = np.zeros(len(operands), dtype=self._qualifiers_dtype)
         qualifiers["requires_gradient"] = grads
-        network = self._network_class(expression, *operands, qualifiers=qualifiers, stream=stream,
-                                      options=self._options_class(memory_limit=limit, blocking="auto"))
+        network = self._network_class(
+            expression,
+            *operands,
+            qualifiers=qualifiers,
+            stream=stream,
+            options=self._options_class(memory_limit=limit, blocking="auto"),
+        )
         try:
             network.contract_path(optimize={"path": path})
         except BaseException:
@@ -112,8 +137,9 @@ class CutnEngine:
             raise
         return network
 
-    def _workspace_need(self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream,
-                        grads: tuple[bool, ...]) -> int:
+    def _workspace_need(
+        self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream, grads: tuple[bool, ...]
+    ) -> int:
         """The least workspace (scratch, and the gradient cache with gradient flags) cuTensorNet needs for
         this network: planned under a one-byte limit, its refusal says how much."""
         from cuquantum.memory import MemoryLimitExceeded
@@ -124,8 +150,9 @@ class CutnEngine:
             return int(err.requirement)
         return 0
 
-    def contract(self, expression: str, path: Path, operands: Sequence[torch.Tensor],
-                 grads: Optional[tuple[bool, ...]] = None) -> torch.Tensor:
+    def contract(
+        self, expression: str, path: Path, operands: Sequence[torch.Tensor], grads: Optional[tuple[bool, ...]] = None
+    ) -> torch.Tensor:
         key = self._key(expression, operands, grads or (False,) * len(operands))
         stream = torch.cuda.current_stream(operands[0].device)
         out = self._network(key, expression, path, operands, stream).contract(stream=stream, release_workspace=True)
@@ -136,8 +163,14 @@ class CutnEngine:
         """Whether cuTensorNet's backward applies to this (already contracted) network."""
         return self._native.get(self._key(expression, operands, grads), False)
 
-    def gradients(self, expression: str, path: Path, operands: Sequence[torch.Tensor], grads: tuple[bool, ...],
-                  grad_output: torch.Tensor) -> Optional[tuple[Optional[torch.Tensor], ...]]:
+    def gradients(
+        self,
+        expression: str,
+        path: Path,
+        operands: Sequence[torch.Tensor],
+        grads: tuple[bool, ...],
+        grad_output: torch.Tensor,
+    ) -> Optional[tuple[Optional[torch.Tensor], ...]]:
         """cuTensorNet's backward (None if it fails: the caller contracts environments); it needs the
         forward contraction's cache, so the network is contracted again unless its latest contraction
         was with these very operands."""
@@ -152,15 +185,20 @@ class CutnEngine:
             try:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message="Network.gradients")  # "experimental", on every call
-                    return tuple(self._networks[key].gradients(grad_output.contiguous(), stream=stream,
-                                                               release_workspace=True))
+                    return tuple(
+                        self._networks[key].gradients(grad_output.contiguous(), stream=stream, release_workspace=True)
+                    )
             except Exception as err:  # a network whose call failed is not reused
                 self._networks.pop(key).free()
                 if key not in self._whole_limit:  # it had its least workspace: again with the whole limit
                     self._whole_limit.add(key)
                     continue
-                warnings.warn(f"cuTensorNet gradients failed ({type(err).__name__}: {err}); the backward "
-                              "contracts environments instead", RuntimeWarning)
+                warnings.warn(
+                    f"cuTensorNet gradients failed ({type(err).__name__}: {err}); the backward "
+                    "contracts environments instead",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
                 self._native[key] = False
                 return None
 

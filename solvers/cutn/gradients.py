@@ -1,6 +1,7 @@
 """Backward contractions: a network contraction as one autograd node, whose backward is cuTensorNet's
 gradients where they apply, else per operand the environment network (the network with that operand
 replaced by the output cotangent); on CPU, torch autograd through opt_einsum."""
+
 from __future__ import annotations
 
 import functools
@@ -24,19 +25,24 @@ class ContractNetwork(torch.autograd.Function):
         grads = tuple(bool(g) for g in ctx.needs_input_grad[3:])
         ctx.engine, ctx.network, ctx.backward, ctx.grads = engine, network, backward, grads
         ctx.save_for_backward(*operands)
-        return engine.contract(network.expression, network.path, operands,
-                               grads if backward == "cutensornet" else None)
+        return engine.contract(network.expression, network.path, operands, grads if backward == "cutensornet" else None)
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
-        grads = operand_gradients(ctx.engine, ctx.network, ctx.saved_tensors, ctx.grads, ctx.backward == "cutensornet",
-                                  grad_output)
+        grads = operand_gradients(
+            ctx.engine, ctx.network, ctx.saved_tensors, ctx.grads, ctx.backward == "cutensornet", grad_output
+        )
         return (None, None, None, *grads)
 
 
-def operand_gradients(engine: Engine, network: CircuitNetwork, operands: Sequence[torch.Tensor],
-                      needed: tuple[bool, ...], native: bool,
-                      grad_output: torch.Tensor) -> list[Optional[torch.Tensor]]:
+def operand_gradients(
+    engine: Engine,
+    network: CircuitNetwork,
+    operands: Sequence[torch.Tensor],
+    needed: tuple[bool, ...],
+    native: bool,
+    grad_output: torch.Tensor,
+) -> list[Optional[torch.Tensor]]:
     """Gradients of a contraction's operands: torch autograd through opt_einsum on CPU; on CUDA cuTensorNet's
     (``native``, where they apply to the network as planned with these gradient flags), else environments."""
     if isinstance(engine, EinsumEngine):
@@ -48,8 +54,13 @@ def operand_gradients(engine: Engine, network: CircuitNetwork, operands: Sequenc
     return environment_gradients(engine, network, operands, needed, grad_output)
 
 
-def environment_gradients(engine: Engine, network: CircuitNetwork, operands: Sequence[torch.Tensor],
-                          needed: Sequence[bool], grad_output: torch.Tensor) -> list[Optional[torch.Tensor]]:
+def environment_gradients(
+    engine: Engine,
+    network: CircuitNetwork,
+    operands: Sequence[torch.Tensor],
+    needed: Sequence[bool],
+    grad_output: torch.Tensor,
+) -> list[Optional[torch.Tensor]]:
     """Torch's vector-Jacobian product of a multilinear contraction: for operand k, the conjugate
     of the network with operand k removed and conj(grad_output) in place of the output, which equals
     that network over the conjugated operands and grad_output itself: whichever side is smaller is
@@ -69,8 +80,9 @@ def environment_gradients(engine: Engine, network: CircuitNetwork, operands: Seq
         tensors = [o for j, o in enumerate(operands) if j != k] + [cotangent]
         env = engine.contract(expression, path, tensors)
         env = env if conjugate_operands else env.conj()
-        grads.append(broadcast_environment(env, expression.split("->")[1], network.tensors[k].labels,
-                                           operands[k].shape))
+        grads.append(
+            broadcast_environment(env, expression.split("->")[1], network.tensors[k].labels, operands[k].shape)
+        )
     return grads
 
 
@@ -96,7 +108,7 @@ def environment_network(expression: str, order: tuple[int, ...], k: int, split: 
         return env, chain_path(len(others) + 1, [chain])
     where = order.index(k)
     before = [position[j] for j in order[:where]]
-    after = [cotangent] + [position[j] for j in reversed(order[where + 1:])]
+    after = [cotangent] + [position[j] for j in reversed(order[where + 1 :])]
     return env, chain_path(len(others) + 1, [before, after])
 
 

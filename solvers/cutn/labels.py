@@ -1,5 +1,6 @@
 """Index names of the cutn networks: the edge labels ``o``, ``i`` (the edge) and ``b`` (the sample),
 hyperedges shared by every tensor that depends on them, and fresh names for the qubit wires."""
+
 from __future__ import annotations
 
 import opt_einsum

@@ -8,6 +8,7 @@ readout takes |.| outside the network), ``expectation`` (<psi|Z_q|psi> per edge 
 conjugate and a Z vector: (b, o, i)) and ``layer`` (the same with the weight mask*postact_weights
 (o, i) inside, so the sum over inputs is part of the contraction: (b, o)).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,8 +59,8 @@ class CircuitNetwork:
     def __init__(self, circuit: Circuit, geometry: LayerGeometry, mode: str, strategy: str = "auto"):
         if mode not in READOUT_MODES:
             raise ValueError(f"unknown readout mode {mode!r}; expected one of {READOUT_MODES}")
-        if mode != "amplitudes" and circuit.readout.kind != "z":
-            raise ValueError(f"readout mode {mode!r} computes <Z>; the circuit's readout is {circuit.readout.kind!r}")
+        if mode != "amplitudes" and circuit.measured.kind != "z":
+            raise ValueError(f"readout mode {mode!r} computes <Z>; the circuit's readout is {circuit.measured.kind!r}")
         if strategy not in PATH_STRATEGIES:
             raise ValueError(f"unknown path strategy {strategy!r}; expected one of {PATH_STRATEGIES}")
         self.circuit, self.geometry, self.mode = circuit, geometry, mode
@@ -72,11 +73,20 @@ class CircuitNetwork:
         if mode == "amplitudes":
             wanted = (BATCH, OUT, IN, *wires)
         else:
-            bra_names = {label: labels.new() for t in ket for label in t.labels
-                         if label not in EDGE_ORDER and label not in wires}
-            tensors += [NetworkTensor(t.source, "".join(bra_names.get(c, c) for c in t.labels), t.edge_labels,
-                                      t.diagonal, conjugate_of=position) for position, t in enumerate(ket)]
-            tensors.append(NetworkTensor("z", wires[circuit.readout.qubit], "", True))
+            bra_names = {
+                label: labels.new() for t in ket for label in t.labels if label not in EDGE_ORDER and label not in wires
+            }
+            tensors += [
+                NetworkTensor(
+                    t.source,
+                    "".join(bra_names.get(c, c) for c in t.labels),
+                    t.edge_labels,
+                    t.diagonal,
+                    conjugate_of=position,
+                )
+                for position, t in enumerate(ket)
+            ]
+            tensors.append(NetworkTensor("z", wires[circuit.measured.qubit], "", True))
             if mode == "layer":
                 tensors.append(NetworkTensor("weight", OUT + IN, OUT + IN, True))
             wanted = (BATCH, OUT) if mode == "layer" else (BATCH, OUT, IN)
@@ -86,9 +96,17 @@ class CircuitNetwork:
         self.output = "".join(label for label in wanted if label in present)
         self.expression = ",".join(t.labels for t in tensors) + "->" + self.output
         ket_order = list(range(len(ket)))
-        order = ket_order if mode == "amplitudes" else (  # ket, Z, bra backwards, then the weight
-            ket_order + [2 * len(ket)] + [len(ket) + k for k in reversed(ket_order)]
-            + list(range(2 * len(ket) + 1, len(tensors))))
+        order = (
+            ket_order
+            if mode == "amplitudes"
+            # ket, Z, bra backwards, then the weight
+            else (
+                ket_order
+                + [2 * len(ket)]
+                + [len(ket) + k for k in reversed(ket_order)]
+                + list(range(2 * len(ket) + 1, len(tensors)))
+            )
+        )
         self.order = tuple(order)
         labels_list = [t.labels for t in tensors]
         self.split = split_pays_off(self.expression, self.order) if strategy == "auto" else strategy == "split"
@@ -97,8 +115,11 @@ class CircuitNetwork:
         self.largest_per_sample = largest_intermediate(labels_list, self.output, self.path, per_edge, batch=True)
         self.largest_sample_free = largest_intermediate(labels_list, self.output, self.path, per_edge, batch=False)
         self._constants: dict[tuple, torch.Tensor] = {}  # tensors without edge labels, built once per dtype/device
-        built = {p: (t.edge_labels, t.diagonal, block_ops(t.source)) for p, t in enumerate(tensors)
-                 if t.edge_labels and t.conjugate_of is None and t.source != "weight"}
+        built = {
+            p: (t.edge_labels, t.diagonal, block_ops(t.source))
+            for p, t in enumerate(tensors)
+            if t.edge_labels and t.conjugate_of is None and t.source != "weight"
+        }
         self.builder = OperandBuilder(plan_groups(built, circuit.parameter_shape, geometry.preacts), geometry)
 
     def _lower(self, item: Union[Op, FusedBlock], wires: list[str], labels: FreshLabels) -> NetworkTensor:
@@ -178,7 +199,7 @@ def constant_tensor(t: NetworkTensor) -> np.ndarray:
         return np.array([1, -1], dtype=np.complex128)
     ops = block_ops(t.source)
     k = len(ops[0].qubits)
-    matrix = np.eye(2 ** k, dtype=np.complex128)
+    matrix = np.eye(2**k, dtype=np.complex128)
     for op in ops:
         matrix = op.constant_matrix() @ matrix
     value = np.diagonal(matrix).copy() if t.diagonal else matrix

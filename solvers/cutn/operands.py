@@ -5,6 +5,7 @@ theta and the data values, all rotation matrices from one cos/sin, and each fuse
 padded batched matmuls over a table of the group's gates (fixed gates and an identity for padding
 appended to it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,8 +51,9 @@ def _resolve(slot: Data, preacts: bool) -> DataSource:
     return (encoding, 0 if encoding == "raw" else slot.rep)
 
 
-def plan_groups(items: dict[int, tuple[str, bool, tuple[Op, ...]]], theta_shape: tuple[int, ...],
-                preacts: bool) -> list[OperandGroup]:
+def plan_groups(
+    items: dict[int, tuple[str, bool, tuple[Op, ...]]], theta_shape: tuple[int, ...], preacts: bool
+) -> list[OperandGroup]:
     """Groups of network tensors by edge layout; ``items`` maps a tensor position to its edge labels,
     whether it is diagonal, and its single-qubit ops in circuit order."""
     n_slots = int(np.prod(theta_shape))
@@ -80,23 +82,32 @@ def plan_groups(items: dict[int, tuple[str, bool, tuple[Op, ...]]], theta_shape:
         sources: list[DataSource] = []
         source_slots: list[Data] = []
         for op in rotations:
-            for slot in op.angle.data:
+            for slot in op.rotation_angle.data:
                 if _resolve(slot, preacts) not in sources:
                     sources.append(_resolve(slot, preacts))
                     source_slots.append(slot)
         theta_coef = np.zeros((n_slots, len(rotations)))
         data_coef = np.zeros((len(sources), len(rotations)))
         for g, op in enumerate(rotations):
-            for slot, coef in op.angle.terms:
-                if isinstance(slot, Theta):
-                    theta_coef[np.ravel_multi_index(slot.index, theta_shape), g] += coef
+            for term, coef in op.rotation_angle.terms:
+                if isinstance(term, Theta):
+                    theta_coef[np.ravel_multi_index(term.index, theta_shape), g] += coef
                 else:
-                    data_coef[sources.index(_resolve(slot, preacts)), g] += coef
-        groups.append(OperandGroup(
-            labels, positions, tuple(items[p][1] for p in positions), order, theta_coef, tuple(source_slots),
-            data_coef, np.array([op.angle.const for op in rotations]),
-            np.array([-1j * PAULI[op.spec.generator] for op in rotations]).reshape(-1, 2, 2),
-            np.array(fixed + [np.eye(2)]).reshape(-1, 2, 2)))
+                    data_coef[sources.index(_resolve(term, preacts)), g] += coef
+        groups.append(
+            OperandGroup(
+                labels,
+                positions,
+                tuple(items[p][1] for p in positions),
+                order,
+                theta_coef,
+                tuple(source_slots),
+                data_coef,
+                np.array([op.rotation_angle.const for op in rotations]),
+                np.array([-1j * PAULI[op.spec.axis] for op in rotations]).reshape(-1, 2, 2),
+                np.array(fixed + [np.eye(2)]).reshape(-1, 2, 2),
+            )
+        )
     return groups
 
 
@@ -111,16 +122,25 @@ class OperandBuilder:
     def _device_constants(self, dtype: torch.dtype, cdtype: torch.dtype, device: torch.device):
         key = (dtype, device)
         if key not in self._constants:
+
             def real(a):
                 return torch.as_tensor(a, dtype=dtype, device=device)
 
             def complex_(a):
                 return torch.as_tensor(a, dtype=cdtype, device=device)
 
-            self._constants[key] = [dict(
-                half_theta=real(g.theta_coef * 0.5), half_data=real(g.data_coef * 0.5), half_const=real(g.const * 0.5),
-                eye=complex_(np.eye(2)), generators=complex_(g.generators), fixed=complex_(g.fixed),
-                order=torch.as_tensor(g.order, device=device)) for g in self.groups]
+            self._constants[key] = [
+                dict(
+                    half_theta=real(g.theta_coef * 0.5),
+                    half_data=real(g.data_coef * 0.5),
+                    half_const=real(g.const * 0.5),
+                    eye=complex_(np.eye(2)),
+                    generators=complex_(g.generators),
+                    fixed=complex_(g.fixed),
+                    order=torch.as_tensor(g.order, device=device),
+                )
+                for g in self.groups
+            ]
         return self._constants[key]
 
     def build(self, x: torch.Tensor, params: LayerParams, cdtype: torch.dtype) -> dict[int, torch.Tensor]:
@@ -136,8 +156,10 @@ class OperandBuilder:
         data = DataAngles(x, params, self.geometry)
         for group, c in zip(self.groups, constants):
             half = self._half_angles(group, c, theta, data)  # (O|1, I|1, B|1, rotations)
-            rotations = (torch.cos(half)[..., None, None].to(cdtype) * c["eye"]
-                         + torch.sin(half)[..., None, None].to(cdtype) * c["generators"])
+            rotations = (
+                torch.cos(half)[..., None, None].to(cdtype) * c["eye"]
+                + torch.sin(half)[..., None, None].to(cdtype) * c["generators"]
+            )
             rotations = on_edges(rotations, group.edge_labels, sizes)
             fixed = c["fixed"].expand(*rotations.shape[:-3], *c["fixed"].shape)
             table = torch.cat((rotations, fixed), dim=-3)
@@ -164,12 +186,14 @@ def on_edges(tensor: torch.Tensor, edge_labels: str, sizes: dict) -> torch.Tenso
     """(O|1, I|1, B|1, ...) -> only the dims in ``edge_labels``, expanded to full size."""
     for dim, label in reversed(list(enumerate(EDGE_ORDER))):
         if label in edge_labels:
-            tensor = tensor.expand(*tensor.shape[:dim], sizes[label], *tensor.shape[dim + 1:])
+            tensor = tensor.expand(*tensor.shape[:dim], sizes[label], *tensor.shape[dim + 1 :])
         else:
             tensor = tensor.select(dim, 0)
     return tensor
 
 
-def block_ops(source: Union[Op, FusedBlock]) -> tuple[Op, ...]:
-    """The ops of a network tensor's source, in circuit order."""
+def block_ops(source: Union[Op, FusedBlock, str]) -> tuple[Op, ...]:
+    """The ops of a network tensor's source, in circuit order (ValueError for a source without gates)."""
+    if isinstance(source, str):
+        raise ValueError(f"the network tensor {source!r} holds no gates")
     return source.ops if isinstance(source, FusedBlock) else (source,)

@@ -1,6 +1,7 @@
 """Contraction paths of the cutn networks: circuit order (a statevector simulation over the edges),
 or split (the sample-free and the sample tensors each in circuit order, then one join), whichever
 :func:`split_pays_off` picks; and the costs that decide it (docs/notes/cutn.md)."""
+
 from __future__ import annotations
 
 import math
@@ -74,6 +75,7 @@ def split_pays_off(expression: str, order: tuple[int, ...]) -> bool:
 def largest_intermediate(labels: list[str], output: str, path: Path, sizes: dict[str, int], batch: bool) -> int:
     """Elements of the largest operand or intermediate along ``path`` (extents from ``sizes``, 2 for wires)
     among those with (``batch``), or without, the sample label b."""
+
     def size(ls) -> int:
         return math.prod(sizes.get(c, 2) for c in ls) if (BATCH in ls) == batch else 0
 

@@ -1,6 +1,7 @@
 """The cutn Program: the batch mode ``b`` sliced into chunks whose largest tensor stays a share of
 ``memory_limit``, and a layer as one autograd node over its chunks (:class:`ChunkedLayer`) that keeps
 nothing of size B x O x I across the step (docs/design.md, "Cutn"; figures in docs/notes/cutn.md)."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -32,8 +33,16 @@ class ChunkedLayer(torch.autograd.Function):
     (not under checkpoint, where it would outlive its chunk)."""
 
     @staticmethod
-    def forward(ctx, program: "CutnProgram", network: CircuitNetwork, batch: int, chunk: int, keep: bool,
-                weight: Optional[torch.Tensor], *operands: torch.Tensor) -> torch.Tensor:
+    def forward(
+        ctx,
+        program: "CutnProgram",
+        network: CircuitNetwork,
+        batch: int,
+        chunk: int,
+        keep: bool,
+        weight: Optional[torch.Tensor],
+        *operands: torch.Tensor,
+    ) -> torch.Tensor:
         ctx.program, ctx.network, ctx.batch, ctx.chunk = program, network, batch, chunk
         ctx.needs = tuple(bool(g) for g in ctx.needs_input_grad[6:])
         outputs = []
@@ -42,8 +51,9 @@ class ChunkedLayer(torch.autograd.Function):
             raw = None  # the previous chunk's result, freed before this one's contraction
             chunk_operands = program.slice_operands(network, operands, start, size)
             kept = keep and start == chunks[-1][0]  # only its contraction is reused: others hold no gradient cache
-            raw = program.engine.contract(network.expression, network.path, chunk_operands,
-                                          program.gradient_flags(ctx.needs) if kept else None)
+            raw = program.engine.contract(
+                network.expression, network.path, chunk_operands, program.gradient_flags(ctx.needs) if kept else None
+            )
             outputs.append(program.chunk_output(network, raw, size, weight))
         ctx.kept = (chunk_operands, raw) if keep else (None, None)
         ctx.save_for_backward(weight, *operands)
@@ -54,8 +64,10 @@ class ChunkedLayer(torch.autograd.Function):
         program, network, needs = ctx.program, ctx.network, ctx.needs
         weight, *operands = ctx.saved_tensors
         batch_dims = network.batch_dims()
-        grads = [None if not need else torch.empty_like(o) if d is not None else torch.zeros_like(o)
-                 for need, o, d in zip(needs, operands, batch_dims)]
+        grads = [
+            None if not need else torch.empty_like(o) if d is not None else torch.zeros_like(o)
+            for need, o, d in zip(needs, operands, batch_dims)
+        ]
         grad_weight = torch.zeros_like(weight) if ctx.needs_input_grad[5] else None
         chunks = _chunks(ctx.batch, ctx.chunk)
         for start, size in reversed(chunks):
@@ -65,20 +77,23 @@ class ChunkedLayer(torch.autograd.Function):
                 ctx.kept = None, None  # its result is overwritten below: a second backward contracts again
             else:
                 chunk_operands = program.slice_operands(network, operands, start, size)
-            cotangent, chunk_grad_weight = program.chunk_cotangent(network, chunk_operands, raw, size, weight,
-                                                                   grad_weight is not None, grad_y[start:start + size],
-                                                                   needs)
+            cotangent, chunk_grad_weight = program.chunk_cotangent(
+                network, chunk_operands, raw, size, weight, grad_weight is not None, grad_y[start : start + size], needs
+            )
             if grad_weight is not None:
                 grad_weight += chunk_grad_weight
-            chunk_grads = operand_gradients(program.engine, network, chunk_operands, needs,
-                                            program.gradient_flags(needs) is not None, cotangent)
+            chunk_grads = operand_gradients(
+                program.engine, network, chunk_operands, needs, program.gradient_flags(needs) is not None, cotangent
+            )
             for k, g in enumerate(chunk_grads):
                 if g is None:
                     continue
-                if batch_dims[k] is None:
-                    grads[k] += g
+                target, dim = grads[k], batch_dims[k]
+                assert target is not None, "a gradient arrives only for an operand that needs one"
+                if dim is None:
+                    target += g
                 else:
-                    grads[k].narrow(batch_dims[k], start, size).copy_(g)
+                    target.narrow(dim, start, size).copy_(g)
         return (None, None, None, None, None, grad_weight, *grads)
 
 
@@ -95,23 +110,38 @@ class CutnProgram(Program):
     chunk). ``backward``: ``cutensornet`` (its own gradients where they apply, else environments) or
     ``environments``. Both options arrive resolved and checked by ``CutnSolver.build``."""
 
-    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-                 memory_limit: Optional[int], backward: str):
+    def __init__(
+        self,
+        circuit: Circuit,
+        geometry: LayerGeometry,
+        dtype: torch.dtype,
+        device: torch.device,
+        memory_limit: Optional[int],
+        backward: str,
+    ):
         super().__init__(circuit, geometry, dtype, device)
         self.memory_limit = memory_limit
         self.backward = backward
         self.complex_bytes = torch.empty((), dtype=COMPLEX_OF[dtype]).element_size()
-        self.z_readout = circuit.readout.kind == "z"
+        self.z_readout = circuit.measured.kind == "z"
         self.values_network = self._network("expectation" if self.z_readout else "amplitudes")
         self.layer_network = self._network("layer") if self.z_readout else None
-        self.engine: Engine = CutnEngine(memory_limit) if device.type == "cuda" else EinsumEngine()
+        self.engine: Engine
+        if device.type == "cuda":
+            assert memory_limit is not None, "CutnSolver.build resolves the limit on CUDA"
+            self.engine = CutnEngine(memory_limit)
+        else:
+            self.engine = EinsumEngine()
 
     def _network(self, mode: str) -> CircuitNetwork:
         """The mode's network, along the split path unless its per-edge tensors (not sliced by chunking)
         would not fit a chunk's share of the memory limit: then in circuit order."""
         network = CircuitNetwork(self.circuit, self.geometry, mode)
-        if network.split and self.memory_limit is not None and \
-                network.largest_sample_free * self.complex_bytes > self.memory_limit / CHUNK_SHARE:
+        if (
+            network.split
+            and self.memory_limit is not None
+            and network.largest_sample_free * self.complex_bytes > self.memory_limit / CHUNK_SHARE
+        ):
             return CircuitNetwork(self.circuit, self.geometry, mode, strategy="circuit")
         return network
 
@@ -128,11 +158,13 @@ class CutnProgram(Program):
         return -(-batch // -(-batch // largest))  # as even as chunks of at most `largest` get: one plan, mostly
 
     @staticmethod
-    def slice_operands(network: CircuitNetwork, operands: Sequence[torch.Tensor], start: int,
-                       size: int) -> list[torch.Tensor]:
+    def slice_operands(
+        network: CircuitNetwork, operands: Sequence[torch.Tensor], start: int, size: int
+    ) -> list[torch.Tensor]:
         """The operands of one chunk of the batch (contiguous, as the networks are planned)."""
-        return [o if d is None else o.narrow(d, start, size).contiguous()
-                for o, d in zip(operands, network.batch_dims())]
+        return [
+            o if d is None else o.narrow(d, start, size).contiguous() for o, d in zip(operands, network.batch_dims())
+        ]
 
     def gradient_flags(self, needs: tuple[bool, ...]) -> Optional[tuple[bool, ...]]:
         """The gradient flags a network is planned with: cuTensorNet's backward needs them."""
@@ -150,34 +182,45 @@ class CutnProgram(Program):
     def _amplitudes(self, out: torch.Tensor) -> torch.Tensor:
         """(b, o, i, 2^n) amplitudes from the ``amplitudes`` network's (b, o, i, 2, ..., 2) output (the last
         extent written out: -1 is ambiguous for an empty batch)."""
-        return out.reshape(*out.shape[:3], 2 ** self.circuit.n_qubits)
+        return out.reshape(*out.shape[:3], 2**self.circuit.n_qubits)
 
-    def chunk_output(self, network: CircuitNetwork, raw: torch.Tensor, size: int,
-                     weight: Optional[torch.Tensor]) -> torch.Tensor:
+    def chunk_output(
+        self, network: CircuitNetwork, raw: torch.Tensor, size: int, weight: Optional[torch.Tensor]
+    ) -> torch.Tensor:
         """(chunk, O): a chunk's circuit part of the layer output from its contraction."""
         out = network.shape_output(raw, size)
         if self.z_readout:
             return out.real
-        f = amp_values(amp_norms(self._amplitudes(out), self.circuit.readout.qubit, self.circuit.n_qubits))
+        f = amp_values(amp_norms(self._amplitudes(out), self.circuit.measured.qubit, self.circuit.n_qubits))
         return torch.einsum("boi,oi->bo", f, weight)
 
-    def chunk_cotangent(self, network: CircuitNetwork, operands: Sequence[torch.Tensor], raw: Optional[torch.Tensor],
-                        size: int, weight: Optional[torch.Tensor], weight_grad: bool, grad: torch.Tensor,
-                        needs: tuple[bool, ...]) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def chunk_cotangent(
+        self,
+        network: CircuitNetwork,
+        operands: Sequence[torch.Tensor],
+        raw: Optional[torch.Tensor],
+        size: int,
+        weight: Optional[torch.Tensor],
+        weight_grad: bool,
+        grad: torch.Tensor,
+        needs: tuple[bool, ...],
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The cotangent of a chunk's contraction output for the cotangent ``grad`` (chunk, O) of its
         layer output (written over ``raw``, the chunk's contraction, contracted here if None), and (amp,
         ``weight_grad``) the chunk's part of the weight's gradient."""
         if self.z_readout:
             return network.reduce_cotangent(grad.to(COMPLEX_OF[grad.dtype])), None
+        assert weight is not None, "the amp readout's layer sum has its weight"
         if raw is None:
             raw = self.engine.contract(network.expression, network.path, operands, self.gradient_flags(needs))
         out = network.shape_output(raw, size)
         amplitudes = self._amplitudes(out)
-        qubit, n_qubits = self.circuit.readout.qubit, self.circuit.n_qubits
+        qubit, n_qubits = self.circuit.measured.qubit, self.circuit.n_qubits
         norms = amp_norms(amplitudes, qubit, n_qubits)
         grad_weight = torch.einsum("bo,boi->oi", grad, amp_values(norms)) if weight_grad else None
-        cotangent = amp_cotangent(amplitudes, norms, grad[:, :, None] * weight, qubit, n_qubits,
-                                  in_place=out.is_contiguous())  # a view of raw: not when shape_output broadcast
+        cotangent = amp_cotangent(
+            amplitudes, norms, grad[:, :, None] * weight, qubit, n_qubits, in_place=out.is_contiguous()
+        )  # a view of raw: not when shape_output broadcast
         return network.reduce_cotangent(cotangent.reshape(out.shape)), grad_weight
 
     # ----- readouts -------------------------------------------------------------------
@@ -186,8 +229,11 @@ class CutnProgram(Program):
         values = []
         for chunk in x.split(self.chunk_size(network, x.shape[0])):
             out = self.contract(network, network.operands(chunk, params), chunk.shape[0])
-            values.append(out.real if self.z_readout else amp_readout(
-                self._amplitudes(out), self.circuit.readout.qubit, self.circuit.n_qubits))
+            values.append(
+                out.real
+                if self.z_readout
+                else amp_readout(self._amplitudes(out), self.circuit.measured.qubit, self.circuit.n_qubits)
+            )
         return torch.cat(values)
 
     def layer_output(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
@@ -198,11 +244,18 @@ class CutnProgram(Program):
         chunk = self.chunk_size(network, x.shape[0])
         if chunk >= x.shape[0] or not network.per_sample_edges:
             return self._layer(x, *params, network=network, chunk=chunk, keep=True)
-        return torch.cat([torch_checkpoint(self._layer, part, *params, network=network, chunk=part.shape[0],
-                                           keep=False, use_reentrant=False) for part in x.split(chunk)])
+        return torch.cat(
+            [
+                torch_checkpoint(
+                    self._layer, part, *params, network=network, chunk=part.shape[0], keep=False, use_reentrant=False
+                )
+                for part in x.split(chunk)
+            ]
+        )
 
-    def _layer(self, x: torch.Tensor, *tensors: torch.Tensor, network: CircuitNetwork, chunk: int,
-               keep: bool) -> torch.Tensor:
+    def _layer(
+        self, x: torch.Tensor, *tensors: torch.Tensor, network: CircuitNetwork, chunk: int, keep: bool
+    ) -> torch.Tensor:
         params = LayerParams(*tensors)
         weight = None if self.z_readout else params.mask * params.postact_weights
         circuit_part = ChunkedLayer.apply(self, network, x.shape[0], chunk, keep, weight, *network.operands(x, params))

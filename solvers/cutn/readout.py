@@ -5,6 +5,7 @@ and for the chunked layer (solvers/cutn/program.py), which calls both outside au
 Through torch's autograd the two norms of strided slices save their outputs and their backward writes a
 zero-filled gradient per slice and their sum (four tensors the size of the amplitudes at a B x O x I
 layer); the product here writes one: the amplitudes scaled by +-grad / norm."""
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,9 @@ def amp_values(norms: torch.Tensor) -> torch.Tensor:
     return norms[..., 0] - norms[..., 1]
 
 
-def amp_cotangent(amplitudes: torch.Tensor, norms: torch.Tensor, grad: torch.Tensor, qubit: int, n_qubits: int,
-                  in_place: bool = False) -> torch.Tensor:
+def amp_cotangent(
+    amplitudes: torch.Tensor, norms: torch.Tensor, grad: torch.Tensor, qubit: int, n_qubits: int, in_place: bool = False
+) -> torch.Tensor:
     """The amplitudes' cotangent for the cotangent ``grad`` (...) of the readout: the amplitudes scaled by
     +-grad / norm (a zero norm gets the published subgradient 0); ``in_place`` overwrites the amplitudes and
     the norms (in the chunked layer each is as large as a chunk's layer: no copies at the peak)."""

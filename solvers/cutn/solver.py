@@ -1,9 +1,10 @@
 """The cutn solver's front: whether it can run a circuit here, its options (one place for their
 defaults, checked once when a Program is built) and its memory estimate (docs/design.md, "Solver contract")."""
+
 from __future__ import annotations
 
 import importlib.util
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import torch
 
@@ -26,8 +27,10 @@ def resolve_memory_limit(memory_limit: Union[int, float, None], device: torch.de
             return None
         memory_limit = DEFAULT_MEMORY_FRACTION
     if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, float)):
-        raise TypeError(f"memory_limit must be bytes (int) or a fraction of free memory (float), "
-                        f"got {memory_limit!r} ({type(memory_limit).__name__})")
+        raise TypeError(
+            f"memory_limit must be bytes (int) or a fraction of free memory (float), "
+            f"got {memory_limit!r} ({type(memory_limit).__name__})"
+        )
     if isinstance(memory_limit, float):
         if not 0.0 < memory_limit <= 1.0:
             raise ValueError(f"a fractional memory_limit must be in (0, 1], got {memory_limit!r}")
@@ -49,17 +52,28 @@ class CutnSolver(Solver):
     auto_rank = {"cuda": 2, "cpu": 1}
     bounded_memory = True
 
-    def unsupported_reason(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype,
-                           device: torch.device) -> Optional[str]:
+    def unsupported_reason(
+        self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device
+    ) -> Optional[str]:
         if dtype not in COMPLEX_OF:
             return f"cutn computes in float32 or float64, got {dtype}"
         if torch.device(device).type == "cuda" and importlib.util.find_spec("cuquantum") is None:
-            return ("cuQuantum (cuTensorNet) is not installed: pip install cuquantum-python-cu13 "
-                    "(or qkan-toolkit[gpu]), or use solver='exact'")
+            return (
+                "cuQuantum (cuTensorNet) is not installed: pip install cuquantum-python-cu13 "
+                "(or qkan-toolkit[gpu]), or use solver='exact'"
+            )
         return None
 
-    def build(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-              memory_limit: Union[int, float, None], backward: str) -> CutnProgram:
+    def build(
+        self,
+        circuit: Circuit,
+        geometry: LayerGeometry,
+        dtype: torch.dtype,
+        device: torch.device,
+        **options: Any,
+    ) -> CutnProgram:
+        """``memory_limit`` (bytes, a fraction of free memory, or None) and ``backward`` (one of BACKWARDS)."""
+        memory_limit, backward = options["memory_limit"], options["backward"]
         if backward not in BACKWARDS:
             raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
         device = torch.device(device)
@@ -68,4 +82,4 @@ class CutnSolver(Solver):
     def estimate_bytes(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, batch: int) -> int:
         """Planned under a memory limit; this is the unsliced amplitude tensor."""
         real = torch.finfo(dtype).bits // 8
-        return batch * geometry.out_dim * geometry.in_dim * (2 ** circuit.n_qubits) * 2 * real * 2
+        return batch * geometry.out_dim * geometry.in_dim * (2**circuit.n_qubits) * 2 * real * 2

@@ -1,6 +1,7 @@
 """The flash kernels' ABI, declared once per kernel (docs/design.md, "Kernel ABI"): parameters and
 template flags. From it come each kernel's C signature, the explicit instantiations, the name
 expressions the host compiles, and the argument tuple of a launch (``spec.pack``)."""
+
 from __future__ import annotations
 
 import itertools
@@ -40,8 +41,9 @@ class KernelSpec:
     ``exclusive`` names pairs of flags never both true (no such variant is compiled). ``pack(**values)``
     returns a launch's arguments in parameter order and raises TypeError on a missing or unknown one."""
 
-    def __init__(self, name: str, params: str, flags: tuple[Flag, ...] = (),
-                 exclusive: tuple[tuple[str, str], ...] = ()):
+    def __init__(
+        self, name: str, params: str, flags: tuple[Flag, ...] = (), exclusive: tuple[tuple[str, str], ...] = ()
+    ):
         self.name, self.flags, self.exclusive = name, flags, exclusive
         self.rows = [[_param(p) for p in row.split(",") if p.strip()] for row in params.strip().splitlines()]
         self.params = tuple(p for row in self.rows for p in row)
@@ -81,6 +83,7 @@ class KernelSpec:
         types = ", ".join(p.ctype.replace("real", real) for p in self.params)
         return f"template __global__ void {expression}({types});"
 
+
 def _param(text: str) -> Param:
     ctype, name = text.strip().rsplit(" ", 1)
     return Param(ctype, name)
@@ -108,28 +111,42 @@ def _check(kernel: str, what: str, declared: tuple[str, ...], given: dict) -> No
         raise TypeError(f"{kernel} {what}: missing {missing}, unknown {extra}; declared {list(declared)}")
 
 
-EDGE_TABLE = KernelSpec("qkan_edge_table", """
+EDGE_TABLE = KernelSpec(
+    "qkan_edge_table",
+    """
     const real* theta, const real* pre_w,
     const real* pre_c, const real* pw,
     const real* pb, const real* bw,
     const real* mask, real* tab,
-    long long O, long long I, long long G""")
-FORWARD = KernelSpec("qkan_forward", """
+    long long O, long long I, long long G""",
+)
+FORWARD = KernelSpec(
+    "qkan_forward",
+    """
     const real* x, const real* tab, real* out,
-    long long B, long long O, long long I""", flags=(Flag("EDGE"),))
-BACKWARD = KernelSpec("qkan_backward", """
+    long long B, long long O, long long I""",
+    flags=(Flag("EDGE"),),
+)
+BACKWARD = KernelSpec(
+    "qkan_backward",
+    """
     const real* x, const real* tab,
     const real* gout, real* part, real* gxp,
     long long B, long long O, long long I, long long TB""",
     flags=(Flag("EDGE"), Flag("SUMS", (True, False)), Flag("GX"), Flag("FLAT")),
-    exclusive=(("EDGE", "SUMS"), ("GX", "FLAT")))
-PARAM_GRADS = KernelSpec("qkan_param_grads", """
+    exclusive=(("EDGE", "SUMS"), ("GX", "FLAT")),
+)
+PARAM_GRADS = KernelSpec(
+    "qkan_param_grads",
+    """
     const real* part, const real* theta,
     const real* pw, const real* pb,
     const real* mask, real* g_theta,
     real* g_prew, real* g_prec, real* g_pw,
     real* g_pb, real* g_bw,
-    long long O, long long I, long long G, long long tiles""", flags=(Flag("SUMS"),))
+    long long O, long long I, long long G, long long tiles""",
+    flags=(Flag("SUMS"),),
+)
 KERNELS = (EDGE_TABLE, FORWARD, PARAM_GRADS, BACKWARD)  # in the order of the name expressions
 
 

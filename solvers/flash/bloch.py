@@ -1,5 +1,6 @@
 """Generation-time math of the flash kernels: Bloch rotations of constant gates, 2x2 products, and the
 C literals and statements that carry them (docs/math.md, "One edge")."""
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -46,21 +47,36 @@ def rotate(r: list[str], vector: str, transpose: bool) -> str:
     x, y, z = (v.strip() for v in vector.split(","))
     rows = [[r[3 * j + i] if transpose else r[3 * i + j] for j in range(3)] for i in range(3)]
     new = [" + ".join(f"{m} * {v}" for m, v in zip(row, (x, y, z))) for row in rows]
-    return (f"{{ const real n0 = {new[0]}, n1 = {new[1]}, n2 = {new[2]}; "
-            f"{x} = n0; {y} = n1; {z} = n2; }}")
+    return f"{{ const real n0 = {new[0]}, n1 = {new[1]}, n2 = {new[2]}; {x} = n0; {y} = n1; {z} = n2; }}"
 
 
 def m2_literal(m: np.ndarray) -> str:
-    values = [m[0, 0].real, m[0, 0].imag, m[0, 1].real, m[0, 1].imag, m[1, 0].real, m[1, 0].imag,
-              m[1, 1].real, m[1, 1].imag]
+    values = [
+        m[0, 0].real,
+        m[0, 0].imag,
+        m[0, 1].real,
+        m[0, 1].imag,
+        m[1, 0].real,
+        m[1, 0].imag,
+        m[1, 1].real,
+        m[1, 1].imag,
+    ]
     return "M2<real>{" + ", ".join(lit(v) for v in values) + "}"
 
 
 def half_angle(op: Op, flat: FlatIndex) -> str:
     """Half the gate's angle from the edge's theta ``th`` (the 2x2 rotation's argument)."""
-    parts = [lit(0.5 * op.angle.const)] if op.angle.const != 0.0 else []
-    parts += [f"{lit(0.5 * c)} * th[{flat(s)}]" for s, c in op.angle.terms]
+    angle = op.rotation_angle
+    parts = [lit(0.5 * angle.const)] if angle.const != 0.0 else []
+    parts += [f"{lit(0.5 * c)} * th[{flat(s)}]" for s, c in _theta_terms(op)]
     return " + ".join(parts)
+
+
+def _theta_terms(op: Op) -> list[tuple[Theta, float]]:
+    """The terms of a block gate's angle: all theta (blocks hold parameter-only gates)."""
+    terms = [(s, c) for s, c in op.rotation_angle.terms if isinstance(s, Theta)]
+    assert len(terms) == len(op.rotation_angle.terms), f"data slot in the block gate {op}"
+    return terms
 
 
 def write_block_product(w: CudaWriter, ops: tuple[Op, ...], flat: FlatIndex) -> None:
@@ -75,8 +91,9 @@ def write_block_product(w: CudaWriter, ops: tuple[Op, ...], flat: FlatIndex) -> 
         if not np.allclose(pending, np.eye(2)):
             w.line(f"M = m2_mul({m2_literal(pending)}, M);")
             pending = np.eye(2, dtype=np.complex128)
-        w.line(f"{{ real s, c; qsincos({half_angle(op, flat)}, &s, &c); "
-               f"M = m2_mul(m2_r{op.spec.generator}(c, s), M); }}")
+        w.line(
+            f"{{ real s, c; qsincos({half_angle(op, flat)}, &s, &c); M = m2_mul(m2_r{op.spec.generator}(c, s), M); }}"
+        )
     if not np.allclose(pending, np.eye(2)):
         w.line(f"M = m2_mul({m2_literal(pending)}, M);")
 
@@ -86,6 +103,7 @@ def write_block_gradient(w: CudaWriter, block: Block, flat: FlatIndex, acc: Call
     coefficients of B^dag Q B (B: the block's gates before the rotation), i.e. the rotation's axis carried
     back to the block's input, and T = r x q there (``acc(slot)`` names a sum)."""
     a = block.acc
+    assert a is not None, "a theta-dependent block has its accumulators"
     w.line("M2<real> M = m2_identity<real>();")
     for op in block.ops:
         if op.angle is not None and op.angle.thetas:
@@ -93,7 +111,7 @@ def write_block_gradient(w: CudaWriter, block: Block, flat: FlatIndex, acc: Call
             w.line(f"{{ real cx, cy, cz; pauli_coeffs_{axis}(M, cx, cy, cz);")
             with w.indent():
                 w.line(f"const real d = cx * {acc(a)} + cy * {acc(a + 1)} + cz * {acc(a + 2)};")
-                w.line(*(f"g[{flat(slot)}] += {lit(coef)} * d;" for slot, coef in op.angle.terms))
+                w.line(*(f"g[{flat(slot)}] += {lit(coef)} * d;" for slot, coef in _theta_terms(op)))
                 w.line(f"real s, c; qsincos({half_angle(op, flat)}, &s, &c); M = m2_mul(m2_r{axis}(c, s), M); }}")
         else:
             w.line(f"M = m2_mul({m2_literal(op.constant_matrix())}, M);")

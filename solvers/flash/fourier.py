@@ -3,6 +3,7 @@ multiple of x / d, an edge's Bloch vector is a trigonometric polynomial of degre
 costs one dot product with (1, cos u, sin u, ..., cos Ku, sin Ku). The per-edge coefficients come from the
 gate walk at the 2K+1 nodes and a discrete Fourier transform; gradients follow the transposed transform
 and the walk's adjoint at the nodes. Derivation and measurements: docs/notes/flash.md."""
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,12 @@ class FourierCodegen:
         if not self.fourier.degree:
             return
         w.line(f"real sk1, ck1; qsincos({u}, &sk1, &ck1);")
-        w.line(*(f"const real ck{k} = ck{k - 1} * ck1 - sk{k - 1} * sk1, sk{k} = sk{k - 1} * ck1 + ck{k - 1} * sk1;"
-                 for k in range(2, self.fourier.degree + 1)))
+        w.line(
+            *(
+                f"const real ck{k} = ck{k - 1} * ck1 - sk{k - 1} * sk1, sk{k} = sk{k - 1} * ck1 + ck{k - 1} * sk1;"
+                for k in range(2, self.fourier.degree + 1)
+            )
+        )
 
     def _sample_names(self) -> list[str]:
         """The per-sample values in their shared-memory order."""
@@ -59,8 +64,11 @@ class FourierCodegen:
         d = self.fourier.denominator
         with w.block("{"):
             self._write_basis(w, "xv" if d == 1 else f"xv * {lit(1.0 / d)}")
-            w.line("const real sgx = sigma(xv), dsgx = dsigma(xv);" if self.plan.base
-                   else "const real sgx = real(0), dsgx = real(0);")
+            w.line(
+                "const real sgx = sigma(xv), dsgx = dsigma(xv);"
+                if self.plan.base
+                else "const real sgx = real(0), dsgx = real(0);"
+            )
             w.line(*(f"{dst}[{n}] = {name};" for n, name in enumerate(self._sample_names())))
 
     def write_x_load(self, w: CudaWriter, src: str) -> None:
@@ -84,14 +92,20 @@ class FourierCodegen:
     def _write_accumulate(self, w: CudaWriter, name: str, slots: dict, c: str, value: str) -> None:
         """{name}{slot} += value * T_j(u) for every basis function j of component c (sums over samples or nodes)."""
         w.line(f"{name}{slots[c, 0]} += {value};")
-        w.line(*(f"{name}{slots[c, jc]} += {value} * ck{k}; {name}{slots[c, js]} += {value} * sk{k};"
-                 for k, jc, js in self.fourier.basis_pairs()))
+        w.line(
+            *(
+                f"{name}{slots[c, jc]} += {value} * ck{k}; {name}{slots[c, js]} += {value} * sk{k};"
+                for k, jc, js in self.fourier.basis_pairs()
+            )
+        )
 
     def _derivative(self, c: str) -> str:
         """d r_c / dx = (1/d) sum_k k (F{c}{2k} cos ku - F{c}{2k-1} sin ku)."""
         coef, d = self.fourier.coef, self.fourier.denominator
-        terms = [f"{lit(k / d)} * (t{coef[c, js]} * ck{k} - t{coef[c, jc]} * sk{k})"
-                 for k, jc, js in self.fourier.basis_pairs()]
+        terms = [
+            f"{lit(k / d)} * (t{coef[c, js]} * ck{k} - t{coef[c, jc]} * sk{k})"
+            for k, jc, js in self.fourier.basis_pairs()
+        ]
         return " + ".join(terms) if terms else "real(0)"
 
     def write_state(self, w: CudaWriter, keep: bool) -> None:
@@ -128,8 +142,11 @@ class FourierCodegen:
         with w.block("if (near) {", "} else {"):
             if lazy:
                 self._write_pole_loads(w)
-            w.line(f"rx = {self._series('x')}; ry = {self._series('y')};", "const real nt = rx * rx + ry * ry;",
-                   "it = nt > real(0) ? qrsqrt(nt) : real(0); rho = nt * it;")
+            w.line(
+                f"rx = {self._series('x')}; ry = {self._series('y')};",
+                "const real nt = rx * rx + ry * ry;",
+                "it = nt > real(0) ? qrsqrt(nt) : real(0); rho = nt * it;",
+            )
         with w.indent():
             w.line("const real w = real(1) - rz * rz;", "it = qrsqrt_normal(w); rho = w * it;")  # w >= 1 - POLE_Z^2
         w.line("}", "const real h = qrsqrt_normal(real(1) + rho), f = rz * h;")
@@ -140,8 +157,10 @@ class FourierCodegen:
         if self.plan.readout != "amp":
             w.line("const real qz = gf;")
         else:
-            w.line("const real gt = real(-0.5) * gf * rz * h * h * h * it;",
-                   "const real qz = near ? gf * h : gf * h - gt * rz;")
+            w.line(
+                "const real gt = real(-0.5) * gf * rz * h * h * h * it;",
+                "const real qz = near ? gf * h : gf * h - gt * rz;",
+            )
 
     def write_backward_walk(self, w: CudaWriter) -> None:
         """Coefficient gradient sums q_c T_j(u) and grad_x += q . dr/dx (the x and y parts near the poles only)."""
@@ -164,8 +183,10 @@ class FourierCodegen:
 
     def _write_node_state(self, w: CudaWriter, keep: bool) -> None:
         """At node m: u, the data gates' sincos, the walk's r and the basis at u."""
-        w.line(f"const real um = real(m) * {lit(2 * math.pi / self.fourier.nodes)};",
-               f"const real xv = um * {lit(float(self.fourier.denominator))};")
+        w.line(
+            f"const real um = real(m) * {lit(2 * math.pi / self.fourier.nodes)};",
+            f"const real xv = um * {lit(float(self.fourier.denominator))};",
+        )
         self.walk.write_trig(w, self.plan.trig_gates)
         self.walk.write_state(w, keep)
         self._write_basis(w, "um")
@@ -175,16 +196,23 @@ class FourierCodegen:
         self._write_walk_locals(body)
         body.line(*(f"real F{p} = real(0);" for p in fourier.coef.values()))
         body.directive("#pragma unroll 1")
-        with body.block(f"for (int m = 0; m < {fourier.nodes}; ++m) {{  // the discrete Fourier transform of r "
-                        "over the nodes"):
+        with body.block(
+            f"for (int m = 0; m < {fourier.nodes}; ++m) {{  // the discrete Fourier transform of r over the nodes"
+        ):
             self._write_node_state(body, keep=False)
             for c in fourier.components:
                 self._write_accumulate(body, "F", fourier.coef, c, f"r{c}")
         value = {p: f"{lit((1.0 if j == 0 else 2.0) / fourier.nodes)} * F{p}" for (c, j), p in fourier.coef.items()}
         if fourier.pole_width:
             body.line(f"Q4<real>* pole = reinterpret_cast<Q4<real>*>(tab + e * {fourier.pole_width}LL);")
-            body.line(*(f"pole[{q}] = Q4<real>{{" + ", ".join(value.get(p, "real(0)") for p in range(4 * q, 4 * q + 4))
-                        + "};" for q in range(fourier.pole_width // 4)))
+            body.line(
+                *(
+                    f"pole[{q}] = Q4<real>{{"
+                    + ", ".join(value.get(p, "real(0)") for p in range(4 * q, 4 * q + 4))
+                    + "};"
+                    for q in range(fourier.pole_width // 4)
+                )
+            )
         body.line(*(f"tab[{p}LL * IO + e] = {v};" for p, v in value.items() if p >= fourier.pole_width))
         kernels.write_post_values(body, self.layout)
         return kernels.edge_table_kernel(self.plan, body)
@@ -213,10 +241,16 @@ class FourierCodegen:
         body = CudaWriter(1)
         kernels.write_layer_gradients(body, self.layout, bool(self.plan.base))
         for rep in range(self.plan.reps):
-            body.line(f"if (g_prew) g_prew[oi * {self.plan.reps} + {rep}] = real(0);",
-                      f"if (g_prec) g_prec[oi * {self.plan.reps} + {rep}] = real(0);")
-        body.line(*(f"const real acc{p} = " + " + ".join(f"walk[{w}][{n}][lane]" for w in range(warps)) + ";"
-                    for n, p in enumerate(kept)))
+            body.line(
+                f"if (g_prew) g_prew[oi * {self.plan.reps} + {rep}] = real(0);",
+                f"if (g_prec) g_prec[oi * {self.plan.reps} + {rep}] = real(0);",
+            )
+        body.line(
+            *(
+                f"const real acc{p} = " + " + ".join(f"walk[{w}][{n}][lane]" for w in range(warps)) + ";"
+                for n, p in enumerate(kept)
+            )
+        )
         self.walk.write_theta_gradients(body, lambda p: f"acc{p}")
         shared = f"  __shared__ real walk[{warps}][{max(1, len(kept))}][32];  // per warp: its nodes' walk sums"
         return kernels.param_grads_kernel(self.plan, self.layout, body, shared, middle.text(), "the node walks")
@@ -228,8 +262,10 @@ class FourierCodegen:
             return "real(0)"
         terms = [f"{lit(1.0 / fourier.nodes)} * sums[{fourier.dcoef[c, 0]}][lane]"]
         for k, jc, js in fourier.basis_pairs():
-            terms.append(f"{lit(2.0 / fourier.nodes)} * (sums[{fourier.dcoef[c, jc]}][lane] * ck{k} + "
-                         f"sums[{fourier.dcoef[c, js]}][lane] * sk{k})")
+            terms.append(
+                f"{lit(2.0 / fourier.nodes)} * (sums[{fourier.dcoef[c, jc]}][lane] * ck{k} + "
+                f"sums[{fourier.dcoef[c, js]}][lane] * sk{k})"
+            )
         return " + ".join(terms)
 
 
@@ -242,7 +278,9 @@ def make_codegen(circuit: Circuit, geometry: LayerGeometry, fourier: Optional[bo
     plan = WalkPlan(circuit, geometry)
     form = fourier_form(plan) if fourier is not False else None
     if form is None and fourier is True:
-        raise UnsupportedCircuit(f"flash cannot use fourier=True for circuit {circuit.name!r}: its data gates "
-                                 f"are not integer multiples of x / d (d <= {MAX_DENOMINATOR}) of the raw input, "
-                                 f"or their degree exceeds {tuning.MAX_FOURIER_DEGREE}; pass fourier=None or False")
+        raise UnsupportedCircuit(
+            f"flash cannot use fourier=True for circuit {circuit.name!r}: its data gates "
+            f"are not integer multiples of x / d (d <= {MAX_DENOMINATOR}) of the raw input, "
+            f"or their degree exceeds {tuning.MAX_FOURIER_DEGREE}; pass fourier=None or False"
+        )
     return WalkCodegen(plan) if form is None else FourierCodegen(FourierPlan(plan, form))

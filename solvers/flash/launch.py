@@ -1,18 +1,19 @@
 """Grids, buffers and launches of one compiled set of flash kernels (docs/design.md, "Flash kernels").
 The launch geometry of each call signature (batch, dtype, the gradients asked for) is computed once;
 every argument tuple comes from the kernel's declared ABI (abi.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Union, overload
 
 import torch
 from torch import Tensor
 
+from ..cuda_runtime import launch, load_module
 from . import abi, tuning
 from .fourier import Codegen
-from ..cuda_runtime import launch, load_module
 
 GradTuple = tuple[Optional[Tensor], ...]  # grad x, theta, preacts w, c, postact w, b, base weight
 ALL_GRADS = (True,) * 7
@@ -24,6 +25,10 @@ def _blocks(n: int, per: int) -> int:
     return -(-n // per)
 
 
+@overload
+def group_sum(t: Tensor, groups: Optional[int]) -> Tensor: ...
+@overload
+def group_sum(t: None, groups: Optional[int]) -> None: ...
 def group_sum(t: Optional[Tensor], groups: Optional[int]) -> Optional[Tensor]:
     """Per-edge gradients (O, I, ...) -> per-group (g, ...): edge (o, i) belongs to group i mod g.
     A padded reshape and one torch.sum, so the order of additions is fixed."""
@@ -98,23 +103,59 @@ class FlashKernels:
 
     def _plan_forward(self, edge: bool, batch: int, out_dim: int, in_dim: int, dtype: torch.dtype) -> ForwardLaunch:
         real = C_TYPE[dtype]
-        return ForwardLaunch((self.table_size, in_dim, out_dim), (batch, out_dim, in_dim) if edge else (batch, out_dim),
-                             abi.EDGE_TABLE.instance(real), (_blocks(out_dim * in_dim, tuning.EDGE_THREADS),),
-                             abi.FORWARD.instance(real, EDGE=edge), (_blocks(batch, tuning.NB), _blocks(out_dim, 32)))
+        return ForwardLaunch(
+            (self.table_size, in_dim, out_dim),
+            (batch, out_dim, in_dim) if edge else (batch, out_dim),
+            abi.EDGE_TABLE.instance(real),
+            (_blocks(out_dim * in_dim, tuning.EDGE_THREADS),),
+            abi.FORWARD.instance(real, EDGE=edge),
+            (_blocks(batch, tuning.NB), _blocks(out_dim, 32)),
+        )
 
-    def forward(self, edge: bool, x: Tensor, theta: Tensor, pre_w: Tensor, pre_c: Tensor, pw: Tensor, pb: Tensor,
-                bw: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self,
+        edge: bool,
+        x: Tensor,
+        theta: Tensor,
+        pre_w: Tensor,
+        pre_c: Tensor,
+        pw: Tensor,
+        pb: Tensor,
+        bw: Tensor,
+        mask: Tensor,
+    ) -> tuple[Tensor, Tensor]:
         """(y (B, O) or, with ``edge``, f (B, O, I); the per-edge table (P, I, O))."""
         batch, (out_dim, in_dim) = x.shape[0], mask.shape
         plan = self._forward_launch(edge, batch, out_dim, in_dim, x.dtype)
         table = torch.empty(*plan.table_shape, dtype=x.dtype, device=x.device)
         out = x.new_empty(plan.out_shape)
-        launch(self.module, plan.edge_kernel, plan.edge_grid, (tuning.EDGE_THREADS,), abi.EDGE_TABLE.pack(
-            theta=theta, pre_w=pre_w, pre_c=pre_c, pw=pw, pb=pb, bw=bw, mask=mask, tab=table, O=out_dim, I=in_dim,
-            G=self.geometry.groups or 0))
+        launch(
+            self.module,
+            plan.edge_kernel,
+            plan.edge_grid,
+            (tuning.EDGE_THREADS,),
+            abi.EDGE_TABLE.pack(
+                theta=theta,
+                pre_w=pre_w,
+                pre_c=pre_c,
+                pw=pw,
+                pb=pb,
+                bw=bw,
+                mask=mask,
+                tab=table,
+                O=out_dim,
+                I=in_dim,
+                G=self.geometry.groups or 0,
+            ),
+        )
         if batch:
-            launch(self.module, plan.forward_kernel, plan.forward_grid, (32 * tuning.INPUT_SPLIT,),
-                   abi.FORWARD.pack(x=x, tab=table, out=out, B=batch, O=out_dim, I=in_dim))
+            launch(
+                self.module,
+                plan.forward_kernel,
+                plan.forward_grid,
+                (32 * tuning.INPUT_SPLIT,),
+                abi.FORWARD.pack(x=x, tab=table, out=out, B=batch, O=out_dim, I=in_dim),
+            )
         return out, table
 
     def backward_shared_bytes(self, warps: int, span: int, element_size: int) -> int:
@@ -122,8 +163,9 @@ class FlashKernels:
         and warp sums."""
         return tuning.BACKWARD_CHUNK[element_size] * (span * self.codegen.x_width + 33 * warps) * element_size
 
-    def _plan_backward(self, edge: bool, batch: int, out_dim: int, in_dim: int, dtype: torch.dtype,
-                       needed: tuple[bool, ...]) -> BackwardLaunch:
+    def _plan_backward(
+        self, edge: bool, batch: int, out_dim: int, in_dim: int, dtype: torch.dtype, needed: tuple[bool, ...]
+    ) -> BackwardLaunch:
         need_x, _, _, _, need_pw, need_pb, need_bw = map(bool, needed)
         real, layout = C_TYPE[dtype], self.codegen.layout
         flat = not need_x and out_dim > 32 and out_dim % 32 != 0  # else no lane idles over one input's outputs
@@ -132,13 +174,31 @@ class FlashKernels:
         span = min(in_dim, (32 * warps - 1) // out_dim + 2) if flat else 1  # inputs a block's edges belong to
         n_acc = layout.acc_size if sums else layout.circuit_acc_count
         return BackwardLaunch(
-            (tiles, n_acc, in_dim, out_dim), (chunks, batch, in_dim) if need_x else None,
-            abi.BACKWARD.instance(real, EDGE=edge, SUMS=sums, GX=need_x, FLAT=flat), (blocks, tiles, chunks),
-            32 * warps, self.backward_shared_bytes(warps, span, dtype.itemsize), tiles, tile,
-            abi.PARAM_GRADS.instance(real, SUMS=sums), (_blocks(out_dim * in_dim, 32),), chunks)
+            (tiles, n_acc, in_dim, out_dim),
+            (chunks, batch, in_dim) if need_x else None,
+            abi.BACKWARD.instance(real, EDGE=edge, SUMS=sums, GX=need_x, FLAT=flat),
+            (blocks, tiles, chunks),
+            32 * warps,
+            self.backward_shared_bytes(warps, span, dtype.itemsize),
+            tiles,
+            tile,
+            abi.PARAM_GRADS.instance(real, SUMS=sums),
+            (_blocks(out_dim * in_dim, 32),),
+            chunks,
+        )
 
-    def backward(self, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pw: Tensor, pb: Tensor,
-                 mask: Tensor, needed: Sequence[bool] = ALL_GRADS) -> GradTuple:
+    def backward(
+        self,
+        edge: bool,
+        gout: Tensor,
+        x: Tensor,
+        table: Tensor,
+        theta: Tensor,
+        pw: Tensor,
+        pb: Tensor,
+        mask: Tensor,
+        needed: Sequence[bool] = ALL_GRADS,
+    ) -> GradTuple:
         """Gradients in GradTuple order; those ``needed`` marks False are None, never allocated or written
         (for ``edge`` the post-activation and base gradients are zeros)."""
         batch, (out_dim, in_dim) = x.shape[0], mask.shape
@@ -147,9 +207,16 @@ class FlashKernels:
         part = torch.empty(*plan.part_shape, dtype=x.dtype, device=x.device)
         gxp = None if plan.gxp_shape is None else torch.empty(*plan.gxp_shape, dtype=x.dtype, device=x.device)
         if batch:
-            launch(self.module, plan.backward_kernel, plan.backward_grid, (plan.threads,), abi.BACKWARD.pack(
-                x=x, tab=table, gout=gout, part=part, gxp=_pointer(gxp), B=batch, O=out_dim, I=in_dim, TB=plan.tile),
-                shared_mem=plan.shared_mem)
+            launch(
+                self.module,
+                plan.backward_kernel,
+                plan.backward_grid,
+                (plan.threads,),
+                abi.BACKWARD.pack(
+                    x=x, tab=table, gout=gout, part=part, gxp=_pointer(gxp), B=batch, O=out_dim, I=in_dim, TB=plan.tile
+                ),
+                shared_mem=plan.shared_mem,
+            )
         else:
             part.zero_()
             if gxp is not None:
@@ -159,10 +226,29 @@ class FlashKernels:
         g_prew = x.new_empty(*edge_shape, cg.plan.reps) if need_prew else None
         g_prec = x.new_empty(*edge_shape, cg.plan.reps) if need_prec else None
         g_pw, g_pb, g_bw = (x.new_empty(edge_shape) if need else None for need in (need_pw, need_pb, need_bw))
-        launch(self.module, plan.param_kernel, plan.param_grid, (32 * tuning.PARAM_WARPS,), abi.PARAM_GRADS.pack(
-            part=part, theta=theta, pw=pw, pb=pb, mask=mask, g_theta=g_theta, g_prew=_pointer(g_prew),
-            g_prec=_pointer(g_prec), g_pw=_pointer(g_pw), g_pb=_pointer(g_pb), g_bw=_pointer(g_bw), O=out_dim,
-            I=in_dim, G=groups or 0, tiles=plan.tiles))
+        launch(
+            self.module,
+            plan.param_kernel,
+            plan.param_grid,
+            (32 * tuning.PARAM_WARPS,),
+            abi.PARAM_GRADS.pack(
+                part=part,
+                theta=theta,
+                pw=pw,
+                pb=pb,
+                mask=mask,
+                g_theta=g_theta,
+                g_prew=_pointer(g_prew),
+                g_prec=_pointer(g_prec),
+                g_pw=_pointer(g_pw),
+                g_pb=_pointer(g_pb),
+                g_bw=_pointer(g_bw),
+                O=out_dim,
+                I=in_dim,
+                G=groups or 0,
+                tiles=plan.tiles,
+            ),
+        )
         gx = None if gxp is None else gxp[0] if plan.chunks == 1 else gxp.sum(0)
         g_theta = group_sum(g_theta, groups).view(theta.shape)
         return gx, g_theta, group_sum(g_prew, groups), group_sum(g_prec, groups), g_pw, g_pb, g_bw

@@ -6,6 +6,7 @@ of a custom op (about 90 us on the H100 machine) exceeds the kernels' own time.
 A kernel set is registered under a string key, so one pair of ops serves every circuit. ``edge=False`` is
 the layer output y (B, O), ``edge=True`` the raw readout f (B, O, I). The forward also returns the per-edge
 table, which the backward reuses (nothing of size B x O x I is saved)."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -28,8 +29,18 @@ def register_kernels(key: str, kernels: FlashKernels) -> str:
 
 
 @torch.library.custom_op("qkan::flash_forward", mutates_args=())
-def flash_forward(key: str, edge: bool, x: Tensor, theta: Tensor, pre_w: Tensor, pre_c: Tensor, pw: Tensor,
-                  pb: Tensor, bw: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+def flash_forward(
+    key: str,
+    edge: bool,
+    x: Tensor,
+    theta: Tensor,
+    pre_w: Tensor,
+    pre_c: Tensor,
+    pw: Tensor,
+    pb: Tensor,
+    bw: Tensor,
+    mask: Tensor,
+) -> tuple[Tensor, Tensor]:
     """(y (B, O) or f (B, O, I), per-edge table (P, I, O)) from contiguous inputs of one dtype."""
     return _KERNELS[key].forward(edge, x, theta, pre_w, pre_c, pw, pb, bw, mask)
 
@@ -43,17 +54,39 @@ def _(key, edge, x, theta, pre_w, pre_c, pw, pb, bw, mask):
 
 
 @torch.library.custom_op("qkan::flash_backward", mutates_args=())
-def flash_backward(key: str, edge: bool, gout: Tensor, x: Tensor, table: Tensor, theta: Tensor, pre_w: Tensor,
-                   pw: Tensor, pb: Tensor, mask: Tensor) -> GradTensors:
+def flash_backward(
+    key: str,
+    edge: bool,
+    gout: Tensor,
+    x: Tensor,
+    table: Tensor,
+    theta: Tensor,
+    pre_w: Tensor,
+    pw: Tensor,
+    pb: Tensor,
+    mask: Tensor,
+) -> GradTensors:
     """(grad x, theta, preacts_weight, preacts_bias, postact_weights, postact_bias, base_weight) for the
     cotangent ``gout`` of flash_forward's output; the last three are zeros for ``edge=True``."""
-    return _KERNELS[key].backward(edge, gout.contiguous(), x, table, theta, pw, pb, mask)
+    gx, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw = _KERNELS[key].backward(
+        edge, gout.contiguous(), x, table, theta, pw, pb, mask
+    )  # every gradient needed: none is None
+    assert gx is not None and g_theta is not None and g_prew is not None and g_prec is not None
+    assert g_pw is not None and g_pb is not None and g_bw is not None
+    return gx, g_theta, g_prew, g_prec, g_pw, g_pb, g_bw
 
 
 @flash_backward.register_fake
 def _(key, edge, gout, x, table, theta, pre_w, pw, pb, mask):
-    return (torch.empty_like(x), torch.empty_like(theta), torch.empty_like(pre_w), torch.empty_like(pre_w),
-            torch.empty_like(pw), torch.empty_like(pw), torch.empty_like(pw))
+    return (
+        torch.empty_like(x),
+        torch.empty_like(theta),
+        torch.empty_like(pre_w),
+        torch.empty_like(pre_w),
+        torch.empty_like(pw),
+        torch.empty_like(pw),
+        torch.empty_like(pw),
+    )
 
 
 def _setup_context(ctx, inputs, output) -> None:
@@ -91,8 +124,9 @@ class _EagerFlash(torch.autograd.Function):
     def backward(ctx, gout: Tensor):
         x, table, theta, pre_w, pw, pb, mask = ctx.saved_tensors
         needed = ctx.needs_input_grad[2:9]  # x, theta, preacts w and c, postact w and b, base weight
-        return _input_grads(ctx, _KERNELS[ctx.key].backward(ctx.edge, gout.contiguous(), x, table, theta, pw, pb,
-                                                            mask, needed))
+        return _input_grads(
+            ctx, _KERNELS[ctx.key].backward(ctx.edge, gout.contiguous(), x, table, theta, pw, pb, mask, needed)
+        )
 
 
 def flash_apply(key: str, edge: bool, *tensors: Tensor) -> Tensor:

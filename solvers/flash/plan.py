@@ -1,6 +1,7 @@
 """What the flash kernels compute, planned once per (circuit, layer) and free of C: the per-edge table's
 and the gradient accumulators' layouts, the data gates' angles, and the Fourier coefficient layout where
 the circuit allows it (docs/design.md, "Flash kernels")."""
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,8 @@ class Layout:
         return len(self.acc_names) - 1
 
     def close(self) -> None:
-        self.post_slots = tuple(self.table(n) for n in ("QW", "QB", "BW"))
-        self.layer_accs = tuple(self.acc(n) for n in ("SG", "SGF", "SGS"))
+        self.post_slots = (self.table("QW"), self.table("QB"), self.table("BW"))
+        self.layer_accs = (self.acc("SG"), self.acc("SGF"), self.acc("SGS"))
 
     @property
     def table_size(self) -> int:
@@ -72,7 +73,7 @@ class DataGate:
     thetas: tuple[tuple[int, float], ...]  # (flat theta index, coef)
     terms: tuple[DataTerm, ...]
     offset_slot: Optional[int]  # table slot of the per-edge theta offset (constant included), None if none
-    offset_acc: Optional[int]   # accumulator slot of dL/d(angle) for the theta offset
+    offset_acc: Optional[int]  # accumulator slot of dL/d(angle) for the theta offset
 
     def angle_key(self) -> tuple:
         """Equal keys, equal angle expressions: such gates share one sincos."""
@@ -104,7 +105,7 @@ class WalkPlan:
         self.reps = circuit.data_reps
         self.theta_shape = circuit.parameter_shape
         self.theta_numel = math.prod(self.theta_shape)
-        self.readout = circuit.readout.kind
+        self.readout = circuit.measured.kind
         activation = geometry.base_activation if geometry.base_activation is not None else "identity"
         self.base: Optional[str] = activation if isinstance(activation, str) else None  # None: added in torch
         self.layout = Layout()
@@ -126,8 +127,11 @@ class WalkPlan:
         self.layout.close()
         self.trig_of = self._share_trig()
         self.trig_gates = sorted(set(self.trig_of))  # the data gates whose sincos is computed
-        self.x_trig = [j for j in self.trig_gates
-                       if all(t.encoding == "raw" for t in self.gates[j].terms) and self.gates[j].offset_slot is None]
+        self.x_trig = [
+            j
+            for j in self.trig_gates
+            if all(t.encoding == "raw" for t in self.gates[j].terms) and self.gates[j].offset_slot is None
+        ]
 
     def flat(self, slot: Theta) -> int:
         """The row-major index of a theta slot in the edge's flattened parameters."""
@@ -149,7 +153,7 @@ class WalkPlan:
         if op.spec.n_qubits != 1 or not op.spec.parametric:
             raise ValueError(f"flash cannot run op {op}")
         thetas, terms = [], []
-        for slot, coef in op.angle.terms:
+        for slot, coef in op.rotation_angle.terms:
             if isinstance(slot, Theta):
                 thetas.append((self.flat(slot), coef))
             else:
@@ -157,7 +161,7 @@ class WalkPlan:
         j = len(self.gates)
         offset_slot = self.layout.table(f"OFF{j}") if thetas else None
         offset_acc = self.layout.acc(f"DOFF{j}") if thetas else None
-        return DataGate(op.spec.generator, op.angle.const, tuple(thetas), tuple(terms), offset_slot, offset_acc)
+        return DataGate(op.spec.axis, op.rotation_angle.const, tuple(thetas), tuple(terms), offset_slot, offset_acc)
 
     def _share_trig(self) -> list[int]:
         """Per data gate, the first gate with the same angle (the Bloch vector turns by the full angle)."""

@@ -1,10 +1,11 @@
 """The flash solver: fused CUDA kernels generated from a single-qubit circuit, compiled with CuPy and
 launched on torch's stream (docs/design.md, "Flash kernels"); notes and measurements: docs/notes/flash.md."""
+
 from __future__ import annotations
 
 import hashlib
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -18,16 +19,26 @@ from .fourier import make_codegen
 from .launch import FlashKernels
 from .ops import flash_apply, register_kernels
 
-COMPUTE_DTYPE = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
-                 torch.float16: torch.float32}
+COMPUTE_DTYPE = {
+    torch.float32: torch.float32,
+    torch.float64: torch.float64,
+    torch.bfloat16: torch.float32,
+    torch.float16: torch.float32,
+}
 
 
 class FlashProgram(Program):
     """Runs the generated kernels (``ops.flash_apply``: custom ops when compiled, an autograd Function in
     eager mode); bf16/fp16 in and out, computed in float32."""
 
-    def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device,
-                 fourier: Optional[bool]):
+    def __init__(
+        self,
+        circuit: Circuit,
+        geometry: LayerGeometry,
+        dtype: torch.dtype,
+        device: torch.device,
+        fourier: Optional[bool],
+    ):
         super().__init__(circuit, geometry, dtype, device)
         self.compute_dtype = COMPUTE_DTYPE[dtype]
         self.kernels = FlashKernels(make_codegen(circuit, geometry, fourier))
@@ -66,21 +77,27 @@ class FlashSolver(Solver):
 
     def unsupported_reason(self, circuit, geometry, dtype, device) -> Optional[str]:
         if circuit.n_qubits != 1:
-            return (f"flash generates kernels for single-qubit circuits and this one has {circuit.n_qubits} "
-                    "qubits; use solver='exact' (statevector) or solver='cutn' (tensor network)")
+            return (
+                f"flash generates kernels for single-qubit circuits and this one has {circuit.n_qubits} "
+                "qubits; use solver='exact' (statevector) or solver='cutn' (tensor network)"
+            )
         if torch.device(device).type != "cuda":
-            return (f"flash runs on CUDA GPUs, got device {torch.device(device)}; "
-                    "use solver='exact' or solver='cutn' there")
+            return (
+                f"flash runs on CUDA GPUs, got device {torch.device(device)}; use solver='exact' or solver='cutn' there"
+            )
         if not cupy_available():
-            return ("flash needs CuPy and a CUDA device (pip install cupy-cuda12x or cupy-cuda13x); "
-                    "use solver='exact' or solver='cutn' meanwhile")
+            return (
+                "flash needs CuPy and a CUDA device (pip install cupy-cuda12x or cupy-cuda13x); "
+                "use solver='exact' or solver='cutn' meanwhile"
+            )
         if dtype not in COMPUTE_DTYPE:
             return f"flash computes float32/float64 (bf16 and fp16 through float32), got {dtype}"
         return None
 
-    def build(self, circuit, geometry, dtype, device, fourier: Optional[bool]) -> FlashProgram:
+    def build(self, circuit, geometry, dtype, device, **options: Any) -> FlashProgram:
         """``fourier``: None uses the Fourier-series kernels wherever the circuit allows, False always the
         gate-walk kernels, True insists on Fourier."""
+        fourier = options["fourier"]
         if fourier not in (None, True, False):
             raise TypeError(f"fourier must be None, True or False, got {fourier!r}")
         return FlashProgram(circuit, geometry, dtype, torch.device(device), fourier)
@@ -89,4 +106,6 @@ class FlashSolver(Solver):
         """Outputs, the input gradient and per-tile parameter partials: O(B (O + I)), never B x O x I."""
         real = torch.finfo(dtype).bits // 8
         per_edge = 8 + max(1, math.prod(circuit.parameter_shape))
-        return real * (batch * (geometry.out_dim + geometry.in_dim) + 64 * geometry.out_dim * geometry.in_dim * per_edge)
+        return real * (
+            batch * (geometry.out_dim + geometry.in_dim) + 64 * geometry.out_dim * geometry.in_dim * per_edge
+        )

@@ -1,5 +1,6 @@
 """The fixed CUDA text of the flash kernels, filled by ``string.Template`` (``${name}``): the helpers and
 the four kernels' skeletons; each signature comes from solvers/flash/abi.py."""
+
 from string import Template
 
 HELPERS = Template(r"""

@@ -1,6 +1,7 @@
 """The gate-walk kernels (docs/design.md, "Flash kernels"): per sample, the Bloch vector r is turned by every
 block (its 3x3 rotation, per edge from the table or folded into literals) and data gate (sincos of its angle),
 read out, and for gradients walked back with the cotangent q = dL/dr (the adjoint method)."""
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -47,7 +48,9 @@ class WalkCodegen:
     def write_x_values(self, w: CudaWriter, dst: str) -> None:
         w.line(f"{dst}[0] = xv;")
         for n, j in enumerate(self.plan.x_trig):
-            w.line(f"{{ real s, c; qsincos({self.angle(j)}, &s, &c); {dst}[{1 + 2 * n}] = s; {dst}[{2 + 2 * n}] = c; }}")
+            w.line(
+                f"{{ real s, c; qsincos({self.angle(j)}, &s, &c); {dst}[{1 + 2 * n}] = s; {dst}[{2 + 2 * n}] = c; }}"
+            )
         k = 1 + 2 * len(self.plan.x_trig)
         if self.plan.base:
             w.line(f"{dst}[{k}] = sigma(xv); {dst}[{k + 1}] = dsigma(xv);")
@@ -82,8 +85,11 @@ class WalkCodegen:
         for pos, item in enumerate(self.plan.items):
             if isinstance(item, Block):
                 r = self.entries[pos]
-                w.line(f"rx = {r[2]}; ry = {r[5]}; rz = {r[8]};" if pos == 0  # R e_z: the third column
-                       else rotate(r, "rx, ry, rz", transpose=False))
+                w.line(
+                    f"rx = {r[2]}; ry = {r[5]}; rz = {r[8]};"
+                    if pos == 0  # R e_z: the third column
+                    else rotate(r, "rx, ry, rz", transpose=False)
+                )
                 continue
             k = self.plan.trig_of[gate_index]
             w.line(f"rot_{item.axis}(c{k}, s{k}, rx, ry, rz);")
@@ -93,9 +99,11 @@ class WalkCodegen:
 
     def write_readout(self, w: CudaWriter, lazy: bool) -> None:
         if self.plan.readout == "amp":  # |a| - |b| = z / sqrt(1 + rho), rho = sqrt(x^2 + y^2): exact near the poles
-            w.line("const real nt = rx * rx + ry * ry, it = qrsqrt(nt);",
-                   "const real rho = nt > real(0) ? nt * it : real(0), h = qrsqrt_normal(real(1) + rho);",
-                   "const real f = rz * h;")
+            w.line(
+                "const real nt = rx * rx + ry * ry, it = qrsqrt(nt);",
+                "const real rho = nt > real(0) ? nt * it : real(0), h = qrsqrt_normal(real(1) + rho);",
+                "const real f = rz * h;",
+            )
         else:
             w.line("const real f = rz;")
 
@@ -103,8 +111,10 @@ class WalkCodegen:
         """Its radial part is irrelevant (rotations keep |r|); the amp readout's kink at the poles (rho = 0)
         gets the zero subgradient there."""
         if self.plan.readout == "amp":
-            w.line("const real gt = nt > real(0) ? real(-0.5) * gf * rz * h * h * h * it : real(0);",
-                   "real qx = gt * rx, qy = gt * ry, qz = gf * h;")
+            w.line(
+                "const real gt = nt > real(0) ? real(-0.5) * gf * rz * h * h * h * it : real(0);",
+                "real qx = gt * rx, qy = gt * ry, qz = gf * h;",
+            )
         else:
             w.line("real qx = real(0), qy = real(0), qz = gf;")
 
@@ -165,8 +175,10 @@ class WalkCodegen:
                 write_block_product(w, block.ops, self.plan.flat)
                 w.line("const M2<real> Mt = m2_adj(M);  // column j of R: Pauli coefficients of M P_j M^dag")
                 for j, axis in enumerate(AXES):
-                    w.line(f"{{ real cx, cy, cz; pauli_coeffs_{axis}(Mt, cx, cy, cz); {store(block.slot + j, 'cx')} "
-                           f"{store(block.slot + 3 + j, 'cy')} {store(block.slot + 6 + j, 'cz')} }}")
+                    w.line(
+                        f"{{ real cx, cy, cz; pauli_coeffs_{axis}(Mt, cx, cy, cz); {store(block.slot + j, 'cx')} "
+                        f"{store(block.slot + 3 + j, 'cy')} {store(block.slot + 6 + j, 'cz')} }}"
+                    )
         for gate in self.plan.gates:
             if gate.offset_slot is not None:
                 expr = " + ".join([lit(gate.const)] + [f"{lit(c)} * th[{i}]" for i, c in gate.thetas])
@@ -179,7 +191,9 @@ class WalkCodegen:
                 with w.block("{"):
                     write_block_gradient(w, block, self.plan.flat, acc)
         for gate in self.plan.gates:
-            w.line(*(f"g[{index}] += {lit(coef)} * {acc(gate.offset_acc)};" for index, coef in gate.thetas))
+            if gate.thetas:  # a gate with theta terms has its offset's accumulator
+                assert gate.offset_acc is not None
+                w.line(*(f"g[{index}] += {lit(coef)} * {acc(gate.offset_acc)};" for index, coef in gate.thetas))
 
     def edge_table_kernel(self) -> str:
         body = CudaWriter(1)
@@ -195,8 +209,10 @@ class WalkCodegen:
         self.write_theta_gradients(body, lambda p: f"a[{p}]")
         for rep in range(plan.reps):
             dw, dc = (f"a[{k}]" for k in plan.pre_acc[rep]) if rep in plan.pre_acc else ("real(0)", "real(0)")
-            body.line(f"if (g_prew) g_prew[oi * {plan.reps} + {rep}] = {dw};",
-                      f"if (g_prec) g_prec[oi * {plan.reps} + {rep}] = {dc};")
+            body.line(
+                f"if (g_prew) g_prew[oi * {plan.reps} + {rep}] = {dw};",
+                f"if (g_prec) g_prec[oi * {plan.reps} + {rep}] = {dc};",
+            )
         kernels.write_layer_gradients(body, self.layout, bool(plan.base))
         return kernels.param_grads_kernel(plan, self.layout, body)
 

@@ -1,5 +1,6 @@
 """A writer of indented C lines (the IndentedBuffer pattern): emitters nest with ``indent()`` and
 ``block()`` instead of passing indentation strings around."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
