@@ -1,4 +1,6 @@
-"""The ``qkan`` command line: ``qkan fit`` (the 1-D example) and the other subcommands."""
+"""The ``qkan`` command line: ``qkan fit`` (the 1-D example), ``bench``, ``train`` and ``quant``. Every
+subcommand refuses bad options up front and reports an error as one line (exit 2 for usage, 1 for a failure;
+``--debug`` adds the traceback)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,45 @@ import json
 import sys
 from typing import Optional, Sequence
 
+from . import __version__
+from .bench.cli import configure_parser as configure_bench
+from .bench.cli import run as run_bench
+from .cli_args import Parser, device_name, positive_float, positive_int, ranged, trainable_ansatz
+from .cli_errors import add_debug_flag, run_guarded
+from .quant.cli import configure_parser as configure_quant
+from .quant.cli import run as run_quant
+from .training.cli import configure_parser as configure_train
+from .training.cli import run as run_train
 
-def _fit(args: argparse.Namespace) -> int:
+EPILOG = (
+    "Errors print one line on stderr, 'qkan CMD: error: ...', and exit with 2 (bad options or combinations) "
+    "or 1 (a failure while running); --debug (before or after CMD) prints the traceback too."
+)
+
+
+def configure_fit(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``qkan fit`` options to ``parser``."""
+    from qkan.solvers import solver_names
+
+    parser.add_argument("--steps", type=positive_int, default=100, help="Adam steps")
+    parser.add_argument("--lr", type=positive_float, default=1e-2, help="learning rate")
+    parser.add_argument("--solver", choices=solver_names(), default="exact", help="QKAN solver")
+    parser.add_argument(
+        "--ansatz",
+        type=trainable_ansatz,
+        default="pz",
+        help="built-in ansatz: pz, rpz, real or mix; px is refused (its arccos encoding needs w*x+c in [-1, 1], "
+        "which the trained pre-activations leave)",
+    )
+    parser.add_argument("--reps", type=positive_int, default=3, help="re-uploads")
+    parser.add_argument("--seed", type=ranged(int, 0), default=0, help="random seed (data and weights)")
+    parser.add_argument("--device", type=device_name, default="cpu", help="torch device: cpu, cuda, cuda:N")
+    parser.add_argument("--out", default="runs/fit", help="folder for fit.png and history.json")
+    return parser
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    """Train and plot the 1-D example; print its summary as JSON."""
     from .fit_demo import run_fit_demo
 
     summary = run_fit_demo(
@@ -25,49 +64,35 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+SUBCOMMANDS = (
+    ("fit", "train QKAN([1,1]) on sin(20x)/(20x) and plot the fit", configure_fit, run_fit),
+    ("bench", "time solvers x ansatzes (and baselines), or the GPT mode table", configure_bench, run_bench),
+    ("train", "train a model (HQKAN, baselines, GPT) on digits, text or CIFAR", configure_train, run_train),
+    ("quant", "post-training quantisation and QAT report on the digits task", configure_quant, run_quant),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qkan", description="Quantum-inspired KAN toolkit")
+    """The ``qkan`` parser with its subcommands; each sets ``handler`` to the function that runs it."""
+    parser = Parser(prog="qkan", description="Quantum-inspired KAN toolkit", epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"qkan {__version__}")
+    add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="train QKAN([1,1]) on sin(20x)/(20x) and plot the fit")
-    fit.add_argument("--steps", type=int, default=100)
-    fit.add_argument("--lr", type=float, default=1e-2)
-    fit.add_argument("--solver", default="exact")
-    fit.add_argument("--ansatz", default="pz")
-    fit.add_argument("--reps", type=int, default=3)
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--device", default="cpu")
-    fit.add_argument("--out", default="runs/fit", help="folder for fit.png and history.json")
-    fit.set_defaults(handler=_fit)
-
-    from .bench.cli import configure_parser as configure_bench
-    from .bench.cli import run as run_bench_cli
-
-    bench = sub.add_parser("bench", help="time solvers x ansatzes (and baselines), or the GPT mode table")
-    configure_bench(bench)
-    bench.set_defaults(handler=run_bench_cli)
-
-    from .training.cli import configure_parser as configure_train
-    from .training.cli import run as run_train
-
-    train = sub.add_parser("train", help="train a model (HQKAN, baselines, GPT) on digits, text or CIFAR")
-    configure_train(train)
-    train.set_defaults(handler=run_train)
-
-    from .quant.cli import configure_parser as configure_quant
-    from .quant.cli import run as run_quant
-
-    quant = sub.add_parser("quant", help="post-training quantisation and QAT report on the digits task")
-    configure_quant(quant)
-    quant.set_defaults(handler=run_quant)
+    for name, summary, configure, handler in SUBCOMMANDS:
+        command = sub.add_parser(name, help=summary, description=summary, epilog=EPILOG)
+        configure(command)
+        add_debug_flag(command, subcommand=True)
+        command.set_defaults(handler=handler)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse the command line and run its subcommand; returns the exit status."""
     from .plotting import use_file_backend
 
     args = build_parser().parse_args(argv)
     use_file_backend()  # the subcommands write figures to files: no window needed where none can open
-    return args.handler(args)
+    return run_guarded(f"qkan {args.command}", args.handler, args)
 
 
 if __name__ == "__main__":

@@ -144,9 +144,11 @@ def test_bench_cli_gpt_modes_and_errors(tmp_path, capsys):
     assert "| floor | eager |" in capsys.readouterr().out
     payload = json.loads((tmp_path / "gpt_modes.json").read_text())
     assert payload["gpt"]["n_embd"] == 32 and payload["records"][0]["variant"] == "floor"
-    assert bench_main(["--cases", "nope", "--device", "cpu", "--out", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit) as stop:  # refused by the parser, before anything runs
+        bench_main(["--cases", "nope", "--device", "cpu", "--out", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("qkan bench: error: unknown bench case(s) ['nope']")
+    assert stop.value.code == 2 and len(err) == 1
+    assert err[0].startswith("qkan bench: error: argument --cases: unknown case 'nope'; expected a comma list of fit1d")
 
 
 @pytest.mark.gpu

@@ -269,7 +269,8 @@ def test_a_failing_first_step_names_the_options_model_and_solver(tmp_path, capsy
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "qkan train: error: --amp bf16 failed on the first step of model hqkan (solver exact): kernel exploded"
+        "qkan train: error: --amp bf16 failed on the first step of model hqkan (solver exact): kernel exploded "
+        "(--debug shows the traceback)"
     ]
 
 

@@ -5,24 +5,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import fields
 from typing import Any
 
+from qkan.solvers import solver_names
+
+from ..cli_args import Parser, device_or_auto, nonnegative_float, positive_float, positive_int, ranged, trainable_ansatz
+from ..cli_errors import add_debug_flag, run_guarded
 from .config import AMP_DTYPES, COMPILE_MODES, MODELS, OPTIMIZERS, SCHEDULES, TrainConfig
 from .tasks import TASK_NAMES
-from .trainer import first_line, train
+from .trainer import train
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    value = json.loads(text)
+    """An argument type: a JSON object (the --model-kwargs options)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err}): {text!r}") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"grid\": 8}}', got {text!r}")
     return value
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``qkan train`` options (defaults from TrainConfig) to ``parser``."""
+    """Add the ``qkan train`` options (defaults from TrainConfig) to ``parser``; unknown names and
+    out-of-range numbers are refused here."""
     d = TrainConfig()
     parser.add_argument(
         "--task",
@@ -37,31 +45,54 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         default=d.model,
         help="hqkan, or the classical block in its place (classifier head / GPT feed-forward)",
     )
-    parser.add_argument("--solver", default=d.solver, help="QKAN solver: exact, flash, cutn or auto")
-    parser.add_argument("--ansatz", default=d.ansatz, help="built-in ansatz: pz, rpz, real, px, mix")
-    parser.add_argument("--reps", type=int, default=d.reps, help="re-uploads (default: 3 in the head, 1 in HQKAN)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    parser.add_argument("--lr", type=float, default=d.lr)
-    parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    parser.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
-    parser.add_argument("--grad-clip", type=float, default=d.grad_clip)
-    parser.add_argument("--epochs", type=int, default=d.epochs)
-    parser.add_argument("--steps", type=int, default=d.steps, help="total steps (overrides --epochs)")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch (split over DDP ranks)")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--device", default=d.device, help="cpu, cuda, cuda:N or auto (default)")
+    parser.add_argument("--solver", choices=solver_names(), default=d.solver, help="QKAN solver")
+    parser.add_argument(
+        "--ansatz",
+        type=trainable_ansatz,
+        default=d.ansatz,
+        help="built-in ansatz: pz, rpz, real or mix; px is refused (its arccos encoding needs inputs in [-1, 1], "
+        "which the hidden features do not keep)",
+    )
+    parser.add_argument(
+        "--reps", type=positive_int, default=d.reps, help="re-uploads (default: 3 in the head, 1 in HQKAN)"
+    )
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="optimizer")
+    parser.add_argument("--lr", type=positive_float, default=d.lr, help="peak learning rate")
+    parser.add_argument("--weight-decay", type=nonnegative_float, default=d.weight_decay, help="weight decay")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help="learning-rate schedule")
+    parser.add_argument(
+        "--grad-clip", type=positive_float, default=d.grad_clip, help="max gradient norm (default: no clipping)"
+    )
+    parser.add_argument("--epochs", type=positive_int, default=d.epochs, help="passes over the training data")
+    parser.add_argument(
+        "--steps", type=positive_int, default=d.steps, help="total steps, overriding --epochs (default: from --epochs)"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=d.batch_size, help="global batch (split over DDP ranks)"
+    )
+    parser.add_argument("--seed", type=ranged(int, 0), default=d.seed, help="random seed")
+    parser.add_argument(
+        "--device", type=device_or_auto, default=d.device, help="cpu, cuda, cuda:N or auto (the default)"
+    )
     parser.add_argument("--out", default=d.out, help="folder for checkpoint.pt, metrics.json/.csv, metrics.png")
-    parser.add_argument("--eval-every", type=int, default=d.eval_every, help="steps (default: once per epoch)")
+    parser.add_argument(
+        "--eval-every",
+        type=positive_int,
+        default=d.eval_every,
+        help="steps between evaluations (default: once per epoch)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt when present")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.add_argument("--no-plot", dest="plot", action="store_false", help="no metrics.png")
     lm = parser.add_argument_group("language model (--task stdlib)")
-    lm.add_argument("--block-size", type=int, default=d.block_size)
-    lm.add_argument("--n-layer", type=int, default=d.n_layer)
-    lm.add_argument("--n-head", type=int, default=d.n_head)
-    lm.add_argument("--n-embd", type=int, default=d.n_embd)
-    lm.add_argument("--dropout", type=float, default=d.dropout)
-    lm.add_argument("--max-chars", type=int, default=d.max_chars, help="use only the first N characters of text")
+    lm.add_argument("--block-size", type=positive_int, default=d.block_size, help="context length (characters)")
+    lm.add_argument("--n-layer", type=positive_int, default=d.n_layer, help="transformer blocks")
+    lm.add_argument("--n-head", type=positive_int, default=d.n_head, help="attention heads")
+    lm.add_argument("--n-embd", type=positive_int, default=d.n_embd, help="embedding width")
+    lm.add_argument("--dropout", type=ranged(float, 0.0, 1.0), default=d.dropout, help="dropout probability")
+    lm.add_argument(
+        "--max-chars", type=positive_int, default=d.max_chars, help="use only the first N characters (default: all)"
+    )
     parser.add_argument(
         "--data-dir",
         default=d.data_dir,
@@ -82,7 +113,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         "--amp",
         choices=tuple(AMP_DTYPES),
         default=d.amp,
-        help="mixed precision: torch.autocast around forward and loss (fp16 adds a GradScaler; CUDA)",
+        help="mixed precision: torch.autocast around forward and loss (fp16 adds a GradScaler; CUDA; default: off)",
     )
     speed.add_argument(
         "--graphed",
@@ -93,20 +124,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the parsed options describe."""
     return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train as the parsed arguments say; print the final metrics (main process only). A bad option or
-    combination prints one line on stderr and returns 2; a failure while running prints one and returns 1."""
-    try:
-        summary = train(config_from_args(args))
-    except (ValueError, TypeError) as err:
-        print(f"qkan train: error: {first_line(err)}", file=sys.stderr)
-        return 2
-    except (RuntimeError, OSError) as err:
-        print(f"qkan train: error: {first_line(err)}", file=sys.stderr)
-        return 1
+    """Train as the parsed arguments say; print the final metrics (main process only)."""
+    summary = train(config_from_args(args))
     if summary.get("files"):
         brief = {k: v for k, v in summary.items() if k not in ("history", "evals", "config")}
         print(json.dumps(brief, indent=1))
@@ -114,11 +138,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Any = None) -> int:
-    """Entry point for ``python -m qkan.training.cli`` (what torchrun launches without the qkan script)."""
+    """Entry point for ``python -m qkan.training.cli`` (what torchrun launches without the qkan script): the
+    options of ``qkan train`` and ``--debug``."""
     from ..plotting import use_file_backend
 
     use_file_backend()
-    return run(configure_parser(argparse.ArgumentParser(prog="qkan train")).parse_args(argv))
+    parser = configure_parser(Parser(prog="qkan train"))
+    add_debug_flag(parser)
+    return run_guarded(parser.prog, run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":
