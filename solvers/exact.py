@@ -36,7 +36,7 @@ class ExactProgram(Program):
         geometry: LayerGeometry,
         dtype: torch.dtype,
         device: torch.device,
-        checkpoint: bool = False,
+        checkpoint: bool,
     ):
         super().__init__(circuit, geometry, dtype, device)
         self.cdtype = COMPLEX_OF[dtype]

@@ -104,7 +104,7 @@ class Toy(Solver):
         return None
 
     def build(self, circuit, geometry, dtype, device, **options) -> ExactProgram:
-        return ExactProgram(circuit, geometry, dtype, device)
+        return ExactProgram(circuit, geometry, dtype, device, checkpoint=False)
 
     def estimate_bytes(self, circuit, geometry, dtype, batch) -> int:
         return 0
