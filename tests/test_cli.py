@@ -22,7 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).parent / "qkan"  # the console script installed beside this interpreter
 COMMAND = [str(SCRIPT)] if SCRIPT.is_file() else [sys.executable, "-m", "qkan"]
 TRAIN_MODULE = [sys.executable, "-m", "qkan.training.cli"]  # torchrun's entry
-CIFAR_MISSING = ["train", "--task", "cifar10", "--data-dir", "{tmp}/none", "--steps", "1", "--device", "cpu"]
+CIFAR_MISSING = [
+    "train",
+    "--task",
+    "cifar10",
+    "--data-dir",
+    "{tmp}/none",
+    "--out",
+    "{tmp}/run",
+    "--steps",
+    "1",
+    "--device",
+    "cpu",
+]
 
 # name -> (command line, exit status, words its one stderr line must contain)
 BAD = {

@@ -125,7 +125,7 @@ def test_resume_after_interruption_continues_the_same_curve(tmp_path, monkeypatc
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
-    with pytest.raises(ValueError, match="belongs to another run"):
+    with pytest.raises(ValueError, match="--model 'mlp' differs from the checkpoint's 'hqkan'"):
         train(quiet(out=str(tmp_path / "resumed"), resume=True, **{**config, "model": "mlp"}))
 
 
@@ -186,7 +186,7 @@ def test_ddp_two_cpu_processes_match_one_process(tmp_path):
     assert ddp["history"][-1]["train_loss"] != ddp["history"][0]["train_loss"]
 
 
-def test_parser_defaults_and_errors():
+def test_parser_defaults_and_errors(tmp_path):
     parser = configure_parser(argparse.ArgumentParser())
     config = config_from_args(parser.parse_args([]))
     assert config == TrainConfig()
@@ -217,7 +217,7 @@ def test_parser_defaults_and_errors():
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         train(quiet(optimizer="rmsprop"))
     with pytest.raises(ValueError, match="batch size 2000 exceeds"):
-        train(quiet(batch_size=2000, out="/tmp/unused"))
+        train(quiet(batch_size=2000, out=str(tmp_path)))
 
 
 # ----- speed options: --compile, --amp, --graphed -----------------------------------------------------
@@ -335,7 +335,8 @@ def test_graphed_char_lm_follows_the_eager_curve(tmp_path):
     first = [h["train_loss"] for h in eager["history"]][:5]
     torch.testing.assert_close([h["train_loss"] for h in graphed["history"]][:5], first, rtol=1e-3, atol=1e-3)
     assert graphed["eval_loss"] == pytest.approx(eager["eval_loss"], rel=0.05)
-    resumed = train(quiet(out=str(tmp_path / "graphed"), resume=True, **{**config, "steps": 35}))  # eager resume
+    longer = {**config, "steps": 35}  # a longer run: --steps differs, so it is an override; eager (not graphed)
+    resumed = train(quiet(out=str(tmp_path / "graphed"), resume=True, override_config=True, **longer))
     assert resumed["steps"] == 35
 
 

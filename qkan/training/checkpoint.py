@@ -3,13 +3,14 @@ metrics so far (written atomically, so an interrupted save never leaves a broken
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import nn
+
+from .runs import write_atomically
 
 
 def rng_state() -> dict[str, Any]:
@@ -30,7 +31,6 @@ def save_checkpoint(
     path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, step: int, extra: dict[str, Any]
 ) -> Path:
     """Write everything needed to continue from ``step`` (``extra``: metrics, elapsed time, config)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -39,33 +39,21 @@ def save_checkpoint(
         "rng": rng_state(),
         **extra,
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, lambda tmp: torch.save(state, tmp))
 
 
-def load_checkpoint(
-    path: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    expect: Optional[dict[str, Any]] = None,
-) -> dict[str, Any]:
-    """Restore model, optimiser, schedule and RNG from ``path``; returns the checkpoint (step, extras).
-    ``expect``: config entries the saved run must share (else ValueError). Loaded on the CPU: the
-    model and optimiser copy their tensors to the parameters' device."""
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint at ``path``, on the CPU (restoring copies its tensors to the parameters' device)."""
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint to resume from at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    saved = {key: state.get("config", {}).get(key) for key in expect or {}}
-    if saved != (expect or {}):
-        raise ValueError(
-            f"{path} belongs to another run ({saved}, this run has {expect}); "
-            "use another output folder or start without resume"
-        )
+    return dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def restore_checkpoint(
+    state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> None:
+    """Put model, optimiser, schedule and RNG back as the checkpoint ``state`` holds them."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"])
-    return state

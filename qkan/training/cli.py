@@ -6,15 +6,47 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import fields
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
 
 from qkan.solvers import solver_names
 
 from ..cli_args import Parser, device_or_auto, nonnegative_float, positive_float, positive_int, ranged, trainable_ansatz
 from ..cli_errors import add_debug_flag, run_guarded
+from .checkpoint import read_checkpoint
 from .config import AMP_DTYPES, COMPILE_MODES, MODELS, OPTIMIZERS, SCHEDULES, TrainConfig
+from .runs import CHECKPOINT_NAME, resumed_config
 from .tasks import TASK_NAMES
 from .trainer import train
+
+GIVEN = "given_options"  # the namespace attribute naming the options typed on the command line
+
+
+class _Recording(argparse.Action):
+    """An action that also adds its option to the namespace's GIVEN set: on --resume, only the options
+    typed on the command line replace the checkpoint's (the rest are its values, not our defaults)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Union[str, Sequence[Any], None],
+        option_string: Optional[str] = None,
+    ) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        setattr(namespace, GIVEN, {*getattr(namespace, GIVEN, ()), self.dest})
+
+
+class _Store(_Recording, argparse._StoreAction):
+    pass
+
+
+class _StoreTrue(_Recording, argparse._StoreTrueAction):
+    pass
+
+
+class _StoreFalse(_Recording, argparse._StoreFalseAction):
+    pass
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -32,6 +64,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     """Add the ``qkan train`` options (defaults from TrainConfig) to ``parser``; unknown names and
     out-of-range numbers are refused here."""
     d = TrainConfig()
+    for name, action in ((None, _Store), ("store", _Store), ("store_true", _StoreTrue), ("store_false", _StoreFalse)):
+        parser.register("action", name, action)  # None: an add_argument without action=
     parser.add_argument(
         "--task",
         choices=TASK_NAMES,
@@ -81,7 +115,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         default=d.eval_every,
         help="steps between evaluations (default: once per epoch)",
     )
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt when present")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in OUT from its checkpoint.pt; options not given keep the checkpoint's values",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in an OUT that holds a run (deletes its checkpoint/metrics)",
+    )
+    parser.add_argument(
+        "--override-config",
+        action="store_true",
+        help="with --resume, let given options replace differing checkpoint values (recorded in metrics.json)",
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.add_argument("--no-plot", dest="plot", action="store_false", help="no metrics.png")
     lm = parser.add_argument_group("language model (--task stdlib)")
@@ -130,7 +178,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Train as the parsed arguments say; print the final metrics (main process only)."""
-    summary = train(config_from_args(args))
+    config = config_from_args(args)
+    checkpoint = Path(config.out) / CHECKPOINT_NAME
+    if config.resume and checkpoint.is_file():
+        saved = read_checkpoint(checkpoint).get("config", {})
+        config = resumed_config(config, saved, set(getattr(args, GIVEN, ())))
+    summary = train(config)
     if summary.get("files"):
         brief = {k: v for k, v in summary.items() if k not in ("history", "evals", "config")}
         print(json.dumps(brief, indent=1))

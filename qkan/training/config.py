@@ -36,7 +36,9 @@ class TrainConfig:
     device: Optional[str] = None  # None/"auto": CUDA when available
     out: str = "runs/train"
     eval_every: Optional[int] = None  # steps; default once per epoch
-    resume: bool = False
+    resume: bool = False  # continue from out/checkpoint.pt (which must exist)
+    overwrite: bool = False  # start over in an out folder that holds a run
+    override_config: bool = False  # on resume, let the given options replace the checkpoint's
     progress: bool = True
     plot: bool = True
     # language-model settings

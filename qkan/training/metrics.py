@@ -1,4 +1,5 @@
-"""Training records on disk: metrics as JSON and CSV, and a loss/accuracy plot (PNG)."""
+"""Training records on disk: metrics as JSON and CSV, and a loss/accuracy plot (PNG), each written atomically
+(rewritten at every evaluation, so they can be read while the run goes on)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,28 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from .runs import write_atomically
+
 CSV_FIELDS = ("step", "epoch", "train_loss", "lr", "elapsed_s", "items_per_s", "eval_loss", "eval_accuracy")
 
 
 def write_metrics(out_dir: Path, summary: dict[str, Any], history: list[dict], evals: list[dict]) -> dict[str, Path]:
     """metrics.json (summary, every step, every evaluation) and metrics.csv (one row per step, the
     evaluation columns filled on evaluated steps)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "metrics.json", "csv": out_dir / "metrics.csv"}
-    paths["json"].write_text(json.dumps({**summary, "history": history, "evals": evals}, indent=1))
     by_step = {e["step"]: e for e in evals}
-    with paths["csv"].open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for row in history:
-            writer.writerow({**row, **by_step.get(row["step"], {})})
-    return paths
+
+    def write_csv(path: Path) -> None:
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            for row in history:
+                writer.writerow({**row, **by_step.get(row["step"], {})})
+
+    record = json.dumps({**summary, "history": history, "evals": evals}, indent=1)
+    return {
+        "json": write_atomically(out_dir / "metrics.json", lambda tmp: tmp.write_text(record)),
+        "csv": write_atomically(out_dir / "metrics.csv", write_csv),
+    }
 
 
 def plot_metrics(path: Path, history: list[dict], evals: list[dict], title: str) -> Path:
@@ -42,6 +49,6 @@ def plot_metrics(path: Path, history: list[dict], evals: list[dict], title: str)
         acc_ax.set(xlabel="step", ylabel="test accuracy (%)", title="accuracy")
         acc_ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
     return path

@@ -17,14 +17,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..models import GPT, HQKANClassifier
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
 from .config import AMP_DTYPES, TrainConfig
 from .ddp import DistContext, all_reduce_sum, init_distributed, shutdown, wrap_model
 from .metrics import plot_metrics, write_metrics
+from .runs import CHECKPOINT_NAME, config_overrides, prepare_run_folder
 from .tasks import ClassificationTask, Task, make_task
-
-CHECKPOINT_NAME = "checkpoint.pt"
-RUN_IDENTITY = ("task", "model", "seed", "batch_size")  # a resumed run must agree on these
 
 
 def build_model(config: TrainConfig, task: Task) -> nn.Module:
@@ -217,12 +215,32 @@ def _float_learning_rates(optimizer: torch.optim.Optimizer) -> None:
             group["lr"] = float(group["lr"])
 
 
+def resume_run(
+    config: TrainConfig, path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any
+) -> dict[str, Any]:
+    """Restore the checkpoint at ``path`` after checking ``config`` against the config it was saved with
+    (runs.config_overrides); overridden rates take effect at once. Returns the checkpoint, its "overrides"
+    extended by this resume's."""
+    state = read_checkpoint(path)
+    overrides = config_overrides(config, state.get("config", {}), state["step"])
+    restore_checkpoint(state, model, optimizer, schedule)
+    _float_learning_rates(optimizer)
+    if overrides:  # the optimiser and schedule states hold the checkpoint's rates
+        schedule.base_lrs = [config.lr for _ in optimizer.param_groups]
+        for group, factor in zip(optimizer.param_groups, schedule.lr_lambdas):
+            lr = config.lr * factor(schedule.last_epoch)
+            group.update(initial_lr=config.lr, lr=lr, weight_decay=config.weight_decay)
+    state["overrides"] = [*state.get("overrides", []), *overrides]
+    return state
+
+
 def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) training as configured; returns the summary written to metrics.json."""
     config.check()
     ctx = init_distributed(config.device)
     try:
         config.check_device(ctx.device, ctx.world)
+        prepare_run_folder(config, ctx.is_main)
         return _train(config, ctx)
     finally:
         shutdown(ctx)
@@ -240,20 +258,38 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
     schedule = make_schedule(optimizer, config.schedule, total)
     eval_every = config.eval_every or per_epoch
     out = Path(config.out)
-    checkpoint_path = out / CHECKPOINT_NAME
 
-    state: dict[str, Any] = {"step": 0, "elapsed_s": 0.0, "history": [], "evals": []}
-    if config.resume and checkpoint_path.is_file():
-        state = load_checkpoint(
-            checkpoint_path, model, optimizer, schedule, expect={key: getattr(config, key) for key in RUN_IDENTITY}
-        )
-        _float_learning_rates(optimizer)
+    state: dict[str, Any] = {"step": 0, "elapsed_s": 0.0, "history": [], "evals": [], "overrides": []}
+    if config.resume:
+        state = resume_run(config, out / CHECKPOINT_NAME, model, optimizer, schedule)
     step, elapsed, history, evals = state["step"], state["elapsed_s"], state["history"], state["evals"]
     net = wrap_model(model, ctx)
     if config.compile:
         net = cast(nn.Module, torch.compile(net, mode=config.compile_mode))  # a Module's compile is a Module
     runner = StepRunner(net, task, optimizer, config, ctx.device)
     runner.load_state_dict(state.get("grad_scaler"))
+
+    def summary() -> dict[str, Any]:
+        return {
+            "config": asdict(config),
+            "task": task.info,
+            "parameters": count_parameters(model),
+            "steps": step,
+            "complete": step >= total,
+            "overrides": state["overrides"],
+            "world_size": ctx.world,
+            "device": str(ctx.device),
+            "train_seconds": elapsed,
+            "final_train_loss": history[-1]["train_loss"] if history else None,
+            **(evals[-1] if evals else {}),
+        }
+
+    def checkpoint() -> None:
+        """Save where the run stands (main process), so that it can be resumed from here."""
+        extra = {"elapsed_s": elapsed, "history": history, "evals": evals, "config": asdict(config)}
+        extra.update(grad_scaler=runner.state_dict(), overrides=state["overrides"])
+        save_checkpoint(out / CHECKPOINT_NAME, model, optimizer, schedule, step, extra)
+
     items = task.items_per_batch(config.batch_size)
     unit = "tok" if task.kind == "lm" else "img"
     bar = tqdm(
@@ -288,41 +324,18 @@ def _train(config: TrainConfig, ctx: DistContext) -> dict[str, Any]:
             last_eval = {"eval": f"{evals[-1]['eval_loss']:.4f}"}
             if evals[-1]["eval_accuracy"] is not None:
                 last_eval["acc"] = f"{evals[-1]['eval_accuracy']:.3f}"
-            if ctx.is_main:
-                save_checkpoint(
-                    checkpoint_path,
-                    model,
-                    optimizer,
-                    schedule,
-                    step,
-                    {
-                        "elapsed_s": elapsed,
-                        "history": history,
-                        "evals": evals,
-                        "config": asdict(config),
-                        "grad_scaler": runner.state_dict(),
-                    },
-                )
+            if ctx.is_main:  # the checkpoint first: the metrics never run ahead of what a resume restores
+                checkpoint()
+                write_metrics(out, summary(), history, evals)
         bar.set_postfix(**postfix, **last_eval, refresh=False)
         bar.update(1)
     bar.close()
-    summary = {
-        "config": asdict(config),
-        "task": task.info,
-        "parameters": count_parameters(model),
-        "steps": step,
-        "world_size": ctx.world,
-        "device": str(ctx.device),
-        "train_seconds": elapsed,
-        "final_train_loss": history[-1]["train_loss"] if history else None,
-        **(evals[-1] if evals else {}),
-    }
+    result = summary()
     if ctx.is_main:
-        paths = write_metrics(out, summary, history, evals)
-        summary["files"] = {k: str(v) for k, v in paths.items()}
+        result["files"] = {k: str(v) for k, v in write_metrics(out, result, history, evals).items()}
         if config.plot:
-            summary["files"]["plot"] = str(
+            result["files"]["plot"] = str(
                 plot_metrics(out / "metrics.png", history, evals, f"{config.task} / {config.model}")
             )
-    summary["history"], summary["evals"] = history, evals
-    return summary
+    result["history"], result["evals"] = history, evals
+    return result
