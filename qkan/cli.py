@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Optional, Sequence
+
+import torch
 
 from . import __version__
 from .bench.cli import configure_parser as configure_bench
@@ -23,6 +26,7 @@ EPILOG = (
     "Errors print one line on stderr, 'qkan CMD: error: ...', and exit with 2 (bad options or combinations) "
     "or 1 (a failure while running); --debug (before or after CMD) prints the traceback too."
 )
+MAX_DEFAULT_THREADS = 16  # more intra-op threads rarely help these sizes and oversubscribe shared machines
 
 
 def configure_fit(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -76,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``qkan`` parser with its subcommands; each sets ``handler`` to the function that runs it."""
     parser = Parser(prog="qkan", description="Quantum-inspired KAN toolkit", epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"qkan {__version__}")
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch CPU threads (default: OMP_NUM_THREADS if set, else the CPUs this process may use, at most "
+        f"{MAX_DEFAULT_THREADS})",
+    )
     add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, summary, configure, handler in SUBCOMMANDS:
@@ -86,12 +97,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one, else every CPU)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def apply_threads(requested: Optional[int]) -> int:
+    """Set torch's CPU thread count for this command, so a busy machine is not oversubscribed: ``requested``
+    (``--threads``), else OMP_NUM_THREADS's (torch already follows it), else :func:`available_cpus` capped at
+    MAX_DEFAULT_THREADS. Returns the count in effect."""
+    if requested is None and os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    count = requested if requested is not None else min(available_cpus(), MAX_DEFAULT_THREADS)
+    torch.set_num_threads(count)
+    return count
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse the command line and run its subcommand; returns the exit status."""
     from .plotting import use_file_backend
 
     args = build_parser().parse_args(argv)
     use_file_backend()  # the subcommands write figures to files: no window needed where none can open
+    apply_threads(args.threads)
     return run_guarded(f"qkan {args.command}", args.handler, args)
 
 

@@ -8,7 +8,7 @@ output in the autocast dtype.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Mapping, Optional, TypeVar, cast
 
 import torch
 from torch import nn
@@ -18,6 +18,9 @@ from qkan.solvers import compile as compile_program
 
 from .settings import Activation, Ansatz, Device, LayerSettings
 from .validation import check_values, layer_mode
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _DEFAULTS = LayerSettings()
 _Layer = TypeVar("_Layer", bound="QKANLayer")
@@ -309,35 +312,23 @@ class QKANLayer(nn.Module):
         """(B, O, I): the raw circuit readout f of every edge."""
         return self._run("circuit_values", x)
 
-    def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, n_points: int = 200):
-        """A grid of this layer's per-edge curves over the range of ``x`` (default [-1, 1])."""
-        from .plotting import edge_grid
+    def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, n_points: int = 200) -> Figure:
+        """A grid of this layer's per-edge curves over the range of ``x`` (default [-1, 1]), saved to exactly
+        ``path`` when given; returns the figure (:func:`qkan.plotting.plot_layer`)."""
+        from .plotting import plot_layer
 
-        ranges = (
-            torch.stack((x.amin(0), x.amax(0)), dim=1).detach().cpu()
-            if x is not None
-            else torch.tensor([[-1.0, 1.0]]).repeat(self.in_dim, 1)
-        )
-        fig = edge_grid(
-            self.edge_values,
-            ranges,
-            self.out_dim,
-            self.in_dim,
-            f"{self.circuit.name}, reps={self.reps}",
-            n_points,
-            self.theta.dtype,
-            self.theta.device,
-        )
-        if path is not None:
-            fig.savefig(path, dpi=120)
-        return fig
+        return plot_layer(self, path, x, n_points)
 
     # ----- structure changes ------------------------------------------------------------
     def refine(self, new_reps: int) -> "QKANLayer":
         """A layer with ``new_reps`` re-uploads: the old final rotation becomes re-upload R's, new rows
-        are zero. Only phases follow the old circuit, so pz and rpz keep their function exactly."""
+        are zero. Only phases follow the old circuit, so pz and rpz keep their function exactly; real, px
+        and mix are refused (ValueError naming the gate that would change it)."""
+        from .refine import check_refinable
+
         if not isinstance(self.ansatz, str):
             raise ValueError("refine needs a built-in ansatz; a user Circuit has a fixed number of re-uploads")
+        check_refinable(self.circuit.name)
         if not isinstance(new_reps, int) or isinstance(new_reps, bool) or new_reps <= self.reps:
             raise ValueError(f"new_reps must be an integer above the current reps={self.reps}, got {new_reps!r}")
         new = QKANLayer.from_settings(self.in_dim, self.out_dim, self.settings().replace(reps=new_reps))

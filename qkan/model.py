@@ -3,7 +3,7 @@ plotting and training entry points)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, cast
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +12,9 @@ from torch import nn
 from .layer import QKANLayer
 from .settings import QKAN_DEFAULTS as _DEFAULTS
 from .settings import Activation, Ansatz, Device, LayerSettings
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class QKAN(nn.Module):
@@ -137,7 +140,8 @@ class QKAN(nn.Module):
 
     # ----- structure changes ------------------------------------------------------------
     def refine(self, new_reps: int) -> "QKAN":
-        """A model with ``new_reps`` re-uploads per edge; exactly function-preserving for pz and rpz."""
+        """A model with ``new_reps`` re-uploads per edge; exactly function-preserving for pz and rpz, a
+        ValueError (this model unchanged) for real, px and mix, whose new re-uploads would change it."""
         return QKAN.from_layers([layer.refine(new_reps) for layer in self._qkan_layers], self.save_act, self.norm_out)
 
     layer_extension = refine
@@ -189,8 +193,9 @@ class QKAN(nn.Module):
 
     train_ = fit
 
-    def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, **kwargs: Any):
-        """Per-edge activation curves, one panel grid per layer; see :func:`qkan.plotting.plot_model`."""
+    def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, **kwargs: Any) -> Figure:
+        """Per-edge activation curves in one figure, a panel per layer, saved to exactly ``path`` when given;
+        returns the figure (see :func:`qkan.plotting.plot_model`)."""
         from .plotting import plot_model
 
         return plot_model(self, path=path, x=x, **kwargs)

@@ -44,29 +44,17 @@ def test_tiny_bench_every_case_is_measured_or_says_why(tmp_path):
     assert (tmp_path / "bench.png").stat().st_size > 0 and paths["markdown"].endswith("bench.md")
 
 
-def test_bench_cli_tiny_run(tmp_path, capsys):
-    assert (
-        main(
-            [
-                "bench",
-                "--tiny",
-                "--cases",
-                "fit1d",
-                "--solvers",
-                "exact",
-                "--repeats",
-                "1",
-                "--loss-steps",
-                "1",
-                "--out",
-                str(tmp_path),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
-    assert "| fit1d | qkan | exact | pz |" in capsys.readouterr().out
+def test_bench_cli_tiny_run_with_threads_records_the_count(tmp_path, capsys):
+    before = torch.get_num_threads()
+    args = ["--threads", "1", "bench", "--tiny", "--cases", "fit1d", "--solvers", "exact", "--repeats", "1"]
+    try:
+        assert main([*args, "--loss-steps", "1", "--out", str(tmp_path), "--device", "cpu"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    out = capsys.readouterr().out
+    assert "| fit1d | qkan | exact | pz |" in out and "device: cpu, torch threads: 1" in out
+    assert json.loads((tmp_path / "bench.json").read_text())["machine"]["threads"] == 1
 
 
 def test_unknown_case_is_rejected():

@@ -54,10 +54,3 @@ def test_qkan_fit_command_writes_plot_and_history(tmp_path, capsys):
     assert len(history["history"]["test_loss"]) == 3 and history["final_test_loss"] > 0
     assert (tmp_path / "fit.png").stat().st_size > 10_000
     assert summary["final_test_loss"] == history["final_test_loss"] and summary["steps"] == 3
-
-
-def test_model_and_layer_plots_save_files(tmp_path):
-    model = QKAN([2, 3, 1], reps=1, seed=0)
-    figures = model.plot(str(tmp_path / "edges.png"), x=torch.rand(16, 2))
-    assert len(figures) == 2
-    assert (tmp_path / "edges_layer0.png").exists() and (tmp_path / "edges_layer1.png").exists()

@@ -10,6 +10,7 @@ import torch
 
 from qkan import QKAN, LayerSettings, QKANLayer
 from qkan.circuits import BUILTINS, Circuit, data, theta
+from qkan.refine import REFUSALS
 
 F64 = torch.float64
 
@@ -410,12 +411,19 @@ def test_refine_of_a_default_float32_layer_is_within_1e6(name):
     torch.testing.assert_close(layer.refine(6)(x), layer(x), atol=1e-6, rtol=0)
 
 
-def test_refine_of_mix_changes_the_function():
-    # only pz and rpz are guaranteed; this keeps the test above from passing vacuously
-    model = QKAN([2, 2], reps=2, ansatz="mix", preact_trainable=True, seed=0, dtype=F64)
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_refine_of_every_builtin_keeps_the_function_or_refuses_and_changes_nothing(name):
+    model = QKAN([2, 2], reps=2, ansatz=name, preact_trainable=True, seed=0, dtype=F64)
     _randomize(model, 3)
     x = _x(8, 2)
-    assert (model.refine(3)(x) - model(x)).abs().max() > 1e-3
+    before, state = model(x), {k: v.clone() for k, v in model.state_dict().items()}
+    if name in REFUSALS:
+        with pytest.raises(ValueError, match=rf"ansatz='{name}'.*(RX|RY)\("):
+            model.refine(3)
+        assert model.reps == 2 and all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+        torch.testing.assert_close(model(x), before, atol=0, rtol=0)
+    else:
+        torch.testing.assert_close(model.refine(3)(x), before, atol=1e-6, rtol=0)
 
 
 # ----- state_dict round trips ----------------------------------------------------------------

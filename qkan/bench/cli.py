@@ -69,6 +69,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 def run(args: argparse.Namespace) -> int:
     """Run the bench the parsed arguments ask for, print its table and the files it wrote."""
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    print(f"device: {device}, torch threads: {torch.get_num_threads()}")
     if args.gpt_modes:
         modes = run_gpt_modes(args.variants, args.modes, device, tiny=args.tiny, repeats=args.repeats)
         print(gpt_modes_markdown(modes))

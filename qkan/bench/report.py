@@ -57,9 +57,10 @@ def to_markdown(records: Sequence[Record]) -> str:
 
 
 def machine(device: str) -> dict[str, Any]:
-    """Where the numbers come from: device, torch version, GPU name, date."""
+    """Where the numbers come from: device, torch CPU threads, torch version, GPU name, date."""
     return {
         "device": device,
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
         "date": time.strftime("%Y-%m-%d %H:%M"),
