@@ -7,7 +7,7 @@ from typing import Callable, Sequence, Union
 
 import torch
 
-from .baselines.base import check_positive_int
+from .checks import check_positive_int
 
 Ranges = Union[Sequence[float], Sequence[Sequence[float]]]
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed's largest signed seed

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .baselines.base import check_positive_int
+from .checks import check_positive_int
 from .data import check_seed
 
 OPTIMIZERS = ("adam", "lbfgs")

@@ -11,13 +11,13 @@ solvers/__init__.py registers :class:`AutoSolver` after the others.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping, Optional
 
 import torch
 
 from qkan.circuits import Circuit
 
+from . import memory
 from .base import LayerGeometry, LayerParams, Program, Solver
 from .registry import compile as compile_program
 from .registry import registered_solvers
@@ -35,14 +35,6 @@ class _SolverDefault:
 SOLVER_DEFAULT = _SolverDefault()
 
 
-def free_memory(device: torch.device) -> int:
-    """Free bytes on ``device``: the CUDA allocator's view on GPU, available RAM on CPU."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
 def candidates() -> list[Solver]:
     """Every registered solver ``auto`` may hand a layer to: all but ``auto`` itself."""
     return [s for s in registered_solvers() if not isinstance(s, AutoSolver)]
@@ -57,7 +49,7 @@ def ranked_solvers(device_type: str) -> list[Solver]:
 def _decide(
     circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device, batch: int
 ) -> tuple[Solver, list[str]]:
-    free = free_memory(device)
+    free = memory.free_memory(device)
     lines = [f"device {device}, batch {batch}, free memory {free / 2**20:.0f} MiB"]
     choice = None
     for solver in ranked_solvers(device.type):

@@ -18,6 +18,7 @@ from qkan.solvers import (
     compile,
     explain,
     get_solver,
+    memory,
     register_solver,
     registered_solvers,
     registry,
@@ -52,13 +53,13 @@ def test_auto_hands_each_solver_only_its_own_options():
 def test_auto_falls_back_to_cutn_when_exact_would_not_fit(monkeypatch):
     if "cutn" not in solver_names():
         pytest.skip("cutn solver not registered")
-    monkeypatch.setattr(auto, "free_memory", lambda device: 64 * 2**20)
+    monkeypatch.setattr(memory, "free_memory", lambda device: 64 * 2**20)
     assert auto.choose(PZ, GEOM, torch.float32, torch.device("cpu"), batch=1000) == "cutn"
     assert auto.choose(PZ, GEOM, torch.float32, torch.device("cpu"), batch=1) == "exact"
 
 
 def test_auto_raises_when_nothing_fits(monkeypatch):
-    monkeypatch.setattr(auto, "free_memory", lambda device: 0)
+    monkeypatch.setattr(memory, "free_memory", lambda device: 0)
     monkeypatch.setattr(get_solver("cutn"), "auto_rank", {})  # exact alone is tried
     with pytest.raises(ValueError, match="no solver can run"):
         auto.choose(PZ, GEOM, torch.float32, torch.device("cpu"), batch=1000)
@@ -83,7 +84,7 @@ def test_auto_on_gpu_prefers_flash_for_one_qubit_and_cutn_when_memory_is_short(m
         assert auto.choose(PZ, GEOM, torch.float32, cuda, batch=1000) == "flash"
     assert auto.choose(ENTANGLED, GEOM, torch.float32, cuda, batch=10) == "exact"
     if "cutn" in supported_solvers(ENTANGLED, GEOM, torch.float32, cuda):  # cuQuantum present
-        monkeypatch.setattr(auto, "free_memory", lambda device: 64 * 2**20)
+        monkeypatch.setattr(memory, "free_memory", lambda device: 64 * 2**20)
         assert auto.choose(ENTANGLED, GEOM, torch.float32, cuda, batch=1000) == "cutn"
 
 
@@ -175,7 +176,7 @@ def test_compiling_auto_on_cpu_picks_exact_then_cutn_when_memory_is_short(scratc
     assert program.options == {**get_solver("auto").options}
     if "cutn" not in solver_names():
         pytest.skip("cutn solver not registered")
-    monkeypatch.setattr(auto, "free_memory", lambda device: 64 * 2**20)
+    monkeypatch.setattr(memory, "free_memory", lambda device: 64 * 2**20)
     assert type(program.program_for(1000)).__name__ == "CutnProgram" and program.chosen[1000] == "cutn"
 
 

@@ -4,20 +4,14 @@ per-edge plot grid QKANLayer draws (qkan.plotting.edge_grid)."""
 from __future__ import annotations
 
 import math
-from numbers import Integral
 from typing import Any, Iterable, Optional, Union, cast
 
 import torch
 from torch import nn
 
+from ..checks import check_positive_int
+
 Device = Union[str, torch.device, None]
-
-
-def check_positive_int(name: str, value: object) -> int:
-    """``value`` (an int or numpy integer, never a bool) as a positive int, or ValueError naming ``name``."""
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def check_range(name: str, value: object) -> tuple[float, float]:

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
-from ..baselines.base import check_positive_int
+from ..checks import check_positive_int
 from ..layer import Ansatz
 from ..model import QKAN
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..baselines.base import check_positive_int
+from ..checks import check_positive_int
 from ..layer import Ansatz
 from .hqkan import HQKAN
 

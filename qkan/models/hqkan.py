@@ -9,7 +9,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from ..baselines.base import check_positive_int
+from ..checks import check_positive_int
 from ..layer import Ansatz
 from ..model import QKAN
 

@@ -10,7 +10,7 @@ import torch
 
 from qkan.circuits import Circuit
 
-from ..auto import free_memory
+from .. import memory
 from ..base import LayerGeometry, Solver
 from ..statevector import COMPLEX_OF
 from .program import CutnProgram
@@ -34,7 +34,7 @@ def resolve_memory_limit(memory_limit: Union[int, float, None], device: torch.de
     if isinstance(memory_limit, float):
         if not 0.0 < memory_limit <= 1.0:
             raise ValueError(f"a fractional memory_limit must be in (0, 1], got {memory_limit!r}")
-        return int(memory_limit * free_memory(device))
+        return int(memory_limit * memory.free_memory(device))
     if memory_limit <= 0:
         raise ValueError(f"memory_limit must be a positive number of bytes, got {memory_limit!r}")
     return memory_limit
