@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import math
-import statistics
 import sys
-import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -85,25 +85,17 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
 
-def time_ms(fn, device: torch.device, repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    samples = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            samples.append(start.elapsed_time(end))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(samples)
+def _our_clock():
+    """This repository's qkan/bench/timing.py, loaded by path: ``import qkan`` here is the published package,
+    and the file needs torch alone, so both runs are timed by the same code."""
+    path = Path(__file__).resolve().parents[2] / "qkan" / "bench" / "timing.py"
+    spec = importlib.util.spec_from_file_location("qkan_bench_timing", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.time_ms
+
+
+time_ms = _our_clock()
 
 
 def measure(mode: str, size: dict, solver: str, device: torch.device, repeats: int, warmup: int) -> dict:
