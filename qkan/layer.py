@@ -26,9 +26,6 @@ _DEFAULTS = LayerSettings()
 _Layer = TypeVar("_Layer", bound="QKANLayer")
 
 
-AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
-
-
 def autocast_dtype(device: torch.device) -> Optional[torch.dtype]:
     """The autocast dtype when autocast is on for ``device``'s type, else None."""
     kind = device.type
@@ -123,7 +120,6 @@ class QKANLayer(nn.Module):
         )
         self._arccos_reps = self.circuit.arccos_reps
         self._programs: dict[tuple, Program] = {}
-        self._autocast_dtypes: dict[tuple, torch.dtype] = {}
 
         dtype = settings.dtype or torch.get_default_dtype()
 
@@ -219,7 +215,7 @@ class QKANLayer(nn.Module):
     @solver.setter
     def solver(self, name: str) -> None:
         self._settings = self._settings.replace(solver=name)
-        self._programs, self._autocast_dtypes = {}, {}
+        self._programs = {}
         self._prepare_programs()
 
     def settings(self) -> LayerSettings:
@@ -236,29 +232,18 @@ class QKANLayer(nn.Module):
         return self._programs[key]
 
     def _prepare_programs(self) -> None:
-        """Compile, where the solver can run them, the Programs a forward will ask for: the parameters' dtype
-        and the autocast dtypes. Done when the layer is built, moved or given another solver, so that
-        torch.compile traces a lookup, never a compilation (docs/design.md, "Layers and models")."""
+        """Compile, where the solver can run it, the Program a forward will ask for (the parameters' dtype, also
+        under autocast). Done when the layer is built, moved or given another solver, so that torch.compile
+        traces a lookup, never a compilation (docs/design.md, "Layers and models")."""
         device, dtype = self.theta.device, self.theta.dtype
-        solver = get_solver(self.solver)
-        if solver.unsupported_reason(self.circuit, self.geometry, dtype, device) is not None:
-            return  # the forward raises, naming the solvers that can
-        for compute in {dtype, *(self._autocast_compute_dtype(device, amp, dtype) for amp in AUTOCAST_DTYPES)}:
-            QKANLayer.program(self, device, compute)  # this class's cache: a subclass may wrap what program returns
+        if get_solver(self.solver).unsupported_reason(self.circuit, self.geometry, dtype, device) is None:
+            QKANLayer.program(self, device, dtype)  # this class's cache: a subclass may wrap what program returns
+        # else the forward raises, naming the solvers that can
 
     def _apply(self, fn: Any, recurse: bool = True) -> "QKANLayer":
         super()._apply(fn, recurse)
         self._prepare_programs()
         return self
-
-    def _autocast_compute_dtype(self, device: torch.device, amp: torch.dtype, param_dtype: torch.dtype) -> torch.dtype:
-        """The dtype the layer computes in under autocast to ``amp``: ``amp`` where the solver runs it
-        (its Program takes x and parameters in ``amp``), else the parameters' dtype."""
-        key = (device, amp, param_dtype)
-        if key not in self._autocast_dtypes:
-            native = get_solver(self.solver).unsupported_reason(self.circuit, self.geometry, amp, device) is None
-            self._autocast_dtypes[key] = amp if native else param_dtype
-        return self._autocast_dtypes[key]
 
     # ----- forward ----------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor, theta: torch.Tensor) -> Optional[torch.dtype]:
@@ -285,15 +270,13 @@ class QKANLayer(nn.Module):
         return f"QKANLayer({self.in_dim}->{self.out_dim})"
 
     def _run(self, method: str, x: torch.Tensor) -> torch.Tensor:
-        """The Program's ``method`` on checked input. Under autocast: computed in the dtype
-        ``_autocast_compute_dtype`` picks, returned in the autocast dtype (nn.Linear's convention)."""
+        """The Program's ``method`` on checked input. Under autocast: computed in the parameters' dtype (no solver
+        has reduced-precision kernels yet, so rounding x and the parameters would only add casts and error) and
+        returned in the autocast dtype (nn.Linear's convention)."""
         params = self.params()
         amp = self._check_input(x, params.theta)
         if amp is not None:
-            dtype = self._autocast_compute_dtype(x.device, amp, params.theta.dtype)
-            x = x.to(dtype)
-            if dtype != params.theta.dtype:
-                params = LayerParams(*(p.to(dtype) for p in params))
+            x = x.to(params.theta.dtype)
         check_values(x, params, self.geometry, self._arccos_reps, layer_mode(self.check_finite, x.device), self._name())
         program = self.program(x.device, x.dtype)
         if amp is None:
