@@ -270,15 +270,15 @@ class QKANLayer(nn.Module):
         return f"QKANLayer({self.in_dim}->{self.out_dim})"
 
     def _run(self, method: str, x: torch.Tensor) -> torch.Tensor:
-        """The Program's ``method`` on checked input. Under autocast: computed in the parameters' dtype (no solver
-        has reduced-precision kernels yet, so rounding x and the parameters would only add casts and error) and
-        returned in the autocast dtype (nn.Linear's convention)."""
+        """The Program's ``method`` on checked input. Under autocast (nn.Linear's convention: the output in the
+        autocast dtype, parameters in theirs): x goes in the autocast dtype to a Program that reads it natively
+        (flash's bf16/fp16 kernels), else in the parameters' dtype, the output rounded at the end."""
         params = self.params()
         amp = self._check_input(x, params.theta)
+        program = self.program(x.device, params.theta.dtype)
         if amp is not None:
-            x = x.to(params.theta.dtype)
+            x = x.to(amp if program.accepts_input(amp) else params.theta.dtype)
         check_values(x, params, self.geometry, self._arccos_reps, layer_mode(self.check_finite, x.device), self._name())
-        program = self.program(x.device, x.dtype)
         if amp is None:
             return getattr(program, method)(x, params)
         with torch.autocast(x.device.type, enabled=False):

@@ -36,6 +36,11 @@ class Program(ABC):
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         """(B, O, I): the raw circuit readout f of every edge."""
 
+    def accepts_input(self, dtype: torch.dtype) -> bool:
+        """Whether x may come in ``dtype`` (the output then comes in it too); the Program's own dtype always
+        may. Under autocast the layer hands a Program that accepts the autocast dtype its input in it."""
+        return dtype == self.dtype
+
 
 class Solver(ABC):
     """A backend: checks whether it can run a circuit here, estimates its memory, and compiles Programs.

@@ -14,7 +14,8 @@ import torch
 from qkan.circuits import builtin
 from qkan.solvers import LayerGeometry
 from qkan.solvers.flash import FlashKernels, make_codegen
-from qkan.solvers.flash.abi import BACKWARD, FORWARD, KERNELS, KernelSpec, name_expressions
+from qkan.solvers.flash import kernels as kernel_text
+from qkan.solvers.flash.abi import BACKWARD, EDGE_TABLE, FORWARD, KERNELS, PRECISIONS, KernelSpec, name_expressions
 from qkan.solvers.flash.ops import flash_apply, register_kernels
 
 launch_module = importlib.import_module("qkan.solvers.flash.launch")
@@ -35,15 +36,21 @@ def test_pack_orders_arguments_and_refuses_missing_or_unknown_ones():
 
 def test_instances_are_compiled_variants_only():
     assert (
-        BACKWARD.instance("float", EDGE=False, SUMS=True, GX=False, FLAT=True)
-        == "qkan_backward<float, false, true, false, true>"
+        BACKWARD.instance("float", "float", EDGE=False, SUMS=True, GX=False, FLAT=True)
+        == "qkan_backward<float, float, false, true, false, true>"
     )
+    assert FORWARD.instance("float", "qbf16", EDGE=True) == "qkan_forward<float, qbf16, true>"
+    assert EDGE_TABLE.instance("double", "double") == "qkan_edge_table<double>"  # no I/O type: per-edge only
     with pytest.raises(ValueError, match="no compiled variant"):
-        BACKWARD.instance("float", EDGE=True, SUMS=True, GX=False, FLAT=False)  # the layer sums belong to y mode
+        BACKWARD.instance("float", "float", EDGE=True, SUMS=True, GX=False, FLAT=False)  # sums belong to y mode
     with pytest.raises(ValueError, match="no compiled variant"):
-        FORWARD.instance("half", EDGE=True)
+        FORWARD.instance("half", "half", EDGE=True)
+    with pytest.raises(ValueError, match="no compiled variant"):
+        FORWARD.instance("double", "qbf16", EDGE=True)  # reduced I/O computes in float only
+    with pytest.raises(ValueError, match="no compiled variant"):
+        EDGE_TABLE.instance("float", "qbf16")  # the per-edge kernels read the parameters' dtype
     with pytest.raises(TypeError, match="missing"):
-        FORWARD.instance("float")
+        FORWARD.instance("float", "float")
 
 
 def _definitions(source: str) -> dict[str, tuple[list[str], list[tuple[str, str]]]]:
@@ -62,19 +69,26 @@ def test_generated_signatures_match_the_declared_parameters(fourier):
     assert sorted(definitions) == sorted(spec.name for spec in KERNELS)
     for spec in KERNELS:
         flags, params = definitions[spec.name]
-        assert flags == ["typename real"] + [f"bool {f.name}" for f in spec.flags]
+        types = ["typename real", "typename io"] if spec.has_io else ["typename real"]
+        assert flags == types + [f"bool {f.name}" for f in spec.flags]
         assert params == [(p.ctype, p.name) for p in spec.params]
 
 
-def test_instantiations_cover_every_name_expression():
-    source = make_codegen(builtin("rpz", 2), LayerGeometry(4, 3), None).source
+@pytest.mark.parametrize("precision", sorted(PRECISIONS))
+def test_instantiations_cover_every_name_expression(precision):
+    source = kernel_text.source(make_codegen(builtin("rpz", 2), LayerGeometry(4, 3), None), precision)
     instantiated = re.findall(r"^template __global__ void (\w+<[^>]*>)\(([^)]*)\);$", source, re.M)
-    assert [name for name, _ in instantiated] == list(name_expressions())
-    assert len(set(name_expressions())) == len(name_expressions())
+    names = name_expressions(precision)
+    assert [name for name, _ in instantiated] == list(names)
+    assert len(set(names)) == len(names)
     specs = {spec.name: spec for spec in KERNELS}
     for name, types in instantiated:
-        spec, real = specs[name.split("<")[0]], name.split("<")[1].split(",")[0].rstrip(">")
-        assert types.split(", ") == [p.ctype.replace("real", real) for p in spec.params]
+        spec, *template = specs[name.split("<")[0]], *name.split("<")[1].rstrip(">").split(", ")
+        real, io = template[0], template[1] if spec.has_io else template[0]
+        expected = [re.sub(r"\bio\b", io, p.ctype.replace("real", real)) for p in spec.params]
+        assert types.split(", ") == expected
+    reduced = {name.split("<")[0] for name in names if "qbf16" in name or "qhalf" in name}
+    assert reduced == ({"qkan_forward", "qkan_backward"} if precision == "reduced" else set())
 
 
 class _Recorder:
@@ -85,7 +99,7 @@ class _Recorder:
         self.specs = {spec.name: spec for spec in KERNELS}
 
     def __call__(self, module, name, grid, block, args, shared_mem=0):
-        assert name in name_expressions(), name
+        assert name in name_expressions("full") + name_expressions("reduced"), name
         assert len(args) == len(self.specs[name.split("<")[0]].params)
         assert all(isinstance(a, (torch.Tensor, int)) for a in args)
         self.names.append(name)
@@ -115,8 +129,8 @@ def test_launches_pack_every_declared_argument(monkeypatch, fourier):
     flash_apply(key, False, x, *params).sum().backward()
     assert recorder.names == [
         "qkan_edge_table<float>",
-        "qkan_forward<float, false>",
-        "qkan_backward<float, false, false, false, true>",
+        "qkan_forward<float, float, false>",
+        "qkan_backward<float, float, false, false, false, true>",
         "qkan_param_grads<float, false>",
     ]
     assert params[0].grad.shape == params[0].shape
@@ -124,7 +138,20 @@ def test_launches_pack_every_declared_argument(monkeypatch, fourier):
     for t in params[1:6]:
         t.requires_grad_()
     flash_apply(key, False, x, *params).sum().backward()
-    assert recorder.names[-2:] == ["qkan_backward<float, false, true, true, false>", "qkan_param_grads<float, true>"]
+    assert recorder.names[-2:] == [
+        "qkan_backward<float, float, false, true, true, false>",
+        "qkan_param_grads<float, true>",
+    ]
     assert x.grad.shape == x.shape and all(t.grad.shape == t.shape for t in params[:6])
     flash_apply(key, False, x, *params)
     assert kernels._forward_launch.cache_info().hits == 2  # the launch geometry of a call signature is kept
+    x16 = torch.zeros(5, 3, dtype=torch.bfloat16, requires_grad=True)
+    y16 = flash_apply(key, False, x16, *params)
+    y16.sum().backward()
+    assert recorder.names[-4:] == [
+        "qkan_edge_table<float>",
+        "qkan_forward<float, qbf16, false>",
+        "qkan_backward<float, qbf16, false, true, true, false>",
+        "qkan_param_grads<float, true>",
+    ]  # bf16 x, y and grad_x; the table and parameter gradients stay float
+    assert y16.dtype == x16.grad.dtype == torch.bfloat16 and params[0].grad.dtype == torch.float32

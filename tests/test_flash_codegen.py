@@ -23,6 +23,7 @@ from qkan.solvers.cuda_runtime import ArgumentSlots, _integer, nvcc_available, p
 from qkan.solvers.flash import FlashSolver, WalkCodegen, make_codegen
 from qkan.solvers.flash.abi import name_expressions
 from qkan.solvers.flash.kernels import backward_kernel, forward_kernel
+from qkan.solvers.flash.kernels import source as kernel_source
 from qkan.solvers.flash.tuning import MAX_KEPT_STATES, NB
 
 needs_nvcc = pytest.mark.skipif(not nvcc_available(), reason="nvcc is not installed")
@@ -46,6 +47,18 @@ def test_builtins_compile_without_spills():
         ]
         for future in futures:
             future.result()
+
+
+@needs_nvcc
+@pytest.mark.parametrize("name, fourier", [(n, None) for n in sorted(BUILTINS)] + [("pz", False), ("real", False)])
+def test_reduced_precision_kernels_compile_without_spills(name, fourier):
+    """The bf16/fp16 I/O family (float compute): only the batch kernels, each without spills (every built-in as
+    the solver picks its kernels, and two on the gate walk)."""
+    gen = make_codegen(builtin(name, 3), LayerGeometry(8, 6, preacts=True), fourier)
+    report = ptxas_report(kernel_source(gen, "reduced"), arch="sm_90")
+    assert len(report) == len(name_expressions("reduced")), sorted(report)
+    spilling = {k: v for k, v in report.items() if v["spill_stores"] or v["spill_loads"]}
+    assert not spilling, f"{name}: register spills in {spilling}"
 
 
 @needs_nvcc

@@ -1,6 +1,7 @@
 """sha1 over the generated flash sources of every built-in x readout x preacts x base x reps x kernel family, plus
 one grouped layer: a restructure that must keep the kernels byte-identical prints the same line before and after
-(2026-12-06: ``481 c37de2eb236b9f5271af3f3f6b9d4a919a7340c7``). Runs on the CPU."""
+(2026-12-06, since the bf16/fp16 I/O kernels: ``481 16f8a252fc4c8d33ce1048dadf9d28bc1fec2c33``; the restructure
+before them kept ``c37de2eb236b9f5271af3f3f6b9d4a919a7340c7``). Runs on the CPU."""
 
 import hashlib
 import itertools

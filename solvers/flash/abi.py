@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import itertools
 import keyword
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-REALS = ("float", "double")
+# (compute type, I/O type) pairs per precision family, each compiled as its own module when first used: "full"
+# computes and stores in one type; "reduced" reads and writes bf16/fp16 (qbf16, qhalf: 16-bit storage types of
+# the helpers) and computes in float. Only the batch kernels have an I/O type; the per-edge ones take ``real``.
+PRECISIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "full": (("float", "float"), ("double", "double")),
+    "reduced": (("float", "qbf16"), ("float", "qhalf")),
+}
 
 
 @dataclass(frozen=True)
 class Param:
-    """A kernel parameter: its C type (``real`` is the compute type) and name."""
+    """A kernel parameter: its C type (``real`` is the compute type, ``io`` the batch tensors' storage type) and
+    name."""
 
     ctype: str
     name: str
@@ -35,7 +43,8 @@ class Flag:
 
 
 class KernelSpec:
-    """One ``__global__`` kernel template: ``template <typename real, bool FLAG...>``.
+    """One ``__global__`` kernel template: ``template <typename real, [typename io,] bool FLAG...>`` (``io`` where
+    a parameter is of that type).
 
     ``params`` is C-like text, ``const real* x, long long B``; its line breaks are kept in the signature.
     ``exclusive`` names pairs of flags never both true (no such variant is compiled). ``pack(**values)``
@@ -47,6 +56,7 @@ class KernelSpec:
         self.name, self.flags, self.exclusive = name, flags, exclusive
         self.rows = [[_param(p) for p in row.split(",") if p.strip()] for row in params.strip().splitlines()]
         self.params = tuple(p for row in self.rows for p in row)
+        self.has_io = any(re.search(r"\bio\b", p.ctype) for p in self.params)
         self.names = tuple(p.name for p in self.params)
         self.pack = _packer(name, self.names)
         self.flag_names = tuple(f.name for f in flags)
@@ -59,28 +69,31 @@ class KernelSpec:
     @property
     def signature(self) -> str:
         """The template head and the kernel's declarator (the source adds `` {`` and the body)."""
-        head = ", ".join(["typename real"] + [f"bool {f}" for f in self.flag_names])
+        types = ["typename real", "typename io"] if self.has_io else ["typename real"]
+        head = ", ".join(types + [f"bool {f}" for f in self.flag_names])
         opening = f"__global__ void {self.name}("
         rows = [", ".join(p.declaration for p in row) for row in self.rows]
         return f"template <{head}>\n{opening}" + (",\n" + " " * len(opening)).join(rows) + ")"
 
-    def instance(self, real: str, **flags: bool) -> str:
-        """The name expression of one variant, ``qkan_backward<float, false, true, ...>``; raises on a flag
-        missing, unknown or in a variant that is not compiled."""
+    def instance(self, real: str, io: str, **flags: bool) -> str:
+        """The name expression of one variant, ``qkan_backward<float, qbf16, false, true, ...>`` (``io`` is
+        ignored by a kernel without I/O type); raises on a flag missing, unknown or in a variant that is not
+        compiled."""
         _check(self.name, "flags", self.flag_names, flags)
         values = tuple(bool(flags[f]) for f in self.flag_names)
-        if real not in REALS or values not in self.variants:
-            raise ValueError(f"{self.name} has no compiled variant <{real}, {flags}>")
-        return self._expression(real, values)
+        if (real, io) not in _PAIRS or (not self.has_io and real != io) or values not in self.variants:
+            raise ValueError(f"{self.name} has no compiled variant <{real}, {io}, {flags}>")
+        return self._expression(real, io, values)
 
-    def _expression(self, real: str, values: tuple[bool, ...]) -> str:
-        return f"{self.name}<{', '.join([real] + [str(v).lower() for v in values])}>"
+    def _expression(self, real: str, io: str, values: tuple[bool, ...]) -> str:
+        types = [real, io] if self.has_io else [real]
+        return f"{self.name}<{', '.join(types + [str(v).lower() for v in values])}>"
 
-    def expressions(self, real: str) -> Iterator[str]:
-        return (self._expression(real, v) for v in self.variants)
+    def expressions(self, real: str, io: str) -> Iterator[str]:
+        return (self._expression(real, io, v) for v in self.variants)
 
-    def instantiation(self, expression: str, real: str) -> str:
-        types = ", ".join(p.ctype.replace("real", real) for p in self.params)
+    def instantiation(self, expression: str, real: str, io: str) -> str:
+        types = ", ".join(re.sub(r"\bio\b", io, re.sub(r"\breal\b", real, p.ctype)) for p in self.params)
         return f"template __global__ void {expression}({types});"
 
 
@@ -123,15 +136,15 @@ EDGE_TABLE = KernelSpec(
 FORWARD = KernelSpec(
     "qkan_forward",
     """
-    const real* x, const real* tab, real* out,
+    const io* x, const real* tab, io* out,
     long long B, long long O, long long I""",
     flags=(Flag("EDGE"),),
 )
 BACKWARD = KernelSpec(
     "qkan_backward",
     """
-    const real* x, const real* tab,
-    const real* gout, real* part, real* gxp,
+    const io* x, const real* tab,
+    const io* gout, real* part, io* gxp,
     long long B, long long O, long long I, long long TB""",
     flags=(Flag("EDGE"), Flag("SUMS", (True, False)), Flag("GX"), Flag("FLAT")),
     exclusive=(("EDGE", "SUMS"), ("GX", "FLAT")),
@@ -148,15 +161,26 @@ PARAM_GRADS = KernelSpec(
     flags=(Flag("SUMS"),),
 )
 KERNELS = (EDGE_TABLE, FORWARD, PARAM_GRADS, BACKWARD)  # in the order of the name expressions
+_PAIRS = frozenset(pair for pairs in PRECISIONS.values() for pair in pairs)
 
 
-def name_expressions() -> tuple[str, ...]:
-    """Every kernel variant the host launches (compiled by name, and explicitly instantiated in the source)."""
-    return tuple(e for real in REALS for spec in KERNELS for e in spec.expressions(real))
+def _specs(precision: str) -> Iterator[tuple[KernelSpec, str, str]]:
+    """(kernel, real, io) of a precision family; a kernel without I/O type only where the family stores real."""
+    for real, io in PRECISIONS[precision]:
+        for spec in KERNELS:
+            if spec.has_io or real == io:
+                yield spec, real, io
 
 
-def instantiations() -> str:
-    """Explicit instantiations of every name expression: NVRTC instantiates name expressions itself, but an
-    nvcc compile of the source (the CI's check) needs them spelled out."""
-    lines = [spec.instantiation(e, real) for real in REALS for spec in KERNELS for e in spec.expressions(real)]
+def name_expressions(precision: str = "full") -> tuple[str, ...]:
+    """Every kernel variant of a precision family the host launches (compiled by name, and explicitly
+    instantiated in that family's source)."""
+    return tuple(e for spec, real, io in _specs(precision) for e in spec.expressions(real, io))
+
+
+def instantiations(precision: str = "full") -> str:
+    """Explicit instantiations of a family's name expressions: NVRTC instantiates name expressions itself, but
+    an nvcc compile of the source (the CI's check) needs them spelled out."""
+    specs = _specs(precision)
+    lines = [spec.instantiation(e, real, io) for spec, real, io in specs for e in spec.expressions(real, io)]
     return "\n".join(lines) + "\n"

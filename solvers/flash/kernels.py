@@ -69,7 +69,7 @@ def forward_kernel(family: KernelFamily) -> str:
             family.write_state(samples, keep=False)
             family.write_readout(samples, lazy=True)
             samples.line(
-                "if (EDGE) { if (b < B) out[(b * O + o) * I + i] = f; }",
+                "if (EDGE) { if (b < B) io_put(out + (b * O + o) * I + i, f); }",
                 f"else {{ acc{k} += t{qw} * f + t{qb}{base}; }}",
             )
     xvalues, load = CudaWriter(3), CudaWriter(3)
@@ -180,8 +180,9 @@ def write_layer_gradients(w: CudaWriter, layout: Layout, base: bool) -> None:
     )
 
 
-def source(family: KernelFamily) -> str:
-    """The full CUDA source: helpers, the four kernels and their float/double instantiations."""
+def source(family: KernelFamily, precision: str = "full") -> str:
+    """The CUDA source of one precision family (abi.PRECISIONS): helpers, the four kernels and that family's
+    instantiations."""
     plan = family.plan
     sigma, dsigma = ACTIVATIONS[plan.base].cuda if plan.base else ("real(0)", "real(0)")
     header = (
@@ -195,6 +196,6 @@ def source(family: KernelFamily) -> str:
         forward_kernel(family),
         backward_kernel(family),
         family.param_grads_kernel(),
-        abi.instantiations(),
+        abi.instantiations(precision),
     ]
     return "\n".join(parts)

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional, Sequence, Union, overload
+from typing import Any, Optional, Sequence, Union, overload
 
 import torch
 from torch import Tensor
 
 from ..cuda_runtime import launch, load_module
-from . import abi, tuning
+from . import abi, kernels, tuning
 from .fourier import Codegen
 
 GradTuple = tuple[Optional[Tensor], ...]  # grad x, theta, preacts w, c, postact w, b, base weight
 ALL_GRADS = (True,) * 7
-C_TYPE = {torch.float32: "float", torch.float64: "double"}
+C_TYPE = {torch.float32: "float", torch.float64: "double", torch.bfloat16: "qbf16", torch.float16: "qhalf"}
+PRECISION = {torch.float32: "full", torch.float64: "full", torch.bfloat16: "reduced", torch.float16: "reduced"}
 LAUNCH_CACHE = 64  # call signatures whose launch geometry a kernel set keeps
 
 
@@ -69,6 +70,7 @@ class ForwardLaunch:
     out_shape: tuple[int, ...]
     edge_kernel: str
     edge_grid: tuple[int]
+    batch_module: Any  # the module of the I/O dtype's precision family
     forward_kernel: str
     forward_grid: tuple[int, int]
 
@@ -79,6 +81,7 @@ class BackwardLaunch:
 
     part_shape: tuple[int, int, int, int]
     gxp_shape: Optional[tuple[int, int, int]]
+    batch_module: Any
     backward_kernel: str
     backward_grid: tuple[int, int, int]
     threads: int
@@ -91,24 +94,36 @@ class BackwardLaunch:
 
 
 class FlashKernels:
-    """The compiled kernels of one (circuit, geometry) and their launches."""
+    """The compiled kernels of one (circuit, geometry) and their launches. Parameters, the per-edge table and
+    the per-tile sums are in the compute dtype (float32 or float64); x, the output, its cotangent and grad_x in
+    the I/O dtype: the compute dtype, or bf16/fp16 over float32 (the "reduced" kernels, compiled when first
+    asked for)."""
 
     def __init__(self, codegen: Codegen):
         self.codegen = codegen
         self.geometry = codegen.plan.geometry
         self.table_size = codegen.layout.table_size
-        self.module = load_module(codegen.source, abi.name_expressions())
+        self.module = load_module(codegen.source, abi.name_expressions("full"))
         self._forward_launch = lru_cache(maxsize=LAUNCH_CACHE)(self._plan_forward)
         self._backward_launch = lru_cache(maxsize=LAUNCH_CACHE)(self._plan_backward)
 
-    def _plan_forward(self, edge: bool, batch: int, out_dim: int, in_dim: int, dtype: torch.dtype) -> ForwardLaunch:
-        real = C_TYPE[dtype]
+    def _batch_module(self, io_dtype: torch.dtype) -> Any:
+        precision = PRECISION[io_dtype]
+        if precision == "full":
+            return self.module
+        return load_module(kernels.source(self.codegen, precision), abi.name_expressions(precision))
+
+    def _plan_forward(
+        self, edge: bool, batch: int, out_dim: int, in_dim: int, dtype: torch.dtype, io_dtype: torch.dtype
+    ) -> ForwardLaunch:
+        real, io = C_TYPE[dtype], C_TYPE[io_dtype]
         return ForwardLaunch(
             (self.table_size, in_dim, out_dim),
             (batch, out_dim, in_dim) if edge else (batch, out_dim),
-            abi.EDGE_TABLE.instance(real),
+            abi.EDGE_TABLE.instance(real, real),
             (_blocks(out_dim * in_dim, tuning.EDGE_THREADS),),
-            abi.FORWARD.instance(real, EDGE=edge),
+            self._batch_module(io_dtype),
+            abi.FORWARD.instance(real, io, EDGE=edge),
             (_blocks(batch, tuning.NB), _blocks(out_dim, 32)),
         )
 
@@ -124,10 +139,10 @@ class FlashKernels:
         bw: Tensor,
         mask: Tensor,
     ) -> tuple[Tensor, Tensor]:
-        """(y (B, O) or, with ``edge``, f (B, O, I); the per-edge table (P, I, O))."""
+        """(y (B, O) or, with ``edge``, f (B, O, I), in x's dtype; the per-edge table (P, I, O))."""
         batch, (out_dim, in_dim) = x.shape[0], mask.shape
-        plan = self._forward_launch(edge, batch, out_dim, in_dim, x.dtype)
-        table = torch.empty(*plan.table_shape, dtype=x.dtype, device=x.device)
+        plan = self._forward_launch(edge, batch, out_dim, in_dim, theta.dtype, x.dtype)
+        table = theta.new_empty(plan.table_shape)
         out = x.new_empty(plan.out_shape)
         launch(
             self.module,
@@ -150,7 +165,7 @@ class FlashKernels:
         )
         if batch:
             launch(
-                self.module,
+                plan.batch_module,
                 plan.forward_kernel,
                 plan.forward_grid,
                 (32 * tuning.INPUT_SPLIT,),
@@ -164,10 +179,17 @@ class FlashKernels:
         return tuning.BACKWARD_CHUNK[element_size] * (span * self.codegen.x_width + 33 * warps) * element_size
 
     def _plan_backward(
-        self, edge: bool, batch: int, out_dim: int, in_dim: int, dtype: torch.dtype, needed: tuple[bool, ...]
+        self,
+        edge: bool,
+        batch: int,
+        out_dim: int,
+        in_dim: int,
+        dtype: torch.dtype,
+        io_dtype: torch.dtype,
+        needed: tuple[bool, ...],
     ) -> BackwardLaunch:
         need_x, _, _, _, need_pw, need_pb, need_bw = map(bool, needed)
-        real, layout = C_TYPE[dtype], self.codegen.layout
+        real, io, layout = C_TYPE[dtype], C_TYPE[io_dtype], self.codegen.layout
         flat = not need_x and out_dim > 32 and out_dim % 32 != 0  # else no lane idles over one input's outputs
         sums = not edge and (need_pw or need_pb or need_bw)  # the layer sums, only for a trainable one of these
         (blocks, chunks), warps, tiles, tile = backward_tiling(batch, out_dim, in_dim, flat)
@@ -176,13 +198,14 @@ class FlashKernels:
         return BackwardLaunch(
             (tiles, n_acc, in_dim, out_dim),
             (chunks, batch, in_dim) if need_x else None,
-            abi.BACKWARD.instance(real, EDGE=edge, SUMS=sums, GX=need_x, FLAT=flat),
+            self._batch_module(io_dtype),
+            abi.BACKWARD.instance(real, io, EDGE=edge, SUMS=sums, GX=need_x, FLAT=flat),
             (blocks, tiles, chunks),
             32 * warps,
             self.backward_shared_bytes(warps, span, dtype.itemsize),
             tiles,
             tile,
-            abi.PARAM_GRADS.instance(real, SUMS=sums),
+            abi.PARAM_GRADS.instance(real, real, SUMS=sums),
             (_blocks(out_dim * in_dim, 32),),
             chunks,
         )
@@ -202,13 +225,13 @@ class FlashKernels:
         """Gradients in GradTuple order; those ``needed`` marks False are None, never allocated or written
         (for ``edge`` the post-activation and base gradients are zeros)."""
         batch, (out_dim, in_dim) = x.shape[0], mask.shape
-        plan = self._backward_launch(edge, batch, out_dim, in_dim, x.dtype, tuple(needed))
+        plan = self._backward_launch(edge, batch, out_dim, in_dim, theta.dtype, x.dtype, tuple(needed))
         _, _, need_prew, need_prec, need_pw, need_pb, need_bw = needed
-        part = torch.empty(*plan.part_shape, dtype=x.dtype, device=x.device)
-        gxp = None if plan.gxp_shape is None else torch.empty(*plan.gxp_shape, dtype=x.dtype, device=x.device)
+        part = theta.new_empty(plan.part_shape)
+        gxp = None if plan.gxp_shape is None else x.new_empty(plan.gxp_shape)
         if batch:
             launch(
-                self.module,
+                plan.batch_module,
                 plan.backward_kernel,
                 plan.backward_grid,
                 (plan.threads,),
@@ -222,10 +245,10 @@ class FlashKernels:
             if gxp is not None:
                 gxp.zero_()
         edge_shape, cg, groups = (out_dim, in_dim), self.codegen, self.geometry.groups
-        g_theta = x.new_empty(*edge_shape, cg.plan.theta_numel)
-        g_prew = x.new_empty(*edge_shape, cg.plan.reps) if need_prew else None
-        g_prec = x.new_empty(*edge_shape, cg.plan.reps) if need_prec else None
-        g_pw, g_pb, g_bw = (x.new_empty(edge_shape) if need else None for need in (need_pw, need_pb, need_bw))
+        g_theta = theta.new_empty(*edge_shape, cg.plan.theta_numel)
+        g_prew = theta.new_empty(*edge_shape, cg.plan.reps) if need_prew else None
+        g_prec = theta.new_empty(*edge_shape, cg.plan.reps) if need_prec else None
+        g_pw, g_pb, g_bw = (theta.new_empty(edge_shape) if need else None for need in (need_pw, need_pb, need_bw))
         launch(
             self.module,
             plan.param_kernel,

@@ -41,7 +41,8 @@ def flash_forward(
     bw: Tensor,
     mask: Tensor,
 ) -> tuple[Tensor, Tensor]:
-    """(y (B, O) or f (B, O, I), per-edge table (P, I, O)) from contiguous inputs of one dtype."""
+    """(y (B, O) or f (B, O, I) in x's dtype, per-edge table (P, I, O)) from contiguous inputs: parameters in the
+    compute dtype, x in it too or in bf16/fp16 over float32 parameters."""
     return _KERNELS[key].forward(edge, x, theta, pre_w, pre_c, pw, pb, bw, mask)
 
 
@@ -49,7 +50,7 @@ def flash_forward(
 def _(key, edge, x, theta, pre_w, pre_c, pw, pb, bw, mask):
     out_dim, in_dim = mask.shape
     shape = (x.shape[0], out_dim, in_dim) if edge else (x.shape[0], out_dim)
-    table = x.new_empty(_KERNELS[key].table_size, in_dim, out_dim)
+    table = theta.new_empty(_KERNELS[key].table_size, in_dim, out_dim)
     return x.new_empty(shape), table
 
 

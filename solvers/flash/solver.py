@@ -27,9 +27,13 @@ COMPUTE_DTYPE = {
 }
 
 
+REDUCED_IO = (torch.bfloat16, torch.float16)  # read and written by the kernels themselves over float32 compute
+
+
 class FlashProgram(Program):
     """Runs the generated kernels (``ops.flash_apply``: custom ops when compiled, an autograd Function in
-    eager mode); bf16/fp16 in and out, computed in float32."""
+    eager mode). Computes in float32 or float64; x, the output and grad_x may be bf16/fp16 over float32, which
+    the kernels read and write themselves (no cast round trip through float32 tensors)."""
 
     def __init__(
         self,
@@ -46,9 +50,12 @@ class FlashProgram(Program):
         self.key = register_kernels(f"{digest}-{geometry.in_dim}x{geometry.out_dim}", self.kernels)
         self.callable_base = self.kernels.codegen.plan.base is None
 
+    def accepts_input(self, dtype: torch.dtype) -> bool:
+        return dtype == self.dtype or (self.compute_dtype == torch.float32 and dtype in REDUCED_IO)
+
     def _run(self, edge: bool, x: Tensor, params: LayerParams) -> Tensor:
-        y = flash_apply(self.key, edge, *(self._compute_form(t) for t in (x, *params)))
-        return y if y.dtype == x.dtype else y.to(x.dtype)
+        x_io = x.contiguous() if self.accepts_input(x.dtype) and x.dtype in REDUCED_IO else self._compute_form(x)
+        return flash_apply(self.key, edge, x_io, *(self._compute_form(t) for t in params))
 
     def _compute_form(self, t: Tensor) -> Tensor:
         """``t`` contiguous in the compute dtype (returned as is when it already is: the common case costs
@@ -60,8 +67,9 @@ class FlashProgram(Program):
     def layer_output(self, x: Tensor, params: LayerParams) -> Tensor:
         y = self._run(False, x, params)
         if self.callable_base:
-            sigma = base_activation_fn(self.geometry.base_activation)(x)
-            y = y + sigma @ (params.mask * params.base_weight).T
+            weight = params.mask * params.base_weight
+            sigma = base_activation_fn(self.geometry.base_activation)(x.to(weight.dtype))
+            y = y + (sigma @ weight.T).to(y.dtype)
         return y
 
     def circuit_values(self, x: Tensor, params: LayerParams) -> Tensor:
@@ -69,7 +77,7 @@ class FlashProgram(Program):
 
 
 class FlashSolver(Solver):
-    """Fused CUDA kernels for any single-qubit circuit (CUDA + CuPy; float32/64, bf16/fp16 via fp32)."""
+    """Fused CUDA kernels for any single-qubit circuit (CUDA + CuPy; float32/64 compute, bf16/fp16 I/O)."""
 
     name = "flash"
     options = {"fourier": None}

@@ -19,6 +19,24 @@ __device__ __forceinline__ float qrsqrt_normal(float a) {
 }
 __device__ __forceinline__ double qrsqrt_normal(double a) { return rsqrt(a); }
 
+// storage of the batch tensors (x, out, gout, grad_x) in the reduced-precision variants: bf16 and fp16 bit
+// patterns, converted by one PTX instruction each way (round to nearest even on the way out, as torch does).
+// io_load gives the compute value, io_put stores one; for float and double they are plain accesses.
+struct qbf16 { unsigned short bits; };
+struct qhalf { unsigned short bits; };
+__device__ __forceinline__ float io_load(float v) { return v; }
+__device__ __forceinline__ double io_load(double v) { return v; }
+__device__ __forceinline__ float io_load(qbf16 v) { return __uint_as_float((unsigned)v.bits << 16); }
+__device__ __forceinline__ float io_load(qhalf v) {
+  float r;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(r) : "h"(v.bits));
+  return r;
+}
+__device__ __forceinline__ void io_put(float* p, float v) { *p = v; }
+__device__ __forceinline__ void io_put(double* p, double v) { *p = v; }
+__device__ __forceinline__ void io_put(qbf16* p, float v) { asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(p->bits) : "f"(v)); }
+__device__ __forceinline__ void io_put(qhalf* p, float v) { asm("cvt.rn.f16.f32 %0, %1;" : "=h"(p->bits) : "f"(v)); }
+
 template <typename real> struct M2 { real ar, ai, br, bi, cr, ci, dr, di; };  // [[a, b], [c, d]]
 // four reals read together from 16-byte aligned shared memory (one LDS.128 for float, two for double)
 template <typename real> struct __align__(16) Q4 { real a, b, c, d; };
@@ -145,7 +163,7 @@ ${signature} {
     for (int q = threadIdx.x; q < ${nb} * n_i; q += blockDim.x) {
       const int k = q / n_i, ii = q % n_i;
       const long long b = b0 + k;
-      const real xv = b < B ? x[b * I + i0 + ii] : real(0);
+      const real xv = b < B ? real(io_load(x[b * I + i0 + ii])) : real(0);
       real* dst = xs + (k * ${ic} + ii) * ${K};
 ${xvalues}
     }
@@ -168,7 +186,7 @@ ${samples}
       for (int k = 0; k < ${nb}; ++k) {
         real total = real(0);
         for (int v = 0; v < ${isplit}; ++v) total += red[(v * 32 + lane) * ${nb} + k];
-        if (b0 + k < B) out[(b0 + k) * O + o] = total;
+        if (b0 + k < B) io_put(out + (b0 + k) * O + o, total);
       }
     }
   }
@@ -210,12 +228,12 @@ ${accs}
     const int n = (int)((b_end - c0 < GS) ? b_end - c0 : GS);
     for (int q = threadIdx.x; q < n * span; q += nthreads) {
       const int j = q / span;
-      const real xv = x[(c0 + j) * I + i_first + (q - j * span)];
+      const real xv = real(io_load(x[(c0 + j) * I + i_first + (q - j * span)]));
       real* dst = xs + q * ${K};
 ${xvalues}
     }
     for (int j = 0; j < n; ++j)
-      gs[j * nthreads + threadIdx.x] = EDGE ? gout[((c0 + j) * O + o) * I + i] : gout[(c0 + j) * O + o];
+      gs[j * nthreads + threadIdx.x] = real(io_load(EDGE ? gout[((c0 + j) * O + o) * I + i] : gout[(c0 + j) * O + o]));
     __syncthreads();
     const real* xq = xl;  // sample j's x-only values and cotangent: pointers stepped, not indices recomputed
     const real* gq = gs + threadIdx.x;
@@ -236,7 +254,7 @@ ${sample}
     for (int j = threadIdx.x; GX && j < n; j += nthreads) {
       real s = real(0);
       for (int w = 0; w < nwarps; ++w) s += sm[w * GS + j];
-      gxp[(oc * B + c0 + j) * I + i] = s;
+      io_put(gxp + (oc * B + c0 + j) * I + i, s);
     }
   }
   if (active) {
