@@ -15,6 +15,7 @@ from torch import nn
 
 from qkan.solvers import LayerGeometry, LayerParams, Program, get_solver
 from qkan.solvers import compile as compile_program
+from qkan.solvers.opaque import opaque_apply, register_opaque
 
 from .settings import Activation, Ansatz, Device, LayerSettings
 from .validation import check_values, layer_mode
@@ -24,6 +25,13 @@ if TYPE_CHECKING:
 
 _DEFAULTS = LayerSettings()
 _Layer = TypeVar("_Layer", bound="QKANLayer")
+
+
+def _call(program: Program, method: str, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
+    """``program.method(x, params)``; under torch.compile, as one opaque op for a Program dynamo cannot trace."""
+    if program.traceable or not torch.compiler.is_compiling():
+        return getattr(program, method)(x, params)
+    return opaque_apply(program, method, x, params)
 
 
 def autocast_dtype(device: torch.device) -> Optional[torch.dtype]:
@@ -226,9 +234,10 @@ class QKANLayer(nn.Module):
         """The compiled Program for this device and dtype (compiled once, then reused)."""
         key = (device, dtype)
         if key not in self._programs:
-            self._programs[key] = compile_program(
-                self.solver, self.circuit, self.geometry, dtype, device, **self._settings.options
-            )
+            program = compile_program(self.solver, self.circuit, self.geometry, dtype, device, **self._settings.options)
+            if not program.traceable:
+                register_opaque(program)
+            self._programs[key] = program
         return self._programs[key]
 
     def _prepare_programs(self) -> None:
@@ -280,9 +289,9 @@ class QKANLayer(nn.Module):
             x = x.to(amp if program.accepts_input(amp) else params.theta.dtype)
         check_values(x, params, self.geometry, self._arccos_reps, layer_mode(self.check_finite, x.device), self._name())
         if amp is None:
-            return getattr(program, method)(x, params)
+            return _call(program, method, x, params)
         with torch.autocast(x.device.type, enabled=False):
-            return getattr(program, method)(x, params).to(amp)
+            return _call(program, method, x, params).to(amp)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._run("layer_output", x)

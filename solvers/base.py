@@ -16,7 +16,13 @@ __all__ = ["LayerGeometry", "LayerParams", "Program", "Solver", "UnsupportedCirc
 
 
 class Program(ABC):
-    """A circuit compiled for one (geometry, dtype, device); differentiable in x and all params."""
+    """A circuit compiled for one (geometry, dtype, device); differentiable in x and all params.
+
+    ``traceable``: torch.compile can trace its calls; a Program that cannot (library calls, data-dependent
+    planning) runs as one opaque op there (solvers/opaque.py), reached by ``opaque_key``."""
+
+    traceable: ClassVar[bool] = True
+    opaque_key: Optional[str] = None
 
     def __init__(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device):
         self.circuit = circuit

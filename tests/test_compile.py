@@ -1,5 +1,6 @@
 """torch.compile(fullgraph=True) of every QKAN model: no graph breaks, compiled equal to eager (outputs and
-gradients), and no recompile when only the batch size changes. CPU with exact; CUDA with flash (marker gpu)."""
+gradients), and no recompile when only the batch size changes. CPU with exact and cutn (an opaque op); CUDA with
+flash (marker gpu), also under inductor's reduce-overhead and max-autotune modes and autocast."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from qkan import QKAN, QKANLayer
 from qkan.models import GPT, HQKAN, HQKANClassifier
 
 CPU_EXACT = pytest.param("cpu", "exact", id="cpu-exact")
+CPU_CUTN = pytest.param("cpu", "cutn", id="cpu-cutn")  # not traceable: one opaque op per layer call
 CUDA_FLASH = pytest.param("cuda", "flash", id="cuda-flash", marks=pytest.mark.gpu)
-BACKENDS = [CPU_EXACT, CUDA_FLASH]
+BACKENDS = [CPU_EXACT, CPU_CUTN, CUDA_FLASH]
 
 
 def _skip_without(device: str) -> None:
@@ -80,4 +82,26 @@ def test_dynamic_batch_compiles_once(device, solver):
         torch._dynamo.decorators.mark_unbacked(x, 0)
         torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-6)
     assert counter.frame_count == 1
+    torch._dynamo.reset()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["reduce-overhead", "max-autotune"])
+@pytest.mark.parametrize("amp", [None, torch.bfloat16], ids=["fp32", "bf16"])
+def test_inductor_modes_on_flash(mode, amp):
+    """inductor (CUDA graphs for reduce-overhead, autotuned kernels for max-autotune) around the flash ops:
+    a GPT with the HQKAN feed-forward trains, compiled equal to eager within the dtype's tolerance."""
+    _skip_without("cuda")
+    torch.manual_seed(0)
+    model = GPT(64, 16, n_layer=1, n_head=2, n_embd=16, mlp="hqkan", solver="flash").cuda()
+    idx = torch.randint(64, (4, 16), device="cuda")
+    compiled = torch.compile(model, mode=mode, fullgraph=True)
+    with torch.autocast("cuda", dtype=amp or torch.float32, enabled=amp is not None):
+        want = model(idx, idx)[1]
+        for _ in range(3):  # reduce-overhead records its graph on a later call
+            got = compiled(idx, idx)[1]
+    tolerance = 2e-2 if amp else 1e-4
+    torch.testing.assert_close(got.float(), want.float(), rtol=tolerance, atol=tolerance)
+    got.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
     torch._dynamo.reset()

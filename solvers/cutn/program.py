@@ -108,7 +108,10 @@ def _chunks(batch: int, chunk: int) -> list[tuple[int, int]]:
 class CutnProgram(Program):
     """One network per readout mode, chunked over the batch under ``memory_limit`` (bytes; None: one
     chunk). ``backward``: ``cutensornet`` (its own gradients where they apply, else environments) or
-    ``environments``. Both options arrive resolved and checked by ``CutnSolver.build``."""
+    ``environments``. Both options arrive resolved and checked by ``CutnSolver.build``. Not traceable (path
+    finding and library calls on concrete tensors): compiled models call it as one opaque op."""
+
+    traceable = False
 
     def __init__(
         self,
