@@ -1,13 +1,16 @@
-"""Griffe extension for the API reference: applies pyproject.toml's package-dir mapping to the source tree.
+"""Griffe extensions for the API reference: pyproject.toml's package-dir mapping, and Sphinx roles in docstrings.
 
 circuits/ and solvers/ install as qkan.circuits and qkan.solvers, but griffe reads the source tree, where
 qkan/ has no such subfolders. When griffe has loaded ``qkan``, this loads each mapped folder as that
 subpackage (its relative imports resolve under ``qkan``), so the reference documents, and cross-links,
-``qkan.circuits.Circuit`` whether or not (and however) the package is installed.
+``qkan.circuits.Circuit`` whether or not (and however) the package is installed. The docstrings name
+objects with Sphinx roles (``:class:`~qkan.settings.LayerSettings` ``), which Markdown would show as typed;
+they become code spans of the name.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ else:  # the docs extra installs tomli there
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
+SPHINX_ROLE = re.compile(r":(?:class|func|meth|attr|data|mod|exc|obj):`(~?)([^`]+)`")
 
 
 def mapped_subpackages(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, Path]:
@@ -43,3 +47,17 @@ class PackageDir(griffe.Extension):
             pkg.set_member(name, module)
             loader.expand_exports(module)
             loader.expand_wildcards(module, external=False)
+
+
+class SphinxRoles(griffe.Extension):
+    """Turns ``:role:`~name` `` in docstrings into a code span of the name, as Sphinx would display it."""
+
+    def on_object(self, *, obj: griffe.Object, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = SPHINX_ROLE.sub(_code_span, obj.docstring.value)
+
+
+def _code_span(role: re.Match) -> str:
+    """A role's target as code; ``~`` keeps its last component, as in Sphinx."""
+    short, name = role.groups()
+    return f"`{name.rsplit('.', 1)[-1] if short else name}`"
