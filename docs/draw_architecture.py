@@ -1,4 +1,4 @@
-"""Draw docs/architecture.png, the package map of the README's "Architecture" section.
+"""Draw docs/architecture.png, the package map on the documentation site's home page (docs/index.md).
 
     python docs/draw_architecture.py [output.png]
 

@@ -1,7 +1,7 @@
 """``solver="auto"``: per layer and per batch size, pick the solver from the device, what each
 solver supports and its estimated memory against free memory; :func:`explain` says why.
 
-The rule (docs/design.md, "Auto"; the README says it too): the registered solvers whose
+The rule (docs/design.md, "Auto"; docs/guide/solvers.md says it too): the registered solvers whose
 ``auto_rank`` lists the device type, in rank order; the first that supports the circuit and whose
 estimate fits in AUTO_MEMORY_FRACTION of free memory (or that bounds its own memory) wins. With
 the built-ins: on CUDA flash, else exact when it fits, else cutn; on CPU exact when it fits, else
