@@ -127,9 +127,10 @@ __global__ void spline_backward_table(const long long* __restrict__ order, const
     }
 }
 
-template __global__ void spline_forward<float>(const float*, const float*, const double*, float*, long long, int, int, int);
-template __global__ void spline_forward<double>(const double*, const double*, const double*, double*, long long, int, int,
-                                                int);
+template __global__ void spline_forward<float>(const float*, const float*, const double*, float*, long long, int,
+                                               int, int);
+template __global__ void spline_forward<double>(const double*, const double*, const double*, double*, long long, int,
+                                                int, int);
 template __global__ void spline_backward_x<float>(const float*, const float*, const double*, const float*, float*,
                                                   long long, int, int, int);
 template __global__ void spline_backward_x<double>(const double*, const double*, const double*, const double*, double*,
@@ -142,7 +143,9 @@ template __global__ void spline_backward_table<double>(const long long*, const d
 
 SUPPORTED_DTYPES = {torch.float32: "float", torch.float64: "double"}
 NAME_EXPRESSIONS = tuple(
-    f"spline_{kind}<{ctype}>" for kind in ("forward", "backward_x", "backward_table") for ctype in SUPPORTED_DTYPES.values()
+    f"spline_{kind}<{ctype}>"
+    for kind in ("forward", "backward_x", "backward_table")
+    for ctype in SUPPORTED_DTYPES.values()
 )
 
 
@@ -186,7 +189,9 @@ def backward_x(x: torch.Tensor, table: torch.Tensor, geometry: torch.Tensor, gra
     return dx
 
 
-def backward_table(x: torch.Tensor, table: torch.Tensor, low: float, inv_step: float, grad: torch.Tensor) -> torch.Tensor:
+def backward_table(
+    x: torch.Tensor, table: torch.Tensor, low: float, inv_step: float, grad: torch.Tensor
+) -> torch.Tensor:
     """dL/dV (I, G + 1, O): samples sorted by segment per input (stable, so reproducible), then the kernel."""
     from .spline_lookup import segments
 
@@ -230,7 +235,8 @@ class SplineLookupCUDA(torch.autograd.Function):
         x, table, geometry = ctx.saved_tensors
         grad = grad.contiguous()
         dx = backward_x(x, table.detach(), geometry, grad) if ctx.needs_input_grad[0] else None
-        dv = backward_table(x, table.detach(), *ctx.constants, grad) if ctx.needs_input_grad[1] else None
+        low, inv_step = ctx.constants
+        dv = backward_table(x, table.detach(), low, inv_step, grad) if ctx.needs_input_grad[1] else None
         return dx, dv, None, None
 
 
