@@ -2,7 +2,9 @@
 
 y_o = sum_i [ w_base[o, i] silu(x_i) + scaler[o, i] sum_k c[o, i, k] B_k(x_i) ],
 B_k the cubic (``spline_order``) B-splines on a uniform grid over ``grid_range`` extended by
-``spline_order`` knots on each side; outside the extended grid only the SiLU branch remains.
+``spline_order`` knots on each side; outside the extended grid only the SiLU branch remains. The
+spline branch is contracted block by block (basis_contraction): the (batch, in, K) bases are never
+held whole.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs
+from .basis_contraction import BasisContraction
 
 
 def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tensor:
@@ -27,6 +30,24 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tens
         right = (grid[:, p + 1 :] - x) / (grid[:, p + 1 :] - grid[:, 1:-p])
         bases = left * bases[..., :-1] + right * bases[..., 1:]
     return bases
+
+
+class BSplineBasis:
+    """B-splines of the inputs [start, stop) of z (N, I) on their knots, and their z-derivatives
+    (d B_k,p = p (B_k,p-1 / (t_k+p - t_k) - B_k+1,p-1 / (t_k+p+1 - t_k+1)))."""
+
+    def __init__(self, grid: torch.Tensor, order: int):
+        self.grid, self.order = grid, order
+
+    def values(self, z: torch.Tensor, start: int = 0, stop: Optional[int] = None) -> torch.Tensor:
+        return bspline_basis(z[:, start:stop], self.grid[start:stop], self.order)
+
+    def values_and_slopes(self, z: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        grid, p = self.grid[start:stop], self.order
+        lower = bspline_basis(z[:, start:stop], grid, p - 1)
+        left = lower[..., :-1] / (grid[:, p:-1] - grid[:, : -(p + 1)])
+        right = lower[..., 1:] / (grid[:, p + 1 :] - grid[:, 1:-p])
+        return self.values(z, start, stop), p * (left - right)
 
 
 class BSplineKAN(BaselineLayer):
@@ -79,10 +100,8 @@ class BSplineKAN(BaselineLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         lead, rows = x.shape[:-1], x.reshape(-1, self.in_dim)
-        bases = bspline_basis(rows, self.grid, self.spline_order).flatten(1)  # (N, I * K)
-        y = F.linear(F.silu(rows), self.base_weight) + F.linear(
-            bases, self._scaled_spline_weight().reshape(self.out_dim, -1)
-        )
+        basis = BSplineBasis(self.grid, self.spline_order)
+        y = F.linear(F.silu(rows), self.base_weight) + BasisContraction.apply(rows, self._scaled_spline_weight(), basis)
         return y.reshape(*lead, self.out_dim)
 
     def edge_values(self, x: torch.Tensor) -> torch.Tensor:
