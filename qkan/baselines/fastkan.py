@@ -47,6 +47,8 @@ class RadialBasis:
 class FastKAN(BaselineLayer):
     """LayerNorm -> radial basis expansion -> linear, plus a linear SiLU base branch."""
 
+    centers: torch.Tensor  # a buffer (num_grids,)
+
     def __init__(
         self,
         in_dim: int,
