@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from qkan.baselines import BSplineKAN, FastKAN, basis_contraction
 from qkan.baselines.bspline import bspline_basis
+from qkan.solvers.cuda_runtime import nvcc_available, ptxas_report
 
 
 def plain_fastkan(layer, x):
@@ -86,3 +87,22 @@ def test_empty_batch():
         y = layer(x)
         y.sum().backward()
         assert y.shape == (0, 3) and x.grad.shape == (0, 4)
+
+
+def test_double_slot_round_trips():
+    import numpy as np
+
+    from qkan.baselines.basis_cuda import double_slot
+
+    for value in (0.5714285714285714, -2.0, 3.0):
+        assert np.int64(double_slot(value)).view(np.float64) == value
+
+
+@pytest.mark.skipif(not nvcc_available(), reason="needs nvcc")
+def test_basis_cuda_source_compiles_without_spills():
+    from qkan.baselines.basis_cuda import SOURCE
+
+    report = ptxas_report(SOURCE, arch="sm_90")
+    assert len(report) == 8  # rbf and B-spline values and input gradients, float and double
+    for name, info in report.items():
+        assert info["spill_stores"] == 0 and info["spill_loads"] == 0, (name, info)

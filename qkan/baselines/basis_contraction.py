@@ -14,11 +14,23 @@ BLOCK_BYTES = 32 << 20  # bytes of bases one block may hold
 
 
 class Basis(Protocol):
-    """Bases of inputs [start, stop): values (N, stop - start, K) and, for the backward, their z-derivatives."""
+    """Bases of the inputs [start, stop) of z (N, I) contiguous: values (N, stop - start, K), and for the
+    backward dz[:, start:stop] = sum_k dbases[..., k] dB_k/dz written in place."""
 
     def values(self, z: torch.Tensor, start: int = 0, stop: Optional[int] = None) -> torch.Tensor: ...
 
-    def values_and_slopes(self, z: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def write_input_gradient(
+        self, z: torch.Tensor, start: int, stop: int, dbases: torch.Tensor, dz: torch.Tensor
+    ) -> None: ...
+
+
+def use_kernels(z: torch.Tensor) -> bool:
+    """Whether the bases of z come from basis_cuda (CUDA float32/float64 with CuPy) rather than torch."""
+    from qkan.solvers.cuda_runtime import cupy_available
+
+    from .basis_cuda import SUPPORTED_DTYPES
+
+    return z.is_cuda and z.dtype in SUPPORTED_DTYPES and cupy_available()
 
 
 def input_blocks(rows: int, in_dim: int, size: int, itemsize: int) -> list[tuple[int, int]]:
@@ -32,6 +44,7 @@ class BasisContraction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, weight: torch.Tensor, basis: Basis) -> torch.Tensor:
+        z = z.contiguous()
         n, in_dim = z.shape
         out_dim, size = weight.shape[0], weight.shape[2]
         blocks = input_blocks(n, in_dim, size, z.element_size())
@@ -53,13 +66,10 @@ class BasisContraction(torch.autograd.Function):
         dz = torch.empty_like(z) if ctx.needs_input_grad[0] else None
         dw = torch.empty_like(weight) if ctx.needs_input_grad[1] else None
         for start, stop in input_blocks(n, in_dim, size, z.element_size()):
-            w = weight[:, start:stop]
-            if dz is None:
-                bases = ctx.basis.values(z, start, stop)
-            else:
-                bases, slopes = ctx.basis.values_and_slopes(z, start, stop)
-                dbases = (grad @ w.reshape(out_dim, -1)).view(n, stop - start, size)
-                dz[:, start:stop] = (dbases * slopes).sum(-1)
+            if dz is not None:
+                dbases = (grad @ weight[:, start:stop].reshape(out_dim, -1)).view(n, stop - start, size)
+                ctx.basis.write_input_gradient(z, start, stop, dbases, dz)
             if dw is not None:
-                dw[:, start:stop] = (grad.T @ bases.flatten(1)).view(out_dim, stop - start, size)
+                bases = ctx.basis.values(z, start, stop).flatten(1)
+                dw[:, start:stop] = (grad.T @ bases).view(out_dim, stop - start, size)
         return dz, dw, None

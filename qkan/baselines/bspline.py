@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import basis_cuda
 from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs
-from .basis_contraction import BasisContraction
+from .basis_contraction import BasisContraction, use_kernels
 
 
 def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tensor:
@@ -33,21 +34,33 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tens
 
 
 class BSplineBasis:
-    """B-splines of the inputs [start, stop) of z (N, I) on their knots, and their z-derivatives
-    (d B_k,p = p (B_k,p-1 / (t_k+p - t_k) - B_k+1,p-1 / (t_k+p+1 - t_k+1)))."""
+    """B-splines of the inputs [start, stop) of z (N, I) on their knots, and the input gradient through
+    dB_k,p = p (B_k,p-1 / (t_k+p - t_k) - B_k+1,p-1 / (t_k+p+1 - t_k+1)) (CUDA kernels of basis_cuda for
+    CUDA float32/float64 up to order basis_cuda.MAX_ORDER, else torch)."""
 
     def __init__(self, grid: torch.Tensor, order: int):
         self.grid, self.order = grid, order
 
+    def _kernels(self, z: torch.Tensor) -> bool:
+        return self.order <= basis_cuda.MAX_ORDER and use_kernels(z)
+
     def values(self, z: torch.Tensor, start: int = 0, stop: Optional[int] = None) -> torch.Tensor:
+        stop = z.shape[1] if stop is None else stop
+        if self._kernels(z):
+            return basis_cuda.bspline_values(z, self.grid.contiguous(), self.order, start, stop)
         return bspline_basis(z[:, start:stop], self.grid[start:stop], self.order)
 
-    def values_and_slopes(self, z: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def write_input_gradient(
+        self, z: torch.Tensor, start: int, stop: int, dbases: torch.Tensor, dz: torch.Tensor
+    ) -> None:
+        if self._kernels(z):
+            basis_cuda.bspline_input_grad(z, self.grid.contiguous(), self.order, start, stop, dbases, dz)
+            return
         grid, p = self.grid[start:stop], self.order
         lower = bspline_basis(z[:, start:stop], grid, p - 1)
         left = lower[..., :-1] / (grid[:, p:-1] - grid[:, : -(p + 1)])
         right = lower[..., 1:] / (grid[:, p + 1 :] - grid[:, 1:-p])
-        return self.values(z, start, stop), p * (left - right)
+        dz[:, start:stop] = (dbases * (p * (left - right))).sum(-1)
 
 
 class BSplineKAN(BaselineLayer):

@@ -15,33 +15,44 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import basis_cuda
 from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs, init_like_linear
-from .basis_contraction import BasisContraction
+from .basis_contraction import BasisContraction, use_kernels
 
 BASES = ("gaussian", "expit")
 
 
 class RadialBasis:
-    """phi((z - c_k) / h) for the inputs [start, stop) of z (N, I), and its z-derivative."""
+    """phi((z - c_k) / h) for the inputs [start, stop) of z (N, I), and its input gradient (CUDA kernels of
+    basis_cuda for CUDA float32/float64, else torch)."""
 
     def __init__(self, centers: torch.Tensor, width: float, kind: str, exponent: float):
         self.centers, self.width, self.kind, self.exponent = centers, width, kind, exponent
 
     def values(self, z: torch.Tensor, start: int = 0, stop: Optional[int] = None) -> torch.Tensor:
+        if z.dim() == 2 and use_kernels(z):
+            stop = z.shape[1] if stop is None else stop
+            return basis_cuda.rbf_values(z, self.centers, self.width, self.kind == "expit", self.exponent, start, stop)
         d = z[..., start:stop, None] - self.centers
         if self.kind == "gaussian":
             return torch.exp(-((d / self.width) ** 2))
         return torch.sigmoid((d / self.width).abs() ** self.exponent)
 
-    def values_and_slopes(self, z: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def write_input_gradient(
+        self, z: torch.Tensor, start: int, stop: int, dbases: torch.Tensor, dz: torch.Tensor
+    ) -> None:
+        if use_kernels(z):
+            expit = self.kind == "expit"
+            basis_cuda.rbf_input_grad(z, self.centers, self.width, expit, self.exponent, start, stop, dbases, dz)
+            return
         scaled = (z[:, start:stop, None] - self.centers) / self.width
         if self.kind == "gaussian":
-            phi = torch.exp(-(scaled**2))
-            return phi, phi * scaled * (-2 / self.width)
-        magnitude = scaled.abs()
-        phi = torch.sigmoid(magnitude**self.exponent)
-        slope = phi * (1 - phi) * self.exponent * magnitude ** (self.exponent - 1) * scaled.sign() / self.width
-        return phi, slope
+            slope = torch.exp(-(scaled**2)) * scaled * (-2 / self.width)
+        else:
+            magnitude = scaled.abs()
+            phi = torch.sigmoid(magnitude**self.exponent)
+            slope = phi * (1 - phi) * self.exponent * magnitude ** (self.exponent - 1) * scaled.sign() / self.width
+        dz[:, start:stop] = (dbases * slope).sum(-1)
 
 
 class FastKAN(BaselineLayer):
