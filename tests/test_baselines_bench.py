@@ -18,6 +18,7 @@ def test_tiny_baselines_rows(tmp_path):
     assert any(r.layer.startswith("MLP") for r in rows)
     for r in rows:
         assert r.fwd_ms > 0 and r.step_ms > 0, r
+        assert r.f64_y <= 1e-5 and r.f64_dx <= 1e-5, r  # ours against our layer in float64
         if r.parity_y is not None:
             assert r.parity_y <= 1e-5 and r.parity_dx <= 1e-5, r
             assert r.fwd_speedup == pytest.approx(r.ref_fwd_ms / r.fwd_ms)

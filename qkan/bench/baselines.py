@@ -9,6 +9,7 @@ algorithms of efficient-kan and fast-kan re-implemented here as bench-only refer
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,14 +41,17 @@ COLUMNS = (
     "ref_peak_mib",
     "parity_y",
     "parity_dx",
+    "f64_y",
+    "f64_dx",
     "note",
 )
 
 
 @dataclass
 class Comparison:
-    """One row: our layer and a reference at one shape (times in ms, memory in MiB, parity as max relative
-    difference of outputs and input gradients; None where not measured)."""
+    """One row: our layer and a reference at one shape (times in ms, memory in MiB; parity: max relative
+    difference of outputs and input gradients from the reference, f64: ours from our layer in float64;
+    None where not measured)."""
 
     layer: str
     reference: str
@@ -63,6 +67,8 @@ class Comparison:
     ref_peak_mib: Optional[float] = None
     parity_y: Optional[float] = None
     parity_dx: Optional[float] = None
+    f64_y: Optional[float] = None
+    f64_dx: Optional[float] = None
     note: str = ""
 
 
@@ -139,12 +145,18 @@ def _measure(model: nn.Module, x: torch.Tensor, device: torch.device, repeats: i
     return fwd, stp, peak
 
 
+def _float64_copy(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model).double()
+
+
 def _parity(ours: nn.Module, reference: nn.Module, x: torch.Tensor) -> tuple[float, float]:
-    a, b = x.detach().clone().requires_grad_(True), x.detach().clone().requires_grad_(True)
+    """Max relative differences of outputs and input gradients (the reference runs at its own dtype)."""
+    dtype = next(reference.parameters()).dtype
+    a, b = x.detach().clone().requires_grad_(True), x.detach().to(dtype).clone().requires_grad_(True)
     ya, yb = ours(a), reference(b)
     g = torch.randn_like(ya)
     ya.backward(g)
-    yb.backward(g)
+    yb.backward(g.to(dtype))
     assert a.grad is not None and b.grad is not None
     return _relative(ya, yb), _relative(a.grad, b.grad)
 
@@ -162,6 +174,7 @@ def compare(
     """Measure ``ours`` and ``reference`` (None: the row says the reference is not installed) on ``x``."""
     row = Comparison(name, ref_name, f"{x.shape[1]}->{ours(x[:1]).shape[-1]} B{x.shape[0]}", grid)
     row.fwd_ms, row.step_ms, row.peak_mib = _measure(ours, x, device, repeats)
+    row.f64_y, row.f64_dx = _parity(ours, _float64_copy(ours), x)
     if reference is None:
         row.note = f"{ref_name} not installed"
         return row
