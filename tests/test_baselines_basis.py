@@ -106,3 +106,18 @@ def test_basis_cuda_source_compiles_without_spills():
     assert len(report) == 8  # rbf and B-spline values and input gradients, float and double
     for name, info in report.items():
         assert info["spill_stores"] == 0 and info["spill_loads"] == 0, (name, info)
+
+
+@pytest.mark.parametrize("name", ["spline", "bspline", "fastkan"])
+def test_lookup_and_contraction_layers_under_cpu_autocast(name):
+    """Under autocast the custom Functions run at the parameters' precision, forward and backward."""
+    from qkan.baselines import BASELINES
+
+    torch.manual_seed(0)
+    layer = BASELINES[name](8, 4)
+    x = torch.randn(5, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    y.sum().backward()
+    assert y.dtype == torch.float32 and torch.equal(y, layer(x))
+    assert x.grad.dtype == torch.float32 and all(p.grad is not None for p in layer.parameters())

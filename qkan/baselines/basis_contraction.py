@@ -73,3 +73,12 @@ class BasisContraction(torch.autograd.Function):
                 bases = ctx.basis.values(z, start, stop).flatten(1)
                 dw[:, start:stop] = (grad.T @ bases).view(out_dim, stop - start, size)
         return dz, dw, None
+
+
+def contract(z: torch.Tensor, weight: torch.Tensor, basis: Basis) -> torch.Tensor:
+    """BasisContraction at the weight's precision: under autocast z is cast to it and the matmuls run unscaled
+    (the backward sees the same dtypes as the forward)."""
+    if torch.is_autocast_enabled(z.device.type):
+        with torch.autocast(z.device.type, enabled=False):
+            return BasisContraction.apply(z.to(weight.dtype), weight, basis)
+    return BasisContraction.apply(z, weight, basis)

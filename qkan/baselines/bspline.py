@@ -18,7 +18,7 @@ from torch import nn
 
 from . import basis_cuda
 from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs
-from .basis_contraction import BasisContraction, use_kernels
+from .basis_contraction import contract, use_kernels
 
 
 def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tensor:
@@ -114,7 +114,7 @@ class BSplineKAN(BaselineLayer):
         self._check_input(x)
         lead, rows = x.shape[:-1], x.reshape(-1, self.in_dim)
         basis = BSplineBasis(self.grid, self.spline_order)
-        y = F.linear(F.silu(rows), self.base_weight) + BasisContraction.apply(rows, self._scaled_spline_weight(), basis)
+        y = F.linear(F.silu(rows), self.base_weight) + contract(rows, self._scaled_spline_weight(), basis)
         return y.reshape(*lead, self.out_dim)
 
     def edge_values(self, x: torch.Tensor) -> torch.Tensor:

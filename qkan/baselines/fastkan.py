@@ -17,7 +17,7 @@ from torch import nn
 
 from . import basis_cuda
 from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs, init_like_linear
-from .basis_contraction import BasisContraction, use_kernels
+from .basis_contraction import contract, use_kernels
 
 BASES = ("gaussian", "expit")
 
@@ -123,7 +123,7 @@ class FastKAN(BaselineLayer):
         self._check_input(x)
         lead = x.shape[:-1]
         z = self.layernorm(x).reshape(-1, self.in_dim)
-        y = BasisContraction.apply(z, self.spline_weight, self._radial_basis()).reshape(*lead, self.out_dim)
+        y = contract(z, self.spline_weight, self._radial_basis()).reshape(*lead, self.out_dim)
         if self.use_base_update:
             y = y + F.linear(F.silu(x), self.base_weight, self.base_bias)
         return y
