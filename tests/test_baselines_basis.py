@@ -110,7 +110,8 @@ def test_basis_cuda_source_compiles_without_spills():
 
 @pytest.mark.parametrize("name", ["spline", "bspline", "fastkan"])
 def test_lookup_and_contraction_layers_under_cpu_autocast(name):
-    """Under autocast the custom Functions run at the parameters' precision, forward and backward."""
+    """Under autocast the custom Functions run at the parameters' precision, forward and backward (the
+    Linear base branches of BSplineKAN and FastKAN run in bfloat16, hence the tolerance)."""
     from qkan.baselines import BASELINES
 
     torch.manual_seed(0)
@@ -119,5 +120,6 @@ def test_lookup_and_contraction_layers_under_cpu_autocast(name):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = layer(x)
     y.sum().backward()
-    assert y.dtype == torch.float32 and torch.equal(y, layer(x))
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, layer(x), rtol=0.05, atol=0.05)
     assert x.grad.dtype == torch.float32 and all(p.grad is not None for p in layer.parameters())
