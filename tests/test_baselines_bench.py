@@ -15,6 +15,7 @@ def test_tiny_baselines_rows(tmp_path):
     rows = run_baselines(torch.device("cpu"), repeats=1, tiny=True, progress=False)
     layers = [r.layer for r in rows]
     assert layers.count("SplineKAN") == 2 and "BSplineKAN" in layers and "FastKAN (expit)" in layers
+    assert "RationalKAN unit" in layers
     assert any(r.layer.startswith("MLP") for r in rows)
     for r in rows:
         assert r.fwd_ms > 0 and r.step_ms > 0, r
@@ -35,3 +36,14 @@ def test_bench_cli_baselines_case(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "| SplineKAN |" in out and "| FastKAN (expit) |" in out and (tmp_path / "baselines.md").is_file()
+
+
+def test_flashkat_reference_compiles():
+    from qkan.solvers.cuda_runtime import nvcc_available, ptxas_report
+
+    if not nvcc_available():
+        pytest.skip("needs nvcc")
+    from qkan.bench.flashkat_reference import SOURCE
+
+    (info,) = ptxas_report(SOURCE, arch="sm_90").values()
+    assert info["spill_stores"] == 0

@@ -10,6 +10,7 @@ algorithms of efficient-kan and fast-kan re-implemented here as bench-only refer
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,12 +21,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..baselines import MLP, BSplineKAN, FastKAN, SplineKAN
+from ..baselines import MLP, BSplineKAN, FastKAN, RationalKAN, SplineKAN
 from ..baselines.bspline import bspline_basis
 from .report import machine, markdown_table
 from .timing import sync, time_ms
 
 SPLINE_GRIDS = (8, 32, 128, 256)
+RATIONAL_SHAPES = ((8 * 197, 768), (1024, 256), (4096, 1024))  # (rows, features): ViT-B batch 8, and two more
 COLUMNS = (
     "layer",
     "reference",
@@ -99,6 +101,26 @@ class FastKANReference(nn.Module):
         basis = torch.exp(-(((z[..., None] - m.centers) / m.width) ** 2))
         y = F.linear(basis.flatten(-2), m.spline_weight.reshape(m.out_dim, -1))
         return y + F.linear(F.silu(x), m.base_weight, m.base_bias)
+
+
+class RationalActivation(nn.Module):
+    """A RationalKAN's group-rational unit alone (what FlashKAT's kernels compute)."""
+
+    def __init__(self, layer: RationalKAN):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer.activation(x)
+
+
+class FlashKATActivation(RationalActivation):
+    """The same unit with the bench re-implementation of FlashKAT's backward (CUDA float32)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from .flashkat_reference import FlashKATRational
+
+        return FlashKATRational.apply(x, self.layer.numerator, self.layer.denominator)
 
 
 def kanditioned_layer(ours: SplineKAN) -> Optional[nn.Module]:
@@ -232,8 +254,21 @@ def run_baselines(
         row.note = f"hidden {model.hidden}"
         return row
 
+    def rational_row(rows: int, dim: int) -> Comparison:
+        torch.manual_seed(0)
+        ours = RationalActivation(RationalKAN(dim, 1, groups=8, device=device))
+        kernels = device.type == "cuda" and x.dtype == torch.float32
+        reference = FlashKATActivation(ours.layer) if kernels else None
+        inputs = torch.randn(rows, dim, generator=gen).to(device)
+        row = compare("RationalKAN unit", "FlashKAT (bench re-impl.)", ours, reference, inputs, 0, device, repeats)
+        if reference is None:
+            row.note = "FlashKAT's kernels need CUDA float32"
+        return row
+
     jobs += [bspline_row, lambda: fastkan_row("gaussian"), lambda: fastkan_row("expit"), mlp_row]
-    rows = []
+    for n_rows, dim in RATIONAL_SHAPES if not tiny else ((32, 16),):
+        jobs.append(functools.partial(rational_row, n_rows, dim))
+    rows: list[Comparison] = []
     for job in tqdm(jobs, desc="baselines", disable=not progress):
         try:
             rows.append(job())
