@@ -37,15 +37,15 @@ __device__ __forceinline__ int segment(T x, T low, T inv_step, int grid_size, T*
     return (int)k;
 }
 
-// grid (output tiles, row tiles), block OUT_TILE threads: y[r, o] for ROWS rows and one output per thread.
+// grid (row tiles, output tiles), block OUT_TILE threads: y[r, o] for ROWS rows and one output per thread.
 template <typename T>
 __global__ void spline_forward(const T* __restrict__ x, const T* __restrict__ v, const double* __restrict__ geometry,
                                T* __restrict__ y, long long n, int in_dim, int out_dim, int grid_size) {
     __shared__ int ks[ROWS][INPUT_CHUNK];
     __shared__ T ts[ROWS][INPUT_CHUNK];
     const T low = T(geometry[0]), inv_step = T(geometry[1]);
-    const int o = blockIdx.x * blockDim.x + threadIdx.x;
-    const long long r0 = (long long)blockIdx.y * ROWS;
+    const int o = blockIdx.y * blockDim.x + threadIdx.x;
+    const long long r0 = (long long)blockIdx.x * ROWS;
     const long long table_stride = (long long)(grid_size + 1) * out_dim;
     T acc[ROWS];
     #pragma unroll
@@ -103,15 +103,15 @@ __global__ void spline_backward_x(const T* __restrict__ x, const T* __restrict__
     if (lane == 0) dx[w] = acc * inv_step;
 }
 
-// grid (output tiles, inputs), block OUT_TILE threads. order/t_sorted (in_dim, n): the samples of input i sorted
+// grid (inputs, output tiles), block OUT_TILE threads. order/t_sorted (in_dim, n): the samples of input i sorted
 // by segment and their t; starts (in_dim, G + 1): first sorted position of each segment (starts[G] = n).
 // Knot row j sums t g over segment j - 1 and (1 - t) g over segment j, in sorted order.
 template <typename T>
 __global__ void spline_backward_table(const long long* __restrict__ order, const T* __restrict__ t_sorted,
                                       const long long* __restrict__ starts, const T* __restrict__ grad,
                                       T* __restrict__ dv, long long n, int out_dim, int grid_size) {
-    const int o = blockIdx.x * blockDim.x + threadIdx.x;
-    const int i = blockIdx.y;
+    const int o = blockIdx.y * blockDim.x + threadIdx.x;
+    const int i = blockIdx.x;
     if (o >= out_dim) return;
     const long long* rows = order + (long long)i * n;
     const T* ti = t_sorted + (long long)i * n;
@@ -167,7 +167,7 @@ def forward(x: torch.Tensor, table: torch.Tensor, geometry: torch.Tensor) -> tor
         launch(
             module(),
             f"spline_forward<{SUPPORTED_DTYPES[x.dtype]}>",
-            (_blocks(out_dim, OUT_TILE), _blocks(n, ROWS)),
+            (_blocks(n, ROWS), _blocks(out_dim, OUT_TILE)),
             (OUT_TILE,),
             (x, table, geometry, y, np.int64(n), np.int32(in_dim), np.int32(out_dim), np.int32(grid_size)),
         )
@@ -206,7 +206,7 @@ def backward_table(
     launch(
         module(),
         f"spline_backward_table<{SUPPORTED_DTYPES[x.dtype]}>",
-        (_blocks(out_dim, OUT_TILE), in_dim),
+        (in_dim, _blocks(out_dim, OUT_TILE)),
         (OUT_TILE,),
         (order.contiguous(), t_sorted, starts, grad, dv, np.int64(n), np.int32(out_dim), np.int32(grid_size)),
     )
