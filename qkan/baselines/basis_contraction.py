@@ -15,13 +15,14 @@ BLOCK_BYTES = 32 << 20  # bytes of bases one block may hold
 
 class Basis(Protocol):
     """Bases of the inputs [start, stop) of z (N, I) contiguous: values (N, stop - start, K), and for the
-    backward dz[:, start:stop] = sum_k dbases[..., k] dB_k/dz written in place."""
+    backward dz[:, start:stop] = sum_k dbases[..., k] dB_k/dz written in place (returning the values when
+    it made them on the way, else None)."""
 
     def values(self, z: torch.Tensor, start: int = 0, stop: Optional[int] = None) -> torch.Tensor: ...
 
     def write_input_gradient(
         self, z: torch.Tensor, start: int, stop: int, dbases: torch.Tensor, dz: torch.Tensor
-    ) -> None: ...
+    ) -> Optional[torch.Tensor]: ...
 
 
 def use_kernels(z: torch.Tensor) -> bool:
@@ -66,12 +67,13 @@ class BasisContraction(torch.autograd.Function):
         dz = torch.empty_like(z) if ctx.needs_input_grad[0] else None
         dw = torch.empty_like(weight) if ctx.needs_input_grad[1] else None
         for start, stop in input_blocks(n, in_dim, size, z.element_size()):
+            bases = None
             if dz is not None:
                 dbases = (grad @ weight[:, start:stop].reshape(out_dim, -1)).view(n, stop - start, size)
-                ctx.basis.write_input_gradient(z, start, stop, dbases, dz)
+                bases = ctx.basis.write_input_gradient(z, start, stop, dbases, dz)
             if dw is not None:
-                bases = ctx.basis.values(z, start, stop).flatten(1)
-                dw[:, start:stop] = (grad.T @ bases).view(out_dim, stop - start, size)
+                bases = ctx.basis.values(z, start, stop) if bases is None else bases
+                dw[:, start:stop] = (grad.T @ bases.flatten(1)).view(out_dim, stop - start, size)
         return dz, dw, None
 
 

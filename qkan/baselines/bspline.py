@@ -52,15 +52,19 @@ class BSplineBasis:
 
     def write_input_gradient(
         self, z: torch.Tensor, start: int, stop: int, dbases: torch.Tensor, dz: torch.Tensor
-    ) -> None:
+    ) -> Optional[torch.Tensor]:
         if self._kernels(z):
             basis_cuda.bspline_input_grad(z, self.grid.contiguous(), self.order, start, stop, dbases, dz)
-            return
+            return None
         grid, p = self.grid[start:stop], self.order
+        x = z[:, start:stop, None]
         lower = bspline_basis(z[:, start:stop], grid, p - 1)
-        left = lower[..., :-1] / (grid[:, p:-1] - grid[:, : -(p + 1)])
-        right = lower[..., 1:] / (grid[:, p + 1 :] - grid[:, 1:-p])
-        dz[:, start:stop] = (dbases * (p * (left - right))).sum(-1)
+        below, above = grid[:, p:-1] - grid[:, : -(p + 1)], grid[:, p + 1 :] - grid[:, 1:-p]
+        dz[:, start:stop] = (dbases * (p * (lower[..., :-1] / below - lower[..., 1:] / above))).sum(-1)
+        # the recursion's last step (bspline_basis's own expressions): the order-p values, for dW
+        left = (x - grid[:, : -(p + 1)]) / below
+        right = (grid[:, p + 1 :] - x) / above
+        return left * lower[..., :-1] + right * lower[..., 1:]
 
 
 class BSplineKAN(BaselineLayer):

@@ -40,19 +40,21 @@ class RadialBasis:
 
     def write_input_gradient(
         self, z: torch.Tensor, start: int, stop: int, dbases: torch.Tensor, dz: torch.Tensor
-    ) -> None:
+    ) -> Optional[torch.Tensor]:
         if use_kernels(z):
             expit = self.kind == "expit"
             basis_cuda.rbf_input_grad(z, self.centers, self.width, expit, self.exponent, start, stop, dbases, dz)
-            return
+            return None
         scaled = (z[:, start:stop, None] - self.centers) / self.width
         if self.kind == "gaussian":
-            slope = torch.exp(-(scaled**2)) * scaled * (-2 / self.width)
+            phi = torch.exp(-(scaled**2))
+            slope = phi * scaled * (-2 / self.width)
         else:
             magnitude = scaled.abs()
             phi = torch.sigmoid(magnitude**self.exponent)
             slope = phi * (1 - phi) * self.exponent * magnitude ** (self.exponent - 1) * scaled.sign() / self.width
         dz[:, start:stop] = (dbases * slope).sum(-1)
+        return phi
 
 
 class FastKAN(BaselineLayer):
