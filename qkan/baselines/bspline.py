@@ -2,7 +2,9 @@
 
 y_o = sum_i [ w_base[o, i] silu(x_i) + scaler[o, i] sum_k c[o, i, k] B_k(x_i) ],
 B_k the cubic (``spline_order``) B-splines on a uniform grid over ``grid_range`` extended by
-``spline_order`` knots on each side; outside the extended grid only the SiLU branch remains.
+``spline_order`` knots on each side; outside the extended grid only the SiLU branch remains. The
+spline branch is contracted block by block (basis_contraction): the (batch, in, K) bases are never
+held whole.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import basis_cuda
 from .base import BaselineLayer, Device, check_positive_int, check_range, factory_kwargs
+from .basis_contraction import contract, use_kernels
 
 
 def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tensor:
@@ -27,6 +31,40 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tens
         right = (grid[:, p + 1 :] - x) / (grid[:, p + 1 :] - grid[:, 1:-p])
         bases = left * bases[..., :-1] + right * bases[..., 1:]
     return bases
+
+
+class BSplineBasis:
+    """B-splines of the inputs [start, stop) of z (N, I) on their knots, and the input gradient through
+    dB_k,p = p (B_k,p-1 / (t_k+p - t_k) - B_k+1,p-1 / (t_k+p+1 - t_k+1)) (CUDA kernels of basis_cuda for
+    CUDA float32/float64 up to order basis_cuda.MAX_ORDER, else torch)."""
+
+    def __init__(self, grid: torch.Tensor, order: int):
+        self.grid, self.order = grid, order
+
+    def _kernels(self, z: torch.Tensor) -> bool:
+        return self.order <= basis_cuda.MAX_ORDER and use_kernels(z)
+
+    def values(self, z: torch.Tensor, start: int = 0, stop: Optional[int] = None) -> torch.Tensor:
+        stop = z.shape[1] if stop is None else stop
+        if self._kernels(z):
+            return basis_cuda.bspline_values(z, self.grid.contiguous(), self.order, start, stop)
+        return bspline_basis(z[:, start:stop], self.grid[start:stop], self.order)
+
+    def write_input_gradient(
+        self, z: torch.Tensor, start: int, stop: int, dbases: torch.Tensor, dz: torch.Tensor
+    ) -> Optional[torch.Tensor]:
+        if self._kernels(z):
+            basis_cuda.bspline_input_grad(z, self.grid.contiguous(), self.order, start, stop, dbases, dz)
+            return None
+        grid, p = self.grid[start:stop], self.order
+        x = z[:, start:stop, None]
+        lower = bspline_basis(z[:, start:stop], grid, p - 1)
+        below, above = grid[:, p:-1] - grid[:, : -(p + 1)], grid[:, p + 1 :] - grid[:, 1:-p]
+        dz[:, start:stop] = (dbases * (p * (lower[..., :-1] / below - lower[..., 1:] / above))).sum(-1)
+        # the recursion's last step (bspline_basis's own expressions): the order-p values, for dW
+        left = (x - grid[:, : -(p + 1)]) / below
+        right = (grid[:, p + 1 :] - x) / above
+        return left * lower[..., :-1] + right * lower[..., 1:]
 
 
 class BSplineKAN(BaselineLayer):
@@ -79,10 +117,8 @@ class BSplineKAN(BaselineLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         lead, rows = x.shape[:-1], x.reshape(-1, self.in_dim)
-        bases = bspline_basis(rows, self.grid, self.spline_order).flatten(1)  # (N, I * K)
-        y = F.linear(F.silu(rows), self.base_weight) + F.linear(
-            bases, self._scaled_spline_weight().reshape(self.out_dim, -1)
-        )
+        basis = BSplineBasis(self.grid, self.spline_order)
+        y = F.linear(F.silu(rows), self.base_weight) + contract(rows, self._scaled_spline_weight(), basis)
         return y.reshape(*lead, self.out_dim)
 
     def edge_values(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,9 +3,11 @@
 Layout: x (rows, dim) with dim split into contiguous groups. A block owns one tile of rows of one
 group, so every coefficient it touches (a shared, b of its group) is fixed. The backward writes dx
 per element and reduces the 10 coefficient gradients of its tile in registers, then across the block
-(warp shuffles, shared memory), accumulating in float64; each block stores its 10 partial sums and a
-torch sum over tiles finishes. No atomics: the same input gives bitwise the same gradients (the
-FlashKAT observation: per-element atomics on a handful of coefficients serialise the backward).
+(warp shuffles, shared memory), accumulating in float64; each block stores its 10 partial sums and the
+block that finishes last sums them over tiles and groups in a fixed order (one launch and a counter
+memset per backward, where a torch reduction added four more launches). No float atomics (one integer
+counter increment per block): the same input gives bitwise the same gradients (the FlashKAT
+observation: per-element atomics on a handful of coefficients serialise the backward).
 """
 
 from __future__ import annotations
@@ -103,13 +105,41 @@ __global__ void rational_forward(const T* __restrict__ x, const T* __restrict__ 
     }
 }
 
+// Run by the last block of rational_backward: partial (groups, tiles, GRADS) -> per_group (groups, GRADS), one
+// warp per sum with a fixed lane -> tile map and shuffle tree; then da (summed over groups in order) and db.
+template <typename T>
+__device__ void finish_coefficient_grads(const double* partial, double* per_group, T* da, T* db, int tiles,
+                                         int groups) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    for (int e = warp; e < groups * GRADS; e += warps) {
+        const int g = e / GRADS, k = e - g * GRADS;
+        double v = 0.0;
+        const double* column = partial + (long long)g * tiles * GRADS + k;
+        for (int tile = lane; tile < tiles; tile += 32) v += __ldcg(column + (long long)tile * GRADS);
+        for (int s = 16; s > 0; s >>= 1) v += __shfl_down_sync(0xffffffffu, v, s);
+        if (lane == 0) per_group[e] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x < NUM) {
+        double v = 0.0;
+        for (int g = 0; g < groups; ++g) v += per_group[g * GRADS + threadIdx.x];
+        da[threadIdx.x] = T(v);
+    }
+    for (int e = threadIdx.x; e < groups * DEN; e += blockDim.x) {
+        const int g = e / DEN;
+        db[e] = T(per_group[g * GRADS + NUM + (e - g * DEN)]);
+    }
+}
+
 // dx per element; per block, the 10 coefficient-gradient sums (float64) to
-// partial[(group * tiles + tile) * GRADS + k]. Fixed thread->element map and reduction tree.
+// partial[(group * tiles + tile) * GRADS + k]; the block that finishes last (a counter, zeroed by the caller)
+// reduces them into da and db. Fixed thread->element map and reduction trees: no float atomics.
 template <typename T>
 __global__ void rational_backward(const T* __restrict__ x, const T* __restrict__ grad,
                                   const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ dx,
-                                  double* __restrict__ partial, long long rows, long long dim, int group_dim,
-                                  int rows_per_block) {
+                                  double* __restrict__ partial, double* __restrict__ per_group, T* __restrict__ da,
+                                  T* __restrict__ db, unsigned int* __restrict__ counter, long long rows,
+                                  long long dim, int group_dim, int rows_per_block) {
     T ca[NUM], ab[DEN], sb[DEN];
     load_coefficients(a, b, (long long)blockIdx.y, ca, ab, sb);
     double acc[GRADS];
@@ -143,6 +173,15 @@ __global__ void rational_backward(const T* __restrict__ x, const T* __restrict__
             if (lane == 0) partial[((long long)blockIdx.y * gridDim.x + blockIdx.x) * GRADS + k] = v;
         }
     }
+    __shared__ bool last;
+    if (threadIdx.x == 0) {  // wrote this block's partial sums above
+        __threadfence();
+        last = atomicAdd(counter, 1u) == gridDim.x * gridDim.y - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    finish_coefficient_grads(partial, per_group, da, db, (int)gridDim.x, (int)gridDim.y);
 }
 
 template __global__ void rational_forward<float>(const float*, const float*, const float*, float*, long long,
@@ -150,9 +189,11 @@ template __global__ void rational_forward<float>(const float*, const float*, con
 template __global__ void rational_forward<double>(const double*, const double*, const double*, double*, long long,
                                                   long long, int, int);
 template __global__ void rational_backward<float>(const float*, const float*, const float*, const float*, float*,
-                                                  double*, long long, long long, int, int);
+                                                  double*, double*, float*, float*, unsigned int*, long long,
+                                                  long long, int, int);
 template __global__ void rational_backward<double>(const double*, const double*, const double*, const double*,
-                                                   double*, double*, long long, long long, int, int);
+                                                   double*, double*, double*, double*, double*, unsigned int*,
+                                                   long long, long long, int, int);
 """
 
 SOURCE = DEVICE_FUNCTIONS + KERNELS
@@ -223,26 +264,31 @@ def rational_backward(
     groups = denominator.shape[0]
     group_dim, rows_per_block, tiles = tiling(rows, dim, groups)
     dx = torch.empty_like(rows_x)
+    if not rows:
+        return dx.view(x.shape), torch.zeros_like(numerator), torch.zeros_like(denominator)
     partial = torch.empty(groups, tiles, GRADS, dtype=torch.float64, device=x.device)
-    if rows:
-        launch(
-            module(),
-            f"rational_backward<{SUPPORTED_DTYPES[x.dtype]}>",
-            (tiles, groups),
-            (THREADS,),
-            (
-                rows_x,
-                rows_g,
-                numerator.contiguous(),
-                denominator.contiguous(),
-                dx,
-                partial,
-                *_sizes(rows, dim, group_dim, rows_per_block),
-            ),
-        )
-    per_group = partial.sum(dim=1)  # (groups, 10): a fixed-order torch reduction, no atomics
-    d_numerator = per_group[:, :6].sum(dim=0).to(numerator.dtype)
-    d_denominator = per_group[:, 6:].to(denominator.dtype).contiguous()
+    per_group = torch.empty(groups, GRADS, dtype=torch.float64, device=x.device)
+    counter = torch.zeros(1, dtype=torch.int32, device=x.device)
+    d_numerator, d_denominator = torch.empty_like(numerator), torch.empty_like(denominator)
+    launch(
+        module(),
+        f"rational_backward<{SUPPORTED_DTYPES[x.dtype]}>",
+        (tiles, groups),
+        (THREADS,),
+        (
+            rows_x,
+            rows_g,
+            numerator.contiguous(),
+            denominator.contiguous(),
+            dx,
+            partial,
+            per_group,
+            d_numerator,
+            d_denominator,
+            counter,
+            *_sizes(rows, dim, group_dim, rows_per_block),
+        ),
+    )
     return dx.view(x.shape), d_numerator, d_denominator
 
 

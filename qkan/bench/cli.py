@@ -14,6 +14,7 @@ from ..baselines import BASELINES
 from ..cli_args import ANSATZ_NAMES, Parser, ansatz_file, csv_of, device_or_auto, positive_int
 from ..cli_errors import add_debug_flag, run_guarded
 from ..cli_output import print_written
+from .baselines import baselines_markdown, run_baselines, write_baselines
 from .cases import CASE_NAMES
 from .gpt_modes import MODES, VARIANTS, gpt_modes_markdown, run_gpt_modes, write_gpt_modes
 from .report import to_markdown, write_outputs
@@ -24,9 +25,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     """Add the ``qkan bench`` options to ``parser``; unknown names and out-of-range numbers are refused here."""
     parser.add_argument(
         "--cases",
-        type=csv_of("case", CASE_NAMES),
+        type=csv_of("case", (*CASE_NAMES, "baselines")),
         default=None,
-        help="comma list of cases (default: fit1d,wide,hqkan on CPU; every case on CUDA)",
+        help="comma list of cases (default: fit1d,wide,hqkan on CPU; every case on CUDA); 'baselines' adds the "
+        "classical layers against their reference implementations",
     )
     parser.add_argument(
         "--solvers", type=csv_of("solver", solver_names()), default=["exact", "flash", "cutn"], help="comma list"
@@ -75,8 +77,16 @@ def run(args: argparse.Namespace) -> int:
         print(gpt_modes_markdown(modes))
         print_written(write_gpt_modes(modes, args.out, device, tiny=args.tiny).values())
         return 0
+    cases = args.cases
+    if cases and "baselines" in cases:
+        rows = run_baselines(torch.device(device), repeats=args.repeats, tiny=args.tiny)
+        print(baselines_markdown(rows))
+        print_written([write_baselines(rows, args.out, device)])
+        cases = [c for c in cases if c != "baselines"]
+        if not cases:
+            return 0
     records = run_bench(
-        cases=args.cases,
+        cases=cases,
         solvers=args.solvers,
         ansatzes=args.ansatz,
         baselines=args.baselines,
