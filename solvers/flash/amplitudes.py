@@ -173,8 +173,9 @@ def simulate(lowered: Lowered, angles: Sequence[float]) -> np.ndarray:
         m = _matrix(instruction, angles)
         for (a, b), (za, zb) in zip(instruction.pairs, instruction.zero):
             assert (not za or registers[a] == 0) and (not zb or registers[b] == 0), "a zero flag is wrong"
-            registers[a], registers[b] = m[0, 0] * registers[a] + m[0, 1] * registers[b], (
-                m[1, 0] * registers[a] + m[1, 1] * registers[b]
+            registers[a], registers[b] = (
+                m[0, 0] * registers[a] + m[0, 1] * registers[b],
+                (m[1, 0] * registers[a] + m[1, 1] * registers[b]),
             )
     return registers[lowered.final]
 
@@ -203,6 +204,8 @@ def adjoint(lowered: Lowered, angles: Sequence[float], cotangent: np.ndarray) ->
         for a, b in instruction.pairs:
             pair = [a, b]
             if instruction.rotation is not None:
-                grads[instruction.rotation.number] += angle_cotangent(instruction.rotation.axis, g[pair], registers[pair])
+                grads[instruction.rotation.number] += angle_cotangent(
+                    instruction.rotation.axis, g[pair], registers[pair]
+                )
             registers[pair], g[pair] = m @ registers[pair], m @ g[pair]
     return grads
