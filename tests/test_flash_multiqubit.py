@@ -64,7 +64,7 @@ def exact_edge(circuit: Circuit, preacts: bool, seed: int):
     grads = tuple(torch.zeros_like(tensors[n]) if g is None else g for n, g in zip(names, grads))
     values = {n: tensors[n].detach().numpy().reshape(-1) for n in names}
     values["theta"] = tensors["theta"].detach().numpy()[0, 0]
-    return float(f), {n: g.numpy().reshape(-1) for n, g in zip(names, grads)}, values
+    return float(f.detach()), {n: g.numpy().reshape(-1) for n, g in zip(names, grads)}, values
 
 
 def readout_cotangent(amplitudes: np.ndarray, circuit: Circuit) -> tuple[float, np.ndarray]:
@@ -116,7 +116,7 @@ def interpreted_edge(circuit: Circuit, preacts: bool, values: dict):
     return f, grads
 
 
-# ----- the printed CUDA code, run as Python ------------------------------------------------------------------------
+# ----- the printed CUDA code, run as Python ----------------------------------------------------------------------
 def _python(lines: list[str]) -> str:
     """The generated C statements (declarations, assignments, qsincos, ternaries) as Python."""
     out = []
@@ -238,7 +238,7 @@ def test_readout_on_other_qubits_and_theta_rotation_accumulators():
     assert plan.layout.acc_size == len(plan.param_rotations) + 3
 
 
-# ----- refusals ------------------------------------------------------------------------------------------------------
+# ----- refusals ---------------------------------------------------------------------------------------------------
 def test_refuses_above_the_qubit_limit_naming_exact_and_cutn():
     six = Circuit(MAX_FLASH_QUBITS + 1).h(0).cnot(0, 1).measure("z")
     reason = FlashSolver().unsupported_reason(six, LayerGeometry(2, 2), torch.float32, CUDA)
@@ -275,7 +275,7 @@ def test_refuses_a_readout_qubit_out_of_range():
         make_codegen(bad, LayerGeometry(2, 2), None)
 
 
-# ----- compiled for sm_90 ----------------------------------------------------------------------------------------------
+# ----- compiled for sm_90 ----------------------------------------------------------------------------------------
 def assert_compiles_without_spills(circuit: Circuit) -> None:
     report = ptxas_report(make_codegen(circuit, LayerGeometry(8, 6), None).source, arch="sm_90")
     assert len(report) == len(name_expressions()), sorted(report)

@@ -101,8 +101,7 @@ def lower(n_qubits: int, steps: Sequence[Step], readout_qubit: int) -> Lowered:
         out.instructions.append(
             Mix(qubit, tuple(pairs), tuple((zero[a], zero[b]) for a, b in pairs), rotation, constant)
         )
-        diagonal = rotation.axis == "z" if rotation else not (abs(constant[0, 1]) + abs(constant[1, 0])) > TOLERANCE
-        if not diagonal:
+        if rotation is None or rotation.axis != "z":  # a constant mix is never diagonal: those are phases
             for a, b in pairs:
                 zero[a] = zero[b] = zero[a] and zero[b]
 
