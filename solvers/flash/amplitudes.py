@@ -13,7 +13,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from qkan.circuits.gates import PAULI
+from qkan.circuits.gates import PAULI, gate_spec
 
 TOLERANCE = 1e-12  # matrix entries this close to 0 (or a phase this close to 1) are exact at generation
 
@@ -149,13 +149,9 @@ def lower(n_qubits: int, steps: Sequence[Step], readout_qubit: int) -> Lowered:
     return out
 
 
-def rotation_matrix(axis: str, angle: float) -> np.ndarray:
-    return np.cos(angle / 2) * np.eye(2) - 1j * np.sin(angle / 2) * PAULI[axis]
-
-
 def _matrix(instruction: Mix, angles: Sequence[float]) -> np.ndarray:
     if instruction.rotation is not None:
-        return rotation_matrix(instruction.rotation.axis, angles[instruction.rotation.number])
+        return gate_spec(f"r{instruction.rotation.axis}").rotation_matrix(angles[instruction.rotation.number])
     assert instruction.constant is not None
     return instruction.constant
 
