@@ -2,7 +2,20 @@
 
 from .angles import Angle, Data, Theta, as_angle, data, theta
 from .bind import angle_value
-from .builtins import BUILTIN_ALIASES, BUILTINS, builtin, mix, px, pz, real, rpz
+from .builtins import (
+    BUILTIN_ALIASES,
+    BUILTINS,
+    ENTANGLING_BUILTINS,
+    builtin,
+    hardware_efficient_ring,
+    mix,
+    px,
+    pz,
+    real,
+    ring2,
+    ring3,
+    rpz,
+)
 from .circuit import READOUTS, Circuit, Op, Readout
 from .draw import draw
 from .gates import GATES, GateSpec, gate_spec, register_gate
@@ -15,6 +28,7 @@ __all__ = [
     "BUILTIN_ALIASES",
     "Circuit",
     "Data",
+    "ENTANGLING_BUILTINS",
     "FusedBlock",
     "GATES",
     "GateSpec",
@@ -29,11 +43,14 @@ __all__ = [
     "draw",
     "fuse_parameter_gates",
     "gate_spec",
+    "hardware_efficient_ring",
     "mix",
     "px",
     "pz",
     "real",
     "register_gate",
+    "ring2",
+    "ring3",
     "rpz",
     "theta",
     "to_qasm",

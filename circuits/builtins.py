@@ -1,4 +1,5 @@
-"""The published ansatzes (docs/math.md, "Built-in ansatzes") as ordinary Circuits, built by functions of ``reps``."""
+"""The published ansatzes (docs/math.md, "Built-in ansatzes") and two entangling rings as ordinary Circuits, built
+by functions of ``reps``."""
 
 from __future__ import annotations
 
@@ -48,16 +49,44 @@ def mix(reps: int, readout: str = "amp") -> Circuit:
     return c.rz(0, theta(reps, 0)).rx(0, theta(reps, 1)).measure(readout)
 
 
+def hardware_efficient_ring(n_qubits: int, reps: int, readout: str = "amp") -> Circuit:
+    """H on every qubit, then per re-upload on every qubit q RZ(θ[l,q,0]) RY(θ[l,q,1]) RZ(φ_l) followed by a CNOT
+    ring (q -> q+1 mod n), then RZ(θ[R,q,0]) RY(θ[R,q,1]); read out on qubit 0. theta per edge: (reps+1, n, 2)."""
+    c = Circuit(n_qubits, reps=reps, theta_shape=(reps + 1, n_qubits, 2), name=f"ring{n_qubits}")
+    for q in range(n_qubits):
+        c = c.h(q)
+    for l in range(reps):
+        for q in range(n_qubits):
+            c = c.rz(q, theta(l, q, 0)).ry(q, theta(l, q, 1)).rz(q, data(l))
+        for q in range(n_qubits):
+            c = c.cnot(q, (q + 1) % n_qubits)
+    for q in range(n_qubits):
+        c = c.rz(q, theta(reps, q, 0)).ry(q, theta(reps, q, 1))
+    return c.measure(readout)
+
+
+def ring2(reps: int, readout: str = "amp") -> Circuit:
+    """The 2-qubit hardware-efficient ring (CNOT 0->1 then 1->0 per re-upload); theta per edge (reps+1, 2, 2)."""
+    return hardware_efficient_ring(2, reps, readout)
+
+
+def ring3(reps: int, readout: str = "amp") -> Circuit:
+    """The 3-qubit hardware-efficient ring (CNOTs 0->1, 1->2, 2->0 per re-upload); theta per edge (reps+1, 3, 2)."""
+    return hardware_efficient_ring(3, reps, readout)
+
+
 BUILTINS: dict[str, Callable[..., Circuit]] = {"pz": pz, "rpz": rpz, "real": real, "px": px, "mix": mix}
+ENTANGLING_BUILTINS: dict[str, Callable[..., Circuit]] = {"ring2": ring2, "ring3": ring3}  # more than one qubit
 BUILTIN_ALIASES = {"pz_encoding": "pz", "rpz_encoding": "rpz", "px_encoding": "px"}
 
 
 def builtin(name: str, reps: int, readout: str = "amp") -> Circuit:
     """A built-in ansatz by name or published alias (``pz_encoding`` ...)."""
     key = BUILTIN_ALIASES.get(name, name)
-    if key not in BUILTINS:
-        known = sorted(BUILTINS) + sorted(BUILTIN_ALIASES)
+    ansatzes = {**BUILTINS, **ENTANGLING_BUILTINS}
+    if key not in ansatzes:
+        known = sorted(ansatzes) + sorted(BUILTIN_ALIASES)
         raise ValueError(f"unknown ansatz {name!r}; expected a Circuit or one of {known}")
     if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
         raise ValueError(f"reps must be a positive integer, got {reps!r}")
-    return BUILTINS[key](reps, readout)
+    return ansatzes[key](reps, readout)

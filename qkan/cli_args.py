@@ -9,10 +9,10 @@ from typing import Any, Callable, Collection, NoReturn, Optional, TypeVar
 
 import torch
 
-from qkan.circuits import BUILTIN_ALIASES, BUILTINS, builtin
+from qkan.circuits import BUILTIN_ALIASES, BUILTINS, ENTANGLING_BUILTINS, builtin
 
 N = TypeVar("N", int, float)
-ANSATZ_NAMES = (*BUILTINS, *BUILTIN_ALIASES)
+ANSATZ_NAMES = (*BUILTINS, *ENTANGLING_BUILTINS, *BUILTIN_ALIASES)
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):

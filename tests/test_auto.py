@@ -29,6 +29,7 @@ from qkan.solvers.exact import ExactProgram, ExactSolver
 
 PZ = builtin("pz", 3)
 ENTANGLED = Circuit(2).h(0).ry(1, theta(0)).rz(0, data(0)).cnot(0, 1).measure("z")
+WIDE = Circuit(6).h(0).ry(5, theta(0)).rz(0, data(0)).cnot(0, 5).measure("z")  # above flash's qubit limit
 GEOM = LayerGeometry(100, 100)
 
 
@@ -78,14 +79,16 @@ def test_exact_memory_estimate_grows_with_batch_and_qubits():
 
 
 @pytest.mark.gpu
-def test_auto_on_gpu_prefers_flash_for_one_qubit_and_cutn_when_memory_is_short(monkeypatch):
+def test_auto_on_gpu_prefers_flash_up_to_five_qubits_and_cutn_when_memory_is_short(monkeypatch):
     cuda = torch.device("cuda")
     if "flash" in supported_solvers(PZ, GEOM, torch.float32, cuda):  # CuPy present
         assert auto.choose(PZ, GEOM, torch.float32, cuda, batch=1000) == "flash"
-    assert auto.choose(ENTANGLED, GEOM, torch.float32, cuda, batch=10) == "exact"
-    if "cutn" in supported_solvers(ENTANGLED, GEOM, torch.float32, cuda):  # cuQuantum present
+        assert auto.choose(ENTANGLED, GEOM, torch.float32, cuda, batch=10) == "flash"
+    assert auto.choose(WIDE, GEOM, torch.float32, cuda, batch=10) == "exact"
+    assert "at most 5 qubits" in auto.explain(WIDE, GEOM, torch.float32, cuda, batch=10)
+    if "cutn" in supported_solvers(WIDE, GEOM, torch.float32, cuda):  # cuQuantum present
         monkeypatch.setattr(memory, "free_memory", lambda device: 64 * 2**20)
-        assert auto.choose(ENTANGLED, GEOM, torch.float32, cuda, batch=1000) == "cutn"
+        assert auto.choose(WIDE, GEOM, torch.float32, cuda, batch=1000) == "cutn"
 
 
 # ----- the registry ----------------------------------------------------------------------------

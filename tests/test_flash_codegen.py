@@ -1,7 +1,7 @@
 """The flash solver's generated CUDA source compiles for sm_90 with no register spills (CPU/CI:
 needs nvcc, no GPU), for every built-in x readout x pre-activations (gate-walk kernels; the Fourier
 kernels in test_flash_fourier.py) and for random circuits (whichever kernels the solver picks); plus
-the solver's refusals off the GPU and on multi-qubit circuits, and the launcher's argument packing."""
+the solver's refusals off the GPU and above flash's qubit limit, and the launcher's argument packing."""
 
 from __future__ import annotations
 
@@ -116,11 +116,11 @@ def test_flash_refuses_cpu_and_multi_qubit_circuits():
     geometry = LayerGeometry(2, 2)
     with pytest.raises(UnsupportedCircuit, match="exact.*cutn"):
         compile_program("flash", builtin("pz", 2), geometry, torch.float32, "cpu")
-    two = Circuit(2).h(0).cnot(0, 1).measure("z")
-    reason = FlashSolver().unsupported_reason(two, geometry, torch.float32, torch.device("cuda"))
-    assert "single-qubit" in reason and "exact" in reason and "cutn" in reason
-    with pytest.raises(ValueError, match="single-qubit"):
-        make_codegen(two, geometry, None)
+    six = Circuit(6).h(0).cnot(0, 1).measure("z")
+    reason = FlashSolver().unsupported_reason(six, geometry, torch.float32, torch.device("cuda"))
+    assert "at most 5 qubits" in reason and "exact" in reason and "cutn" in reason
+    with pytest.raises(UnsupportedCircuit, match="at most 5 qubits"):
+        make_codegen(six, geometry, None)
 
 
 def test_kernel_argument_slots_point_at_packed_values():

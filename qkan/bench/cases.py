@@ -15,7 +15,7 @@ from qkan.circuits import Circuit
 from ..layer import Ansatz
 from ..model import QKAN
 
-CASE_NAMES = ("fit1d", "wide", "huge", "hqkan", "gpt")
+CASE_NAMES = ("fit1d", "wide", "huge", "hqkan", "gpt", "mid")
 DEFAULT_CASES = {"cpu": ["fit1d", "wide", "hqkan"], "cuda": ["fit1d", "wide", "huge", "hqkan", "gpt"]}
 
 
@@ -130,6 +130,7 @@ def make_cases(tiny: bool = False) -> dict[str, Case]:
             "huge": regression_case("huge", [6, 6], 32, "QKAN([6,6]), batch 32"),
             "hqkan": _hqkan_case(16),
             "gpt": _gpt_case(1, 32, 16, 2),
+            "mid": regression_case("mid", [3, 3], 16, "QKAN([3,3]), batch 16"),
         }
     return {
         "fit1d": regression_case("fit1d", [1, 1], 1000, "QKAN([1,1]), batch 1000"),
@@ -137,6 +138,7 @@ def make_cases(tiny: bool = False) -> dict[str, Case]:
         "huge": regression_case("huge", [256, 256], 4096, "QKAN([256,256]), batch 4096"),
         "hqkan": _hqkan_case(256),
         "gpt": _gpt_case(2, 128, 64, 8),
+        "mid": regression_case("mid", [32, 32], 1024, "QKAN([32,32]), batch 1024 (the entangling ansatzes' case)"),
     }
 
 

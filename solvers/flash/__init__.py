@@ -1,10 +1,13 @@
-"""The flash solver (docs/design.md, "Flash kernels"): fused CUDA kernels generated from a single-qubit
-circuit. plan -> walk / fourier (emitters) -> kernels (source) -> launch (FlashKernels) -> ops -> solver."""
+"""The flash solver (docs/design.md, "Flash kernels"): fused CUDA kernels generated from a circuit of 1 to 5
+qubits. plan -> walk / fourier / statevector (emitters) -> kernels (source) -> launch (FlashKernels) -> ops ->
+solver."""
 
 from .fourier import FourierCodegen, make_codegen
 from .launch import FlashKernels, backward_tiling
 from .plan import FourierPlan, WalkPlan, fourier_form
 from .solver import FlashProgram, FlashSolver
+from .statevector import StatevectorCodegen
+from .statevector_plan import MAX_FLASH_QUBITS, StatevectorPlan
 from .walk import WalkCodegen
 
 __all__ = [
@@ -13,6 +16,9 @@ __all__ = [
     "FlashSolver",
     "FourierCodegen",
     "FourierPlan",
+    "MAX_FLASH_QUBITS",
+    "StatevectorCodegen",
+    "StatevectorPlan",
     "WalkCodegen",
     "WalkPlan",
     "backward_tiling",

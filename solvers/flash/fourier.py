@@ -16,6 +16,8 @@ from ..base import LayerGeometry, UnsupportedCircuit
 from . import kernels, tuning
 from .bloch import AXES, lit
 from .plan import MAX_DENOMINATOR, FourierPlan, WalkPlan, fourier_form
+from .statevector import StatevectorCodegen
+from .statevector_plan import StatevectorPlan
 from .walk import WalkCodegen
 from .writer import CudaWriter
 
@@ -269,12 +271,20 @@ class FourierCodegen:
         return " + ".join(terms)
 
 
-Codegen = Union[WalkCodegen, FourierCodegen]
+Codegen = Union[WalkCodegen, FourierCodegen, StatevectorCodegen]
 
 
 def make_codegen(circuit: Circuit, geometry: LayerGeometry, fourier: Optional[bool]) -> Codegen:
     """The Fourier-series codegen where the circuit allows it (``fourier=None``) or is asked to (True:
-    raises UnsupportedCircuit if it cannot), else the gate-walk codegen; one plan either way."""
+    raises UnsupportedCircuit if it cannot), else the gate-walk codegen; one plan either way. A circuit of
+    more than one qubit gets the statevector codegen (no Fourier form: ``fourier=True`` raises)."""
+    if circuit.n_qubits > 1:
+        if fourier is True:
+            raise UnsupportedCircuit(
+                f"flash cannot use fourier=True for circuit {circuit.name!r}: the Fourier kernels are for "
+                "single-qubit circuits; pass fourier=None or False"
+            )
+        return StatevectorCodegen(StatevectorPlan(circuit, geometry))
     plan = WalkPlan(circuit, geometry)
     form = fourier_form(plan) if fourier is not False else None
     if form is None and fourier is True:

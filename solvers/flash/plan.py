@@ -100,7 +100,18 @@ class WalkPlan:
     def __init__(self, circuit: Circuit, geometry: LayerGeometry):
         if circuit.n_qubits != 1:
             raise ValueError(f"flash generates kernels for single-qubit circuits, got {circuit.n_qubits} qubits")
-        circuit.validate()
+        self._start(circuit.validate(), geometry)
+        for item in fuse_parameter_gates(circuit):
+            if isinstance(item, FusedBlock):
+                self.blocks.append(self._plan_block(item.ops))
+                self.items.append(self.blocks[-1])
+            else:
+                self.gates.append(self._plan_gate(item))
+                self.items.append(self.gates[-1])
+        self._finish()
+
+    def _start(self, circuit: Circuit, geometry: LayerGeometry) -> None:
+        """The circuit's facts, before its ops are planned."""
         self.circuit, self.geometry = circuit, geometry
         self.reps = circuit.data_reps
         self.theta_shape = circuit.parameter_shape
@@ -112,13 +123,9 @@ class WalkPlan:
         self.items: list[Union[Block, DataGate]] = []
         self.gates: list[DataGate] = []
         self.blocks: list[Block] = []
-        for item in fuse_parameter_gates(circuit):
-            if isinstance(item, FusedBlock):
-                self.blocks.append(self._plan_block(item.ops))
-                self.items.append(self.blocks[-1])
-            else:
-                self.gates.append(self._plan_gate(item))
-                self.items.append(self.gates[-1])
+
+    def _finish(self) -> None:
+        """Once the ops are planned: the pre-activation slots, the layer's slots and the shared sincos."""
         terms = [t for g in self.gates for t in g.terms]
         self.affine_reps = sorted({t.rep for t in terms if t.encoding != "raw"})
         self.arccos_reps = {t.rep for t in terms if t.encoding == "arccos"}

@@ -1,4 +1,4 @@
-"""The flash solver: fused CUDA kernels generated from a single-qubit circuit, compiled with CuPy and
+"""The flash solver: fused CUDA kernels generated from a circuit of 1 to 5 qubits, compiled with CuPy and
 launched on torch's stream (docs/design.md, "Flash kernels"); notes and measurements: docs/notes/flash.md."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ..cuda_runtime import cupy_available
 from .fourier import make_codegen
 from .launch import FlashKernels
 from .ops import flash_apply, register_kernels
+from .statevector_plan import multiqubit_refusal
 
 COMPUTE_DTYPE = {
     torch.float32: torch.float32,
@@ -77,18 +78,16 @@ class FlashProgram(Program):
 
 
 class FlashSolver(Solver):
-    """Fused CUDA kernels for any single-qubit circuit (CUDA + CuPy; float32/64 compute, bf16/fp16 I/O)."""
+    """Fused CUDA kernels for any circuit of up to MAX_FLASH_QUBITS qubits whose fixed multi-qubit gates
+    permute basis states (CUDA + CuPy; float32/64 compute, bf16/fp16 I/O)."""
 
     name = "flash"
     options = {"fourier": None}
     auto_rank = {"cuda": 0}
 
     def unsupported_reason(self, circuit, geometry, dtype, device) -> Optional[str]:
-        if circuit.n_qubits != 1:
-            return (
-                f"flash generates kernels for single-qubit circuits and this one has {circuit.n_qubits} "
-                "qubits; use solver='exact' (statevector) or solver='cutn' (tensor network)"
-            )
+        if circuit.n_qubits > 1 and (reason := multiqubit_refusal(circuit)):
+            return reason
         if torch.device(device).type != "cuda":
             return (
                 f"flash runs on CUDA GPUs, got device {torch.device(device)}; use solver='exact' or solver='cutn' there"

@@ -142,24 +142,32 @@ class WalkCodegen:
                     w.line(f"acc{a} -= qy; acc{a + 1} += qx;")
                 else:
                     w.line(*(f"acc{a + n} += cross_{axis}(rx, ry, rz, qx, qy, qz);" for n, axis in enumerate(AXES)))
-        for rep in plan.affine_reps:
-            wt, _ = plan.pre_slots[rep]
-            dw, dc = plan.pre_acc[rep]
+        self.write_preact_gradients(w)
+
+    def write_preact_gradients(self, w: CudaWriter) -> None:
+        """The pre-activations' sums and their share of grad_x, from du{rep} = dL/du."""
+        for rep in self.plan.affine_reps:
+            wt, _ = self.plan.pre_slots[rep]
+            dw, dc = self.plan.pre_acc[rep]
             w.line(f"acc{dw} += du{rep} * xv; acc{dc} += du{rep}; gxl += du{rep} * t{wt};")
+
+    def write_angle_cotangent(self, w: CudaWriter, gate: DataGate) -> None:
+        """Spread d = dL/d(data gate's angle) over its theta offset, grad_x and the pre-activations' du."""
+        if gate.offset_acc is not None:
+            w.line(f"acc{gate.offset_acc} += d;")
+        for t in gate.terms:
+            if t.encoding == "raw":
+                w.line(f"gxl += {lit(t.coef)} * d;")
+            elif t.encoding == "affine":
+                w.line(f"du{t.rep} += {lit(t.coef)} * d;")
+            else:
+                w.line(f"du{t.rep} -= {lit(t.coef)} * d / sqrt(real(1) - u{t.rep} * u{t.rep});")
 
     def _undo_gate(self, w: CudaWriter, gate: DataGate, pos: int, k: int, keep: bool) -> None:
         if keep:  # r after this gate
             w.line(f"rx = kx{pos}; ry = ky{pos}; rz = kz{pos};")
         with w.block(f"{{ const real d = cross_{gate.axis}(rx, ry, rz, qx, qy, qz);"):
-            if gate.offset_acc is not None:
-                w.line(f"acc{gate.offset_acc} += d;")
-            for t in gate.terms:
-                if t.encoding == "raw":
-                    w.line(f"gxl += {lit(t.coef)} * d;")
-                elif t.encoding == "affine":
-                    w.line(f"du{t.rep} += {lit(t.coef)} * d;")
-                else:
-                    w.line(f"du{t.rep} -= {lit(t.coef)} * d / sqrt(real(1) - u{t.rep} * u{t.rep});")
+            self.write_angle_cotangent(w, gate)
         if pos > 0 and not keep:
             w.line(f"rot_{gate.axis}(c{k}, -s{k}, rx, ry, rz);")
         w.line(f"rot_{gate.axis}(c{k}, -s{k}, qx, qy, qz);")
