@@ -3,7 +3,8 @@ argument and the value."""
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from numbers import Integral, Real
 
 
 def check_positive_int(name: str, value: object) -> int:
@@ -11,3 +12,10 @@ def check_positive_int(name: str, value: object) -> int:
     if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_threshold(name: str, value: object) -> float:
+    """``value`` (a finite real number, never a bool) as a float, or ValueError naming ``name``."""
+    if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)

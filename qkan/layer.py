@@ -16,6 +16,7 @@ from torch import nn
 from qkan.solvers import LayerGeometry, LayerParams, Program, get_solver
 from qkan.solvers import compile as compile_program
 
+from .rollback import AllOrNothingLoad
 from .settings import Activation, Ansatz, Device, LayerSettings
 from .validation import check_values, layer_mode
 
@@ -50,7 +51,7 @@ class _Setting:
         )
 
 
-class QKANLayer(nn.Module):
+class QKANLayer(AllOrNothingLoad):
     """y[n, o] = sum_i mask * (pw * (f_oi(x[n, i]) + pb) + bw * sigma(x[n, i])), f a DARUAN circuit."""
 
     # How this layer checks input values (NaN/inf, the arccos domain): None (default) follows
