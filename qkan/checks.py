@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from typing import Any
 
 
 def check_positive_int(name: str, value: object) -> int:
@@ -19,3 +20,15 @@ def check_threshold(name: str, value: object) -> float:
     if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
+
+
+def check_materialised(module: Any, what: str) -> None:
+    """ValueError naming the first tensors of ``module`` on the meta device (shapes without values), which
+    ``what`` (the operation) cannot use."""
+    on_meta = [name for name, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
+    if on_meta:
+        more = ", ..." if len(on_meta) > 3 else ""
+        raise ValueError(
+            f"{what}: the model has tensors on the meta device ({', '.join(on_meta[:3])}{more}), which hold no "
+            "values: materialise it first (to_empty() and load_state_dict)"
+        )

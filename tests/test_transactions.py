@@ -125,10 +125,18 @@ def test_quantize_refuses_bad_calibration(calibration, error, words):
     assert_unchanged(model, opt, saved)
 
 
+def test_plot_refuses_a_meta_model(tmp_path):
+    model = QKAN([2, 2], reps=1, device="meta")
+    for plot in (lambda: model.plot(str(tmp_path / "m.png")), lambda: model.layers[0].plot(str(tmp_path / "l.png"))):
+        with pytest.raises(ValueError, match=r"plot: .*meta device \(.*theta"):
+            plot()
+    assert not list(tmp_path.iterdir())
+
+
 def test_quantize_refuses_a_meta_model_and_a_non_module():
     with torch.device("meta"):
         model = nn.Sequential(nn.Linear(4, 4), HQKAN(4, e=2, solver="exact"))
-    with pytest.raises(ValueError, match=r"meta device \(0.weight, 0.bias, 1.down.weight, ...\)"):
+    with pytest.raises(ValueError, match=r"quantize: .*meta device \(0.weight, 0.bias, 1.down.weight, ...\)"):
         quantize(model, parse_spec("W8AF"))
     with pytest.raises(TypeError, match="model must be an nn.Module, got dict"):
         quantize({}, parse_spec("W8AF"))

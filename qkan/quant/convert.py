@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from tqdm.auto import tqdm
 
+from ..checks import check_materialised
 from ..layer import QKANLayer
 from ..rollback import ModuleSnapshot, restored_on_failure
 from .activation import ActivationQuantizer, quantize_input_hook
@@ -161,12 +162,7 @@ def quantize(
         )
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    on_meta = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
-    if on_meta:
-        raise ValueError(
-            f"model has tensors on the meta device ({', '.join(on_meta[:3])}{', ...' if len(on_meta) > 3 else ''}), "
-            "which hold no values to quantise: materialise it first (to_empty() and load_state_dict)"
-        )
+    check_materialised(model, "quantize")
     batches = calibration_batches(calibration)
     if spec.needs_calibration and not any(b.shape[0] for b in batches):
         given = "none" if not batches else f"{len(batches)} batch(es) of 0 samples"
