@@ -32,6 +32,15 @@ def interaction_graph(interaction: Interaction) -> tuple[dict[Edge, int], int]:
     return counts, 1 + max(max(edge) for edge in counts)
 
 
+def check_profile(profile: object) -> None:
+    """TypeError unless ``profile`` is a DeviceProfile (a qiskit backend goes through DeviceProfile.from_qiskit)."""
+    if not isinstance(profile, DeviceProfile):
+        raise TypeError(
+            f"profile must be a DeviceProfile (DeviceProfile.from_qiskit(backend) for a backend), "
+            f"got {type(profile).__name__}"
+        )
+
+
 def rank_qubits(
     profile: DeviceProfile,
     n: int,
@@ -43,6 +52,7 @@ def rank_qubits(
     """The ``n`` working qubits of least cost (readout and 1q-gate error, short T2), best first; [] for a
     profile without calibration (unless a threshold asks for it); fewer than ``n`` passing the thresholds
     raise ValueError, or with ``strict=False`` give all that pass."""
+    check_profile(profile)
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     thresholds = max_readout_error is not None or qubit_error_threshold is not None
@@ -61,6 +71,7 @@ def rank_qubits(
 def score_layout(profile: DeviceProfile, interaction: Interaction, layout: Sequence[int]) -> float:
     """The cost of running the interaction with logical qubit i on physical ``layout[i]`` (lower is better):
     each qubit's cost plus, per 2q gate, -ln of its pair's fidelity (UNUSABLE for an uncoupled pair)."""
+    check_profile(profile)
     counts, n_logical = interaction_graph(interaction)
     if len(layout) < n_logical:
         raise ValueError(f"layout has {len(layout)} entries but the interaction spans {n_logical} qubits")
@@ -115,6 +126,7 @@ def tile_disjoint(
     then removes those qubits and their ``buffer_hops`` neighbourhood. Stops early when nothing fits or a
     tile would score over ``tile_score_threshold``. ``n_logical`` widens tiles to qubits without 2q gates
     (placed on the best free qubits). Fewer than an integer ``k`` raise ValueError unless ``strict=False``."""
+    check_profile(profile)
     if k != "max" and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
         raise ValueError(f"k must be 'max' or a positive integer, got {k!r}")
     if not isinstance(buffer_hops, int) or buffer_hops < 0:

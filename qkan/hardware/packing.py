@@ -10,7 +10,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Literal, Optional, Sequence, Union
 
-from .layout import tile_disjoint
+from .layout import check_profile, tile_disjoint
 from .profile import DeviceProfile
 
 Tiles = tuple[tuple[int, ...], ...]
@@ -160,6 +160,8 @@ def pack_circuit(
             "pack_circuit: the circuit has classical bits; every copy would measure into the same ones: "
             "remove the measurements and read results through observable() or a sampler on the packed circuit"
         )
+    if profile is not None:
+        check_profile(profile)
     size = circuit.num_qubits
     pairs = interaction_of(circuit)
     if tiles is not None:

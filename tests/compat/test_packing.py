@@ -123,6 +123,8 @@ def test_tile_disjoint_buffer_thresholds_and_single_qubits():
         tile_disjoint(profile, 1, k=0)
     with pytest.raises(ValueError, match="several connected parts"):
         tile_disjoint(profile, [(0, 1), (2, 3)])
+    with pytest.raises(TypeError, match="profile must be a DeviceProfile .* got GenericBackendV2"):
+        tile_disjoint(line_backend(), [(0, 1)])
 
 
 # ----- pack_circuit / PackedCircuit (the published usage) ----------------------------------------------------
