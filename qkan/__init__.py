@@ -18,6 +18,7 @@ del _os, _here, _root
 
 from .data import create_dataset
 from .graphs import make_graphed_train_step
+from .hardware import DeviceProfile, PackedCircuit, pack_circuit, tile_disjoint
 from .layer import QKANLayer
 from .model import QKAN
 from .settings import LayerSettings
@@ -25,12 +26,16 @@ from .validation import get_validation, set_validation
 
 __version__ = "0.1.0"
 __all__ = [
+    "DeviceProfile",
     "LayerSettings",
+    "PackedCircuit",
     "QKAN",
     "QKANLayer",
     "create_dataset",
     "get_validation",
     "make_graphed_train_step",
+    "pack_circuit",
     "set_validation",
+    "tile_disjoint",
     "__version__",
 ]

@@ -17,6 +17,7 @@ from qkan.solvers import LayerGeometry, LayerParams, Program, get_solver
 from qkan.solvers import compile as compile_program
 from qkan.solvers.opaque import opaque_apply, register_opaque
 
+from .rollback import AllOrNothingLoad
 from .settings import Activation, Ansatz, Device, LayerSettings
 from .validation import check_values, layer_mode
 
@@ -58,7 +59,7 @@ class _Setting:
         )
 
 
-class QKANLayer(nn.Module):
+class QKANLayer(AllOrNothingLoad):
     """y[n, o] = sum_i mask * (pw * (f_oi(x[n, i]) + pb) + bw * sigma(x[n, i])), f a DARUAN circuit."""
 
     # How this layer checks input values (NaN/inf, the arccos domain): None (default) follows

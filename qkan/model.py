@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_threshold
 from .layer import QKANLayer
+from .rollback import AllOrNothingLoad
 from .settings import QKAN_DEFAULTS as _DEFAULTS
 from .settings import Activation, Ansatz, Device, LayerSettings
 
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-class QKAN(nn.Module):
+class QKAN(AllOrNothingLoad):
     """Quantum-inspired KAN over ``width`` = [n_in, hidden..., n_out]; every edge a DARUAN circuit.
     Layer l gets the layer settings with ``seed + l``; defaults are QKANLayer's but ``ba_trainable=False``."""
 
@@ -150,26 +152,37 @@ class QKAN(nn.Module):
         """Per layer (O, I): the standard deviation over the batch of each edge's contribution,
         from ``x`` or from the activations saved by the last forward with ``save_act=True``."""
         if x is not None:
-            saved, self.save_act = self.save_act, True
+            saved = self.save_act, self.acts, self.edge_acts
+            self.save_act = True
             try:
                 with torch.no_grad():
                     self(x)
+            except BaseException:  # a failed forward leaves the activations saved before it
+                self.acts, self.edge_acts = saved[1:]
+                raise
             finally:
-                self.save_act = saved
+                self.save_act = saved[0]
         if not self.edge_acts:
             raise ValueError("no saved activations: pass x, or run a forward with save_act=True first")
         return [acts.std(dim=0) if acts.shape[0] > 1 else acts.abs()[0] for acts in self.edge_acts]
 
     def prune_edge(self, threshold: float = 3e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
-        """Mask (in place) every edge whose score is below ``threshold``; returns self."""
+        """Mask (in place) every edge whose score is below ``threshold``; returns self. The new masks are
+        all computed before any is written, so a failure leaves the model as it was."""
+        check_threshold("threshold", threshold)
+        masks = [
+            layer.mask * (score >= threshold).to(layer.mask.dtype)
+            for layer, score in zip(self._qkan_layers, self.edge_scores(x))
+        ]
         with torch.no_grad():
-            for layer, score in zip(self._qkan_layers, self.edge_scores(x)):
-                layer.mask.mul_((score >= threshold).to(layer.mask.dtype))
+            for layer, mask in zip(self._qkan_layers, masks):
+                layer.mask.copy_(mask)
         return self
 
     def prune_node(self, threshold: float = 1e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
         """A smaller model without hidden nodes whose strongest incoming and outgoing edges both
         score below ``threshold`` (KAN convention); keeps every layer setting."""
+        check_threshold("threshold", threshold)
         scores = self.edge_scores(x)
         keep = [list(range(self.width[0]))]
         for l in range(1, len(self.width) - 1):
@@ -181,7 +194,8 @@ class QKAN(nn.Module):
         return QKAN.from_layers(layers, self.save_act, self.norm_out)
 
     def prune(self, node_th: float = 1e-2, edge_th: float = 3e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
-        """Node pruning, then edge pruning on the smaller model."""
+        """Node pruning, then edge pruning on the smaller model (this model keeps its masks)."""
+        check_threshold("edge_th", edge_th)
         return self.prune_node(node_th, x).prune_edge(edge_th, x)
 
     # ----- training and plots (implemented in their own modules) ------------------------

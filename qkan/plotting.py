@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure, SubFigure
 
+from .checks import check_materialised
+
 
 def use_file_backend() -> bool:
     """Switch matplotlib to the non-interactive Agg backend when nothing could show a window: no display
@@ -121,6 +123,7 @@ def _draw_layer(target: Union[Figure, SubFigure], layer: Any, x: Optional[torch.
 def plot_layer(layer: Any, path: Optional[str] = None, x: Optional[torch.Tensor] = None, n_points: int = 200) -> Figure:
     """One QKAN layer's per-edge curves over the range of ``x`` (default [-1, 1]); saved to exactly
     ``path`` when given. Returns the figure."""
+    check_materialised(layer, "plot")
     fig = plt.figure(figsize=_grid_size(layer.out_dim, layer.in_dim))
     _draw_layer(fig, layer, x, n_points, _layer_title(layer))
     if path is not None:
@@ -131,6 +134,7 @@ def plot_layer(layer: Any, path: Optional[str] = None, x: Optional[torch.Tensor]
 def plot_model(model: Any, path: Optional[str] = None, x: Optional[torch.Tensor] = None, n_points: int = 200) -> Figure:
     """One figure with a panel (an edge grid) per QKAN layer, stacked top to bottom. Input ranges come from
     ``x`` (propagated through the layers) or default to [-1, 1]. Saved to exactly ``path`` when given."""
+    check_materialised(model, "plot")
     layers = list(model.layers)
     sizes = [_grid_size(layer.out_dim, layer.in_dim) for layer in layers]
     fig = plt.figure(figsize=(max(w for w, _ in sizes), sum(h for _, h in sizes)))

@@ -45,6 +45,13 @@ def layer_mode(check_finite: Optional[bool], device: torch.device) -> str:
     return _mode
 
 
+def asserts_on_device(x: torch.Tensor, mode: str) -> bool:
+    """Whether a check of ``x`` in ``mode`` ("full" or "async") runs as a device assert (no host sync): in
+    "async" mode off the CPU, and wherever a sync cannot happen (torch.compile tracing, CUDA graph capture)."""
+    cannot_sync = torch.compiler.is_compiling() or (x.is_cuda and torch.cuda.is_current_stream_capturing())
+    return cannot_sync or (mode == "async" and x.device.type != "cpu")
+
+
 def check_values(
     x: torch.Tensor, params: LayerParams, geometry: LayerGeometry, arccos_reps: Sequence[int], mode: str, name: str
 ) -> None:
@@ -53,8 +60,7 @@ def check_values(
     if mode == "off" or guard_or_false(x.numel() == 0):  # an unknown batch size (compiled, unbacked) is checked
         return
     finite_message = f"{name}: input contains NaN or inf"
-    cannot_sync = torch.compiler.is_compiling() or (x.is_cuda and torch.cuda.is_current_stream_capturing())
-    if cannot_sync or (mode == "async" and x.device.type != "cpu"):
+    if asserts_on_device(x, mode):
         torch._assert_async(torch.isfinite(x).all(), finite_message)
         if arccos_reps:
             lo, hi = arccos_domain_bounds(x, params, geometry, arccos_reps)

@@ -11,6 +11,7 @@ solvers/__init__.py registers :class:`AutoSolver` after the others.
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any, Mapping, Optional
 
 import torch
@@ -78,6 +79,12 @@ def choose(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device
 
 def explain(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device, batch: int) -> str:
     """A few lines saying which solvers can run the layer, their memory estimates and the choice."""
+    if not isinstance(batch, Integral) or isinstance(batch, bool) or batch < 0:
+        raise ValueError(f"batch must be a non-negative integer, got {batch!r}")
+    if not isinstance(geometry, LayerGeometry):
+        raise TypeError(f"geometry must be a LayerGeometry, got {type(geometry).__name__}")
+    if not isinstance(circuit, Circuit):
+        raise TypeError(f"circuit must be a Circuit, got {type(circuit).__name__}")
     return "\n".join(_decide(circuit, geometry, dtype, torch.device(device), batch)[1])
 
 

@@ -4,6 +4,7 @@ seven tensors (docs/math.md, "A layer")."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 from typing import NamedTuple, Optional
 
 import torch
@@ -26,6 +27,14 @@ class LayerGeometry:
     groups: Optional[int] = None
     preacts: bool = False
     base_activation: BaseActivation = "silu"
+
+    def __post_init__(self) -> None:
+        for name in ("in_dim", "out_dim", "groups"):
+            value = getattr(self, name)
+            if (value is not None or name != "groups") and (
+                not isinstance(value, Integral) or isinstance(value, bool) or value < 1
+            ):
+                raise ValueError(f"LayerGeometry.{name} must be a positive integer, got {value!r}")
 
     @property
     def edge_shape(self) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ from qkan.circuits import BUILTINS, Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry, LayerParams, UnsupportedCircuit
 from qkan.solvers import compile as compile_program
 from qkan.solvers.cutn import CutnSolver
+from qkan.solvers.cutn.budget import chunk_budget
 from qkan.solvers.cutn.engines import EinsumEngine
 from qkan.solvers.cutn.gradients import ContractNetwork, environment_gradients
 from qkan.solvers.cutn.network import CircuitNetwork
@@ -176,9 +177,16 @@ def test_split_path_where_it_writes_less(readout, mode):
         CircuitNetwork(builtin("pz", 3, readout), LayerGeometry(2, 2), mode, strategy="greedy")
 
 
-@pytest.mark.parametrize("memory_limit", [None, 8 * 300])
+def chunk_limit(circuit: Circuit, geometry: LayerGeometry, batch: int, chunk: int = 1) -> int:
+    """The memory limit (bytes, float64 on CPU) under which the layer runs in chunks of ``chunk`` samples."""
+    program = compile_program("cutn", circuit, geometry, torch.float64, "cpu")
+    network = program.layer_network or program.values_network
+    return chunk_budget(network, batch, 16, True, cuda=False).peak_bytes(chunk)
+
+
+@pytest.mark.parametrize("limited", [False, True])
 @pytest.mark.parametrize("readout", ["amp", "z"])
-def test_gradcheck_float64(readout, memory_limit):
+def test_gradcheck_float64(readout, limited):
     """Unchunked, and in chunks of the batch (the backward, run many times by gradcheck, reuses the
     forward's last chunk the first time only)."""
     circuit = (
@@ -192,8 +200,9 @@ def test_gradcheck_float64(readout, memory_limit):
         .measure(readout, 1)
     )
     geometry = LayerGeometry(2, 2, preacts=True)
+    memory_limit = chunk_limit(circuit, geometry, 3) if limited else None
     program = compile_program("cutn", circuit, geometry, torch.float64, "cpu", memory_limit=memory_limit)
-    assert (program.chunk_size(program.layer_network or program.values_network, 3) < 3) == (memory_limit is not None)
+    assert program.chunk_size(program.layer_network or program.values_network, 3) == (1 if limited else 3)
     params = random_params(circuit, geometry, torch.float64)
     x = torch.rand(3, 2, dtype=torch.float64, requires_grad=True)
     trainable = [p for p in params if p.requires_grad]
@@ -211,10 +220,11 @@ def test_chunked_batch_matches_exact(readout, preacts):
     """A memory limit small enough to split the batch into chunks: chunks of one node over whole-batch
     operands (contracted again in backward), or, with per-(o, i, b) operands, checkpointed chunks."""
     circuit, geometry = builtin("pz", REPS, readout), LayerGeometry(I, O, preacts=preacts)
-    program = compile_program("cutn", circuit, geometry, torch.float64, "cpu", memory_limit=8 * 400)
+    memory_limit = chunk_limit(circuit, geometry, B, chunk=2)
+    program = compile_program("cutn", circuit, geometry, torch.float64, "cpu", memory_limit=memory_limit)
     network = program.layer_network or program.values_network
-    assert program.chunk_size(network, B) < B and network.per_sample_edges == preacts
-    assert_parity(circuit, geometry, torch.float64, 1e-10, memory_limit=8 * 400)
+    assert program.chunk_size(network, B) == 2 and network.per_sample_edges == preacts
+    assert_parity(circuit, geometry, torch.float64, 1e-10, memory_limit=memory_limit)
 
 
 def test_layer_trains_with_cutn():

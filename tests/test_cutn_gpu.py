@@ -1,6 +1,7 @@
 """cutn on cuTensorNet (run with `pytest -m gpu` where cuQuantum is installed): parity with the float64
 exact reference for both backward kinds, plans reused across steps, and memory bounded by
-``memory_limit`` on a QKAN([256, 256]) train step at batch 4096."""
+``memory_limit`` (a forward and backward of QKAN([100, 100]) at batch 1000 and QKAN([256, 256]) at batch 4096
+under 300 MiB and 2 GiB; too small a limit refused, naming one that works)."""
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from test_cutn import REPS, I, O, assert_parity
 from qkan import QKAN
 from qkan.circuits import Circuit, builtin, data, theta
 from qkan.solvers import LayerGeometry
+from qkan.solvers.cutn.budget import MemoryLimitTooSmall
 
 pytest.importorskip("cuquantum")
 pytestmark = pytest.mark.gpu
@@ -167,3 +169,38 @@ def test_four_qubit_ring_trains_on_cutensornet():
         opt.step()
         losses.append(loss.item())
     assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < 0.8 * losses[0], losses
+
+
+def forward_backward_peak(model: QKAN, batch: int) -> int:
+    """Peak extra bytes the CUDA allocator holds over one forward and backward at ``batch`` (model and input
+    allocated before)."""
+    x = torch.randn(batch, model.layers[0].in_dim, device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    model(x).square().mean().backward()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
+
+
+@pytest.mark.parametrize("limit_mib", [300, 2048])
+@pytest.mark.parametrize("width,batch", [([100, 100], 1000), ([256, 256], 4096)])
+@pytest.mark.parametrize("readout", ["amp", "z"])
+def test_memory_limit_is_a_promise(width, batch, limit_mib, readout):
+    """Forward and backward peak at most memory_limit (issue 22), both readouts, both sizes, both limits."""
+    limit = limit_mib * 2**20
+    options = {"memory_limit": limit}
+    model = QKAN(width, solver="cutn", seed=0, device="cuda", fast_measure=readout == "amp", solver_kwargs=options)
+    peak = forward_backward_peak(model, batch)
+    assert peak <= limit, f"peak {peak / 2**20:.0f} MiB over the {limit_mib} MiB limit"
+
+
+def test_too_small_a_limit_is_refused_with_one_that_works():
+    model = QKAN([256, 256], solver="cutn", seed=0, device="cuda", solver_kwargs={"memory_limit": 16 * 2**20})
+    with pytest.raises(MemoryLimitTooSmall, match="the smallest limit that works is") as info:
+        model(torch.randn(4096, 256, device="cuda"))
+    smallest = int(str(info.value).split("works is ")[1].split(" bytes")[0])
+    model = QKAN([256, 256], solver="cutn", seed=0, device="cuda", solver_kwargs={"memory_limit": smallest})
+    peak = forward_backward_peak(model, 4096)
+    assert peak <= smallest, f"peak {peak / 2**20:.0f} MiB over the named {smallest / 2**20:.0f} MiB"

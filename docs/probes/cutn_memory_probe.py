@@ -1,5 +1,6 @@
 """Device probe: cutn train-step time and peak memory under several options; profiler split.
-Args: config names (comma-separated); CHUNK_SHARE and WORKSPACE_SHARE from the environment."""
+Args: config names (comma-separated); budget.py's factors (RESULT_TEMPORARIES, WORKSPACE_PER_RESULT) from
+the environment."""
 
 import json
 import os
@@ -11,7 +12,7 @@ import torch
 from torch import nn
 
 from qkan import QKAN
-from qkan.solvers.cutn import engines, program
+from qkan.solvers.cutn import budget
 
 dev = torch.device("cuda")
 OUT = os.environ.get("OUT", "/tmp")
@@ -136,10 +137,11 @@ configs = [
 ]
 only = sys.argv[1].split(",") if len(sys.argv) > 1 and sys.argv[1] else None
 
-for module, name in ((program, "CHUNK_SHARE"), (engines, "WORKSPACE_SHARE")):  # overridden from the environment
+FACTORS = ("RESULT_TEMPORARIES", "WORKSPACE_PER_RESULT")
+for name in FACTORS:  # overridden from the environment
     if name in os.environ:
-        setattr(module, name, float(os.environ[name]))
-print("CHUNK_SHARE", program.CHUNK_SHARE, "WORKSPACE_SHARE", engines.WORKSPACE_SHARE)
+        setattr(budget, name, float(os.environ[name]))
+print({name: getattr(budget, name) for name in FACTORS})
 for name, cfg in configs:
     if only and name not in only:
         continue

@@ -12,6 +12,7 @@ from torch import nn
 
 from ..checks import check_positive_int
 from ..layer import Ansatz
+from ..validation import asserts_on_device, layer_mode
 from .hqkan import HQKAN
 
 
@@ -87,6 +88,9 @@ class Block(nn.Module):
         return x + self.drop(self.mlp(self.ln_2(x)))
 
 
+IGNORE_INDEX = -100  # a target with this id adds nothing to the loss (torch's cross_entropy default)
+
+
 class GPT(nn.Module):
     """Decoder-only language model: idx (B, T) -> (logits (B, T, vocab), loss or None)."""
 
@@ -155,6 +159,7 @@ class GPT(nn.Module):
         if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype not in (torch.int64, torch.int32):
             got = f"{tuple(idx.shape)} {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx).__name__
             raise ValueError(f"GPT expects integer token ids of shape (batch, time), got {got}")
+        self._check_token_ids("idx", idx)
         t = idx.shape[1]
         if t > self.block_size:
             raise ValueError(f"sequence length {t} exceeds block_size {self.block_size}")
@@ -167,7 +172,26 @@ class GPT(nn.Module):
             return logits, None
         if targets.shape != idx.shape:
             raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}")
-        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        self._check_token_ids("targets", targets, ignored=IGNORE_INDEX)
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
+
+    def _check_token_ids(self, name: str, idx: torch.Tensor, ignored: Optional[int] = None) -> None:
+        """Token ids in [0, vocab_size) (or ``ignored``), checked the way the validation mode says
+        (qkan.set_validation): an id out of range would otherwise index past the embedding (a device fault on CUDA)."""
+        mode = layer_mode(None, idx.device)
+        if mode == "off" or idx.numel() == 0:
+            return
+        allowed = f"{name}: token ids must be in [0, vocab_size={self.vocab_size})"
+        outside = (idx < 0) | (idx >= self.vocab_size)
+        if ignored is not None:
+            outside &= idx != ignored
+            allowed += f" or {ignored} (ignored)"
+        if asserts_on_device(idx, mode):
+            torch._assert_async(~outside.any(), allowed)
+            return
+        bad = idx[outside]
+        if bad.numel():
+            raise ValueError(f"{allowed}, got {int(bad[0])}")
 
     def n_params(self, feed_forward_only: bool = False) -> int:
         """Trainable parameters (the tied embedding counted once); only the blocks' feed-forwards if asked."""

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, Iterable, Union
+from typing import Any, Iterable, Optional, Union
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from tqdm.auto import tqdm
 
+from ..checks import check_materialised
 from ..layer import QKANLayer
+from ..rollback import ModuleSnapshot, restored_on_failure
 from .activation import ActivationQuantizer, quantize_input_hook
 from .gptq import HessianAccumulator, gptq_quantize, supports_gptq
 from .periodic import PeriodicQuantizer
@@ -38,12 +40,20 @@ def calibration_batches(calibration: Calibration) -> list[torch.Tensor]:
     if calibration is None:
         return []
     if isinstance(calibration, torch.Tensor):
+        if calibration.dim() == 0:
+            raise ValueError("calibration must be model inputs with a batch dimension, got a 0-d tensor")
         return list(calibration.split(CALIBRATION_BATCH))
+    if not isinstance(calibration, Iterable):
+        raise TypeError(
+            f"calibration must be a tensor of model inputs or an iterable of batches, got {type(calibration).__name__}"
+        )
     batches = []
     for item in calibration:
         x = item[0] if isinstance(item, (tuple, list)) else item
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"calibration batches must be tensors or (input, target) pairs, got {type(x).__name__}")
+        if x.dim() == 0:
+            raise ValueError("calibration batches must have a batch dimension, got a 0-d tensor")
         batches.append(x)
     return batches
 
@@ -109,8 +119,15 @@ def _forward_order(model: nn.Module, modules: list[nn.Module], batch: torch.Tens
     return order
 
 
-def _run_gptq(model: nn.Module, entries: list[RoleEntry], batches: list[torch.Tensor], progress: bool) -> None:
-    """Rewrite each GPTQ entry's weight with GPTQ values, layer by layer in forward order."""
+def _run_gptq(
+    model: nn.Module,
+    entries: list[RoleEntry],
+    batches: list[torch.Tensor],
+    progress: bool,
+    snapshot: Optional[ModuleSnapshot],
+) -> None:
+    """Rewrite each GPTQ entry's weight with GPTQ values, layer by layer in forward order (``snapshot``, where
+    given, keeps each weight's values first)."""
     ordered = _forward_order(model, [e.module for e in entries], batches[0])
     missing = [e.name for e in entries if e.module not in ordered]
     if missing:
@@ -124,8 +141,11 @@ def _run_gptq(model: nn.Module, entries: list[RoleEntry], batches: list[torch.Te
             handle.remove()
         quantizer = module.parametrizations.weight[0]
         original = module.parametrizations.weight.original
+        values = gptq_quantize(original, accumulator.hessian, quantizer)
+        if snapshot is not None:
+            snapshot.save_values(original)
         with torch.no_grad():
-            original.copy_(gptq_quantize(original, accumulator.hessian, quantizer))
+            original.copy_(values)
 
 
 def quantize(
@@ -140,16 +160,31 @@ def quantize(
         raise TypeError(
             f"spec must be a QuantSpec (see qkan.quant.uniform_spec / parse_spec), got {type(spec).__name__}"
         )
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_materialised(model, "quantize")
     batches = calibration_batches(calibration)
-    if spec.needs_calibration and not batches:
+    if spec.needs_calibration and not any(b.shape[0] for b in batches):
+        given = "none" if not batches else f"{len(batches)} batch(es) of 0 samples"
         raise ValueError(
-            f"{spec.name} quantises inputs or uses GPTQ, which needs calibration inputs: "
+            f"{spec.name} quantises inputs or uses GPTQ, which needs calibration inputs, got {given}: "
             "pass calibration=<tensor of model inputs or an iterable of batches>"
         )
+    batches = [b for b in batches if b.shape[0]]
     if quantizer_modules(model) or any(isinstance(m, QuantizedQKANLayer) for m in model.modules()):
         raise ValueError("the model is already quantised; quantize the floating-point model instead")
+    if not inplace:
+        return _convert(copy_model(model), spec, batches, progress, None)
+    with restored_on_failure(model) as snapshot:  # a failure half-way leaves ``model`` as it was
+        return _convert(model, spec, batches, progress, snapshot)
+
+
+def _convert(
+    model: nn.Module, spec: QuantSpec, batches: list[torch.Tensor], progress: bool, snapshot: Optional[ModuleSnapshot]
+) -> nn.Module:
+    """Quantise ``model``'s own modules (quantize's steps 1-3); ``snapshot`` keeps the values GPTQ overwrites."""
     training = model.training
-    model = _replace_qkan_layers(model if inplace else copy_model(model), spec)
+    model = _replace_qkan_layers(model, spec)
     model.eval()
     plan = plan_roles(model)
     gptq_entries = []
@@ -168,7 +203,7 @@ def quantize(
                     stacklevel=2,
                 )
     if gptq_entries:
-        _run_gptq(model, gptq_entries, batches, progress)
+        _run_gptq(model, gptq_entries, batches, progress, snapshot)
     input_config = spec.config("input")
     if input_config is not None:
         observers = []

@@ -11,10 +11,8 @@ import numpy as np
 import opt_einsum
 import torch
 
+from .budget import MIN_WORKSPACE, MemoryLimitTooSmall
 from .paths import Path
-
-WORKSPACE_SHARE = 0.7  # of memory_limit at most for cuTensorNet's workspace (scratch and gradient cache)
-MIN_WORKSPACE = 1 << 20  # bytes: a network's workspace is its least need within the share, and at least this
 
 
 class EinsumEngine:
@@ -54,7 +52,8 @@ class EinsumEngine:
 class CutnEngine:
     """cuTensorNet ``Network``s planned once per (expression, shapes, dtype, gradient flags) along the
     given path, fed new operands with ``reset_operands``, run non-blocking on torch's current stream;
-    workspace (drawn from torch's allocator) is bounded by WORKSPACE_SHARE of ``memory_limit`` and handed
+    workspace (drawn from torch's allocator) is bounded by ``workspace_limit`` (what the chunk's torch
+    tensors leave of ``memory_limit``, set by the program per call; budget.py) and handed
     back after each call, so the many networks of a step do not each hold one.
 
     cuTensorNet's own backward runs only on unsliced networks without extent-1 modes whose gradient
@@ -68,7 +67,8 @@ class CutnEngine:
 
         self._network_class, self._options_class = Network, NetworkOptions
         self._qualifiers_dtype = cutensornet.tensor_qualifiers_dtype
-        self.workspace_limit = int(max(memory_limit * WORKSPACE_SHARE, MIN_WORKSPACE))
+        self.workspace_limit = max(memory_limit, MIN_WORKSPACE)  # narrowed per call by the program (budget.py)
+        self._workspace: dict[tuple, int] = {}  # key -> the workspace its network was planned with
         self._networks: dict[tuple, Any] = {}  # cuTensorNet Networks
         self._native: dict[tuple, bool] = {}
         self._whole_limit: set[tuple] = set()  # keys whose backward failed with their least workspace
@@ -79,6 +79,8 @@ class CutnEngine:
         return expression, tuple(tuple(o.shape) for o in operands), operands[0].dtype, grads
 
     def _network(self, key: tuple, expression: str, path: Path, operands: Sequence[torch.Tensor], stream):
+        if key in self._networks and self._workspace[key] > self.workspace_limit:  # planned under a wider cap
+            self._networks.pop(key).free()
         if key in self._networks:
             self._networks[key].reset_operands(*operands, stream=stream)
             return self._networks[key]
@@ -86,7 +88,9 @@ class CutnEngine:
         network = None
         if any(grads) and self._native.get(key, True) and all(extent > 1 for o in operands for extent in o.shape):
             try:  # with gradient flags cuTensorNet keeps a cache for its backward; it must fit the limit unsliced
-                network = self._plan(expression, path, operands, stream, grads, whole=key in self._whole_limit)
+                network, workspace = self._plan(
+                    expression, path, operands, stream, grads, whole=key in self._whole_limit
+                )
                 if network.num_slices != 1:
                     network.free()
                     network = None
@@ -98,8 +102,10 @@ class CutnEngine:
                     stacklevel=2,
                 )
         self._native[key] = network is not None
-        self._networks[key] = network or self._plan(expression, path, operands, stream, (False,) * len(operands))
-        return self._networks[key]
+        if network is None:
+            network, workspace = self._plan(expression, path, operands, stream, (False,) * len(operands))
+        self._networks[key], self._workspace[key] = network, workspace
+        return network
 
     def _plan(
         self,
@@ -111,12 +117,18 @@ class CutnEngine:
         whole: bool = False,
     ):
         """The network along ``path`` with the least workspace it needs (where that is within the limit), or
-        the ``whole`` limit: cuTensorNet otherwise takes all of it as scratch, memory the chunks could use."""
+        the ``whole`` limit: cuTensorNet otherwise takes all of it as scratch, memory the chunks could use;
+        and that workspace."""
         limit = self.workspace_limit
         if not whole:
             need = self._workspace_need(expression, path, operands, stream, grads)
-            limit = min(limit, max(need, MIN_WORKSPACE))  # a need over the limit fails as before
-        return self._prepared(expression, path, operands, stream, grads, limit)
+            if need > limit and not any(grads):  # with gradient flags the caller falls back to environments
+                raise MemoryLimitTooSmall(
+                    f"cutn: cuTensorNet needs {need} bytes of workspace for a contraction, {need - limit} more "
+                    "than memory_limit leaves it beside the chunk's tensors: raise memory_limit by at least that"
+                )
+            limit = min(limit, max(need, MIN_WORKSPACE))
+        return self._prepared(expression, path, operands, stream, grads, limit), limit
 
     def _prepared(
         self, expression: str, path: Path, operands: Sequence[torch.Tensor], stream, grads: tuple[bool, ...], limit: int

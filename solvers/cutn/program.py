@@ -14,14 +14,11 @@ from qkan.circuits import Circuit
 from ..base import LayerGeometry, LayerParams, Program
 from ..layer_math import bias_and_base
 from ..statevector import COMPLEX_OF
+from .budget import MemoryLimitTooSmall, chunk_budget, sample_free_fits, smallest_limit
 from .engines import CutnEngine, EinsumEngine, Engine
 from .gradients import ContractNetwork, operand_gradients
 from .network import CircuitNetwork
 from .readout import amp_cotangent, amp_norms, amp_readout, amp_values
-
-# a chunk's largest tensor (its result) takes at most memory_limit / CHUNK_SHARE: with the readout's temporaries
-# (3/4 of it) and cuTensorNet's gradient cache (about 1.8 times it, pz on the H200) a chunk peaks near 3.55 times it
-CHUNK_SHARE = 3.6
 
 
 class ChunkedLayer(torch.autograd.Function):
@@ -143,22 +140,40 @@ class CutnProgram(Program):
         if (
             network.split
             and self.memory_limit is not None
-            and network.largest_sample_free * self.complex_bytes > self.memory_limit / CHUNK_SHARE
+            and not sample_free_fits(network, self.memory_limit, self.complex_bytes)
         ):
             return CircuitNetwork(self.circuit, self.geometry, mode, strategy="circuit")
         return network
 
     # ----- contraction ----------------------------------------------------------------
-    def chunk_size(self, network: CircuitNetwork, batch: int) -> int:
-        """Samples per chunk: the largest per-chunk tensor within a share of the memory limit, less the
-        largest tensor that does not depend on the sample, the batch split evenly; the whole batch when no
-        tensor carries the sample."""
+    def chunk_size(self, network: CircuitNetwork, batch: int, batch_grads: bool = True) -> int:
+        """Samples per chunk: the most whose call keeps under the memory limit (budget.py; ``batch_grads``:
+        whether the operands carrying the sample get gradients), the batch split evenly; the whole batch when
+        no tensor carries the sample. A limit too small for one sample per chunk is refused
+        (:class:`MemoryLimitTooSmall`, naming the smallest that works) before anything is computed."""
         if batch == 0 or self.memory_limit is None or not any(d is not None for d in network.batch_dims()):
             return batch
-        per_sample = network.largest_per_sample * self.complex_bytes
-        budget = self.memory_limit / CHUNK_SHARE - network.largest_sample_free * self.complex_bytes
-        largest = max(1, min(batch, int(budget // max(per_sample, 1))))
-        return -(-batch // -(-batch // largest))  # as even as chunks of at most `largest` get: one plan, mostly
+        budget = chunk_budget(network, batch, self.complex_bytes, batch_grads, self.device.type == "cuda")
+        largest = min(batch, budget.largest_chunk(self.memory_limit))
+        if largest >= 1:
+            chunk = -(-batch // -(-batch // largest))  # as even as chunks of at most `largest` get: one plan, mostly
+            if isinstance(self.engine, CutnEngine):  # cuTensorNet's workspace gets what the torch tensors leave
+                self.engine.workspace_limit = budget.workspace_room(self.memory_limit, chunk)
+            return chunk
+        smallest = smallest_limit(
+            self.circuit,
+            self.geometry,
+            network.mode,
+            batch,
+            self.complex_bytes,
+            batch_grads,
+            self.device.type == "cuda",
+        )
+        raise MemoryLimitTooSmall(
+            f"cutn: memory_limit={self.memory_limit} bytes cannot hold a {self.geometry.in_dim}->"
+            f"{self.geometry.out_dim} layer of {self.circuit.name!r} at batch {batch}; the smallest limit that "
+            f"works is {smallest} bytes ({smallest / 2**20:.1f} MiB), or pass a smaller batch"
+        )
 
     @staticmethod
     def slice_operands(
@@ -230,7 +245,7 @@ class CutnProgram(Program):
     def circuit_values(self, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
         network = self.values_network
         values = []
-        for chunk in x.split(self.chunk_size(network, x.shape[0])):
+        for chunk in x.split(self.chunk_size(network, x.shape[0], torch.is_grad_enabled())):
             out = self.contract(network, network.operands(chunk, params), chunk.shape[0])
             values.append(
                 out.real
@@ -244,7 +259,8 @@ class CutnProgram(Program):
         unless some operand is per (o, i, b) (data gates with pre-activations): those are as large as the
         layer, so each chunk then builds its own, under torch checkpoint (rebuilt in backward)."""
         network = self.layer_network or self.values_network
-        chunk = self.chunk_size(network, x.shape[0])
+        batch_grads = torch.is_grad_enabled() and (x.requires_grad or network.per_sample_edges)
+        chunk = self.chunk_size(network, x.shape[0], batch_grads)
         if chunk >= x.shape[0] or not network.per_sample_edges:
             return self._layer(x, *params, network=network, chunk=chunk, keep=True)
         return torch.cat(
