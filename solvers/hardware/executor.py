@@ -1,4 +1,5 @@
-"""What a hardware backend runs: rows of gate angles through one circuit template, P(readout = 0) per row,
+"""What a hardware backend runs: rows of gate angles through one circuit template, (P(0), P(1)) of the readout
+qubit per row (each computed directly, so amp = sqrt(P(0)) - sqrt(P(1)) stays accurate at the poles),
 in as few jobs as ``job_rows`` allows, counted (circuits, shots, jobs) and behind a progress bar."""
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ class Executor(ABC):
         return 1
 
     def probabilities(self, angles: np.ndarray) -> np.ndarray:
-        """P(readout qubit = 0) for every row of ``angles`` (rows, rotations), float64."""
+        """(P(0), P(1)) of the readout qubit for every row of ``angles`` (rows, rotations): (rows, 2) float64."""
         rows = angles.shape[0]
         step = rows if self.job_rows is None else self.job_rows
         starts = range(0, rows, max(step, 1))
-        out = np.empty(rows)
+        out = np.empty((rows, 2))
         for start in tqdm(starts, desc=f"{type(self).__name__} jobs", disable=not self.progress, leave=False):
             chunk = angles[start : start + step]
             out[start : start + step] = self._run(chunk)
@@ -56,4 +57,4 @@ class Executor(ABC):
 
     @abstractmethod
     def _run(self, angles: np.ndarray) -> np.ndarray:
-        """P(0) for each row, in one job."""
+        """(P(0), P(1)) for each row, in one job: (rows, 2)."""

@@ -29,7 +29,7 @@ NOISY_DEVICE = "default.mixed"  # the device here that applies noise channels
 
 
 class PennyLaneExecutor(Executor):
-    """P(0) from ``qml.probs`` of the readout qubit, exact (shots=None) or sampled with the device's seed."""
+    """(P(0), P(1)) from ``qml.probs`` of the readout qubit, exact (shots=None) or sampled with the device's seed."""
 
     def __init__(self, circuit: Circuit, options: Mapping[str, Any]):
         import pennylane as qml
@@ -65,7 +65,7 @@ class PennyLaneExecutor(Executor):
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
         probs = np.asarray(self.qnode(angles), dtype=float)
-        return np.broadcast_to(probs.reshape(-1, 2)[:, 0], (angles.shape[0],)).copy()
+        return np.broadcast_to(probs.reshape(-1, 2), (angles.shape[0], 2)).copy()
 
 
 class PennyLaneSolver(HardwareSolver):

@@ -1,5 +1,7 @@
-"""``solver="qiskit"``: edge circuits on qiskit-aer's primitives (EstimatorV2 for shots=None, SamplerV2 for
-counts), one transpiled parametrised template per layer circuit, every angle row bound in one job."""
+"""``solver="qiskit"``: edge circuits on qiskit-aer, one transpiled parametrised template per layer circuit,
+every angle row bound in one job: SamplerV2 for counts; for shots=None the simulator's saved probabilities of
+the readout qubit (EstimatorV2's <Z> would give P(1) = (1 - <Z>) / 2, whose cancellation costs the amp readout
+half its digits at the poles)."""
 
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ def qiskit_template(circuit: Circuit, measure: bool) -> Any:
 
 
 class QiskitExecutor(Executor):
-    """P(0) from qiskit-aer: exact <Z> (statevector, or density matrix under a noise model) or sampled counts."""
+    """(P(0), P(1)) from qiskit-aer: exact (statevector, or density matrix under a noise model) or sampled counts."""
 
     def __init__(self, circuit: Circuit, options: Mapping[str, Any]):
         from qiskit import transpile
@@ -67,25 +69,26 @@ class QiskitExecutor(Executor):
         return len(self.scales)
 
     def _sample(self, template: Any, angles: np.ndarray) -> np.ndarray:
+        """(rows, 2) frequencies of 0 and 1 in ``shots`` samples per row."""
         from qiskit_aer.primitives import SamplerV2
 
         sampler = SamplerV2(default_shots=self.shots, seed=self.seed, options={"backend_options": self.backend_options})
         values = angles if template.num_parameters else None
         result = sampler.run([(template, values)]).result()[0]
         bits = result.data[template.cregs[0].name].array[..., 0] & 1  # (rows, shots) or (shots,)
-        return 1.0 - bits.reshape(-1, self.shots).mean(axis=1)
+        ones = bits.reshape(-1, self.shots).mean(axis=1)
+        return np.stack([1.0 - ones, ones], -1)
 
-    def _expect(self, template: Any, angles: np.ndarray) -> np.ndarray:
-        from qiskit.quantum_info import SparsePauliOp
-        from qiskit_aer.primitives import EstimatorV2
+    def _exact(self, template: Any, angles: np.ndarray) -> np.ndarray:
+        """(rows, 2) probabilities of the readout qubit, without sampling (density matrix under noise)."""
+        from qiskit_aer import AerSimulator
 
-        n, q = self.circuit.n_qubits, self.circuit.measured.qubit
-        observable = SparsePauliOp("I" * (n - 1 - q) + "Z" + "I" * q)
-        run_options = {} if self.seed is None else {"seed_simulator": self.seed}
-        estimator = EstimatorV2(options={"backend_options": self.backend_options, "run_options": run_options})
-        values = angles if template.num_parameters else None
-        evs = np.asarray(estimator.run([(template, observable, values)]).result()[0].data.evs).reshape(-1)
-        return (1 + evs) / 2
+        circuit = template.copy()
+        circuit.save_probabilities([self.circuit.measured.qubit], label="p")
+        backend = AerSimulator(**self.backend_options)
+        binds = [{p: angles[:, j] for j, p in enumerate(template.parameters)}] if template.num_parameters else None
+        result = backend.run(circuit, parameter_binds=binds, seed_simulator=self.seed).result()
+        return np.array([result.data(k)["p"] for k in range(len(result.results))])
 
     def _calibrate(self) -> tuple[float, float]:
         """P(0 | prepared 0) and P(0 | prepared 1) of the readout qubit under the noise model (two circuits)."""
@@ -98,7 +101,7 @@ class QiskitExecutor(Executor):
                 if flip:
                     qc.x(self.circuit.measured.qubit)
                 qc.measure(self.circuit.measured.qubit, 0)
-                measured.append(float(self._sample(qc, np.zeros((1, 0)))[0]))
+                measured.append(float(self._sample(qc, np.zeros((1, 0)))[0, 0]))
             self.submitted.circuits += 2
             self.submitted.shots += 2 * (self.shots or 0)
             self.submitted.jobs += 2
@@ -109,14 +112,15 @@ class QiskitExecutor(Executor):
         rows = angles.shape[0]
         per_scale = []
         for template in self.templates:
-            p0 = self._expect(template, angles) if self.shots is None else self._sample(template, angles)
-            p0 = np.broadcast_to(p0, (rows,))
+            p = self._exact(template, angles) if self.shots is None else self._sample(template, angles)
+            p = np.broadcast_to(p, (rows, 2))
             if self.mitigation is not None and "readout" in self.mitigation:
-                p0 = corrected_probability(p0, *self._calibrate())
-            per_scale.append(p0)
+                p0 = corrected_probability(p[:, 0], *self._calibrate())
+                p = np.stack([p0, 1 - p0], -1)
+            per_scale.append(p)
         if len(per_scale) == 1:
             return per_scale[0]
-        return richardson_weights(self.scales) @ np.stack(per_scale)
+        return np.einsum("s,srk->rk", richardson_weights(self.scales), np.stack(per_scale))
 
 
 class QiskitSolver(HardwareSolver):

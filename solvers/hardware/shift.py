@@ -13,7 +13,7 @@ from .executor import Executor
 
 
 class ShiftedProbabilities(torch.autograd.Function):
-    """P(0) of rows of rotation angles (rows, R) through an executor; backward shifts ``columns`` only
+    """(P(0), P(1)) of rows of rotation angles (rows, R) through an executor; backward shifts ``columns`` only
     (the angles that depend on something trainable), two circuits per column and row."""
 
     @staticmethod
@@ -35,7 +35,7 @@ class ShiftedProbabilities(torch.autograd.Function):
         for j, column in enumerate(columns):
             shifted[0, j, :, column] += math.pi / 2
             shifted[1, j, :, column] -= math.pi / 2
-        values = ctx.executor.probabilities(shifted.reshape(-1, base.shape[1])).reshape(2, len(columns), -1)
+        values = ctx.executor.probabilities(shifted.reshape(-1, base.shape[1])).reshape(2, len(columns), -1, 2)
         derivative = torch.as_tensor((values[0] - values[1]) / 2, dtype=angles.dtype, device=angles.device)
-        grad_angles[:, columns] = (derivative * grad[None]).T
+        grad_angles[:, columns] = (derivative * grad[None]).sum(-1).T
         return grad_angles, None, None
