@@ -21,7 +21,9 @@ def rotation_columns(circuit: Circuit, trainable_only: bool) -> tuple[int, ...]:
     theta term, or (``trainable_only=False``, per-sample evaluation) any theta or data term."""
     rotations = [op for op in circuit.ops if op.angle is not None]
     return tuple(
-        j for j, op in enumerate(rotations) if (op.angle.thetas if trainable_only else op.angle.terms)  # type: ignore[union-attr]
+        j
+        for j, op in enumerate(rotations)
+        if (op.angle.thetas if trainable_only else op.angle.terms)  # type: ignore[union-attr]
     )
 
 
@@ -55,14 +57,14 @@ class HardwareProgram(Program):
         super().__init__(circuit, geometry, dtype, device)
         self.executor = executor
         self.evaluation = evaluation
-        self.rotations = tuple(op for op in circuit.ops if op.angle is not None)
+        self.rotations = tuple(op for op in circuit.ops if op.spec.parametric)
         self.grid = node_grid(circuit, geometry.preacts) if evaluation == "fourier_nodes" else None
         self.columns = rotation_columns(circuit, trainable_only=self.grid is not None)
 
     def _probabilities(self, theta: torch.Tensor, data: Callable[[Data], torch.Tensor], rows: int) -> torch.Tensor:
         """(O, I, rows, 2) (P(0), P(1)): each rotation's angle from theta (O, I, 1, ...) and data (broadcasting)."""
         out, edges_in = self.geometry.out_dim, self.geometry.in_dim
-        columns = [evaluate_angle(op.angle, theta, data).expand(out, edges_in, rows) for op in self.rotations]
+        columns = [evaluate_angle(op.rotation_angle, theta, data).expand(out, edges_in, rows) for op in self.rotations]
         angles = torch.stack(columns, -1) if columns else theta.new_zeros(out, edges_in, rows, 0)
         p = ShiftedProbabilities.apply(angles.reshape(-1, len(columns)), self.executor, self.columns)
         return p.reshape(out, edges_in, rows, 2)
@@ -74,8 +76,12 @@ class HardwareProgram(Program):
         if self.grid is None:
             p = self._probabilities(theta, lambda slot: samples(slot).permute(1, 2, 0), batch).permute(2, 0, 1, 3)
         else:
-            points = {slot: torch.as_tensor(v, dtype=x.dtype, device=x.device) for slot, v in self.grid.points().items()}
-            nodes = self._probabilities(theta, lambda slot: points[variable_key(slot, self.geometry.preacts)], self.grid.size)
+            points = {
+                slot: torch.as_tensor(v, dtype=x.dtype, device=x.device) for slot, v in self.grid.points().items()
+            }
+            nodes = self._probabilities(
+                theta, lambda slot: points[variable_key(slot, self.geometry.preacts)], self.grid.size
+            )
             values = {v.slot: samples(v.slot) for v in self.grid.variables}
             p = torch.stack([interpolate(nodes[..., k], self.grid, values, batch) for k in range(2)], -1)
         return probability_readout(p, self.circuit.measured.kind)

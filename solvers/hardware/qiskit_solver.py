@@ -53,7 +53,9 @@ class QiskitExecutor(Executor):
         super().__init__(circuit, options["shots"], options["job_rows"], options["progress"])
         noise = options["noise"]
         if noise is not None and not isinstance(noise, NoiseModel):
-            raise TypeError(f"noise for solver 'qiskit' must be a qiskit_aer.noise.NoiseModel, got {type(noise).__name__}")
+            raise TypeError(
+                f"noise for solver 'qiskit' must be a qiskit_aer.noise.NoiseModel, got {type(noise).__name__}"
+            )
         check_mitigation(options["mitigation"], self.shots)
         self.noise, self.seed, self.mitigation = noise, options["seed"], options["mitigation"]
         self.scales = scales(self.mitigation)

@@ -95,5 +95,10 @@ class HardwareSolver(Solver):
         options = {**self.options, **layer.solver_kwargs}
         check_common_options(options)
         return cost_report(
-            layer.circuit, layer.geometry, batch, options["evaluation"], options["shots"], self.circuits_per_row(options)
+            layer.circuit,
+            layer.geometry,
+            batch,
+            options["evaluation"],
+            options["shots"],
+            self.circuits_per_row(options),
         )
