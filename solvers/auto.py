@@ -36,9 +36,8 @@ SOLVER_DEFAULT = _SolverDefault()
 
 
 def candidates() -> list[Solver]:
-    """Every registered solver ``auto`` may hand a layer to: those ranked on some device type (so neither
-    ``auto`` itself nor the hardware solvers, whose options it must not take either)."""
-    return [s for s in registered_solvers() if s.auto_rank and not isinstance(s, AutoSolver)]
+    """Every registered solver ``auto`` may hand a layer to: all but ``auto`` itself."""
+    return [s for s in registered_solvers() if not isinstance(s, AutoSolver)]
 
 
 def ranked_solvers(device_type: str) -> list[Solver]:
