@@ -235,3 +235,16 @@ def test_auto_never_picks_the_hardware_solvers():
     assert get_solver("qiskit").auto_rank == {} and get_solver("pennylane").auto_rank == {}
     for batch in (1, 10**6):
         assert choose(builtin("pz", 2), LayerGeometry(2, 2), torch.float64, "cpu", batch) in ("exact", "cutn")
+
+
+def test_explain_reports_circuits_and_shots_of_a_named_solver():
+    from qkan.circuits import builtin
+    from qkan.solvers import explain
+
+    text = explain(builtin("pz", 3), LayerGeometry(4, 4), torch.float64, "cpu", batch=1000, solver="qiskit", shots=100)
+    if HAVE["qiskit"] is None:
+        assert "pip install 'qkan-toolkit[qiskit]'" in text
+    else:
+        assert "forward 112 circuits (11200 shots)" in text and "backward 1792 circuits" in text
+    with pytest.raises(TypeError, match="unknown option"):
+        explain(builtin("pz", 3), LayerGeometry(4, 4), torch.float64, "cpu", batch=10, solver="qiskit", shot=1)

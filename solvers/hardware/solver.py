@@ -90,15 +90,18 @@ class HardwareSolver(Solver):
         """Circuits per angle row with these options (mitigation may fold)."""
         return 1
 
-    def cost(self, layer: Any, batch: int) -> CostReport:
-        """Circuits and shots of one forward and backward of ``layer`` (a QKANLayer) at ``batch``."""
-        options = {**self.options, **layer.solver_kwargs}
+    def layer_cost(
+        self, circuit: Circuit, geometry: LayerGeometry, batch: int, options: Mapping[str, Any]
+    ) -> CostReport:
+        """Circuits and shots of one forward and backward of a layer at ``batch`` with these options."""
+        options = {**self.options, **options}
         check_common_options(options)
-        return cost_report(
-            layer.circuit,
-            layer.geometry,
-            batch,
-            options["evaluation"],
-            options["shots"],
-            self.circuits_per_row(options),
-        )
+        evaluation, shots = options["evaluation"], options["shots"]
+        return cost_report(circuit, geometry, batch, evaluation, shots, self.circuits_per_row(options))
+
+    def cost(self, layer: Any, batch: int) -> CostReport:
+        """The cost of ``layer`` (a QKANLayer, with its solver_kwargs) at ``batch``."""
+        return self.layer_cost(layer.circuit, layer.geometry, batch, layer.solver_kwargs)
+
+    def describe(self, circuit: Circuit, geometry: LayerGeometry, batch: int, options: Mapping[str, Any]) -> list[str]:
+        return [str(self.layer_cost(circuit, geometry, batch, options))]
