@@ -248,3 +248,10 @@ def test_explain_reports_circuits_and_shots_of_a_named_solver():
         assert "forward 112 circuits (11200 shots)" in text and "backward 1792 circuits" in text
     with pytest.raises(TypeError, match="unknown option"):
         explain(builtin("pz", 3), LayerGeometry(4, 4), torch.float64, "cpu", batch=10, solver="qiskit", shot=1)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pennylane_lightning") is None, reason="lightning.qubit not installed")
+def test_pennylane_lightning_matches_exact():
+    circuit = random_circuit(n_qubits=2, n_ops=8, reps=2, seed=11)
+    ref, other = paired("pennylane", {"backend": "lightning.qubit"}, ansatz=circuit)
+    assert_agree(ref, other, inputs())
