@@ -255,3 +255,23 @@ def test_pennylane_lightning_matches_exact():
     circuit = random_circuit(n_qubits=2, n_ops=8, reps=2, seed=11)
     ref, other = paired("pennylane", {"backend": "lightning.qubit"}, ansatz=circuit)
     assert_agree(ref, other, inputs())
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_job_rows_split_the_jobs_and_a_seed_repeats_the_counts(solver):
+    x = inputs(6)
+
+    def run(**options):
+        layer = QKANLayer(2, 2, reps=1, solver=solver, solver_kwargs=options, seed=0, dtype=torch.float64)
+        with torch.no_grad():
+            y = layer(x)
+        return y, layer.program(torch.device("cpu"), torch.float64).executor.submitted
+
+    whole, one_job = run(evaluation="per_sample")
+    split, jobs = run(evaluation="per_sample", job_rows=5, progress=True)
+    assert one_job.jobs == 1 and jobs.jobs == math.ceil(6 * 4 / 5) and jobs.circuits == one_job.circuits == 24
+    assert (whole - split).abs().max().item() < TOL
+    first, _ = run(shots=500, seed=9)
+    again, _ = run(shots=500, seed=9)
+    other, _ = run(shots=500, seed=10)
+    assert torch.equal(first, again) and not torch.equal(first, other)

@@ -42,13 +42,21 @@ class PennyLaneExecutor(Executor):
             raise TypeError(f"noise for solver 'pennylane' must be a pennylane.NoiseModel, got {type(noise).__name__}")
         if noise is not None and name != NOISY_DEVICE:
             raise ValueError(f"noise needs backend={NOISY_DEVICE!r} (it applies channels), got backend={name!r}")
+        self.name, self.noise, self.seed = name, noise, options["seed"]
+        self._qnode()  # a device this machine lacks is named here, not at the first forward
+
+    def _qnode(self) -> Any:
+        """A QNode on a fresh device seeded with ``seed``: every job with the same angles and seed samples alike
+        (as qiskit's seeded sampler), whichever jobs ran before."""
+        import pennylane as qml
+
         try:
-            device = qml.device(name, wires=circuit.n_qubits, seed=options["seed"])
+            device = qml.device(self.name, wires=self.circuit.n_qubits, seed=self.seed)
         except qml.exceptions.DeviceError as err:
-            raise ValueError(f"PennyLane device {name!r} is not available here: {err}") from err
+            raise ValueError(f"PennyLane device {self.name!r} is not available here: {err}") from err
         qnode = qml.QNode(self._tape, device, diff_method=None)
-        qnode = qnode if noise is None else qml.add_noise(qnode, noise)
-        self.qnode = qnode if self.shots is None else qml.set_shots(qnode, shots=self.shots)
+        qnode = qnode if self.noise is None else qml.add_noise(qnode, self.noise)
+        return qnode if self.shots is None else qml.set_shots(qnode, shots=self.shots)
 
     def _tape(self, angles: Any) -> Any:
         import pennylane as qml
@@ -64,7 +72,7 @@ class PennyLaneExecutor(Executor):
         return qml.probs(wires=[self.circuit.measured.qubit])
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
-        probs = np.asarray(self.qnode(angles), dtype=float)
+        probs = np.asarray(self._qnode()(angles), dtype=float)
         return np.broadcast_to(probs.reshape(-1, 2), (angles.shape[0], 2)).copy()
 
 
