@@ -67,12 +67,10 @@ def to_qasm(
         raise TypeError(f"preacts must be True or False, got {preacts!r}")
     if version not in QASM_HEADERS:
         raise ValueError(f"version must be one of {sorted(QASM_HEADERS)}, got {version!r}")
-    if (theta is None) != (x is None):
-        raise ValueError("give both theta and x (one edge with bound values) or neither (named parameters)")
     circuit.validate()
     _check_exportable(circuit)
     lines = [line.format(n=circuit.n_qubits) for line in QASM_HEADERS[version]]
-    if theta is None:
+    if theta is None and x is None:
         shape = ",".join(map(str, circuit.parameter_shape))
         lines.insert(0, f"// qkan: reps={circuit.data_reps} theta_shape=({shape})")
         lines += [f"input float[64] {name};" for name in _parameters(circuit)] if version == 3 else []
