@@ -15,6 +15,7 @@ import numpy as np
 from .angles import Angle, AngleLike, as_angle
 from .draw import draw
 from .gates import GateSpec, gate_spec
+from .qasm_import import parse_qasm
 
 READOUTS = ("amp", "z")
 MAX_QUBITS = 16
@@ -171,6 +172,12 @@ class Circuit:
         if kind not in READOUTS:
             raise ValueError(f"unknown readout {kind!r}; expected one of {READOUTS}")
         return replace(self, readout=Readout(kind, self._check_qubit(qubit)))
+
+    @classmethod
+    def from_qasm(cls, text: str) -> "Circuit":
+        """A circuit from OpenQASM 2 or 3 text in our gate set, angles over ``theta_<l>_<k>`` and
+        ``x_<rep>_<encoding>`` parameters (what ``to_qasm`` writes); ValueError naming an unsupported statement."""
+        return parse_qasm(text, cls)
 
     def named(self, name: str) -> "Circuit":
         return replace(self, name=name)

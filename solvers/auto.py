@@ -20,8 +20,8 @@ from qkan.circuits import Circuit
 
 from . import memory
 from .base import LayerGeometry, LayerParams, Program, Solver
+from .registry import check_options, get_solver, registered_solvers
 from .registry import compile as compile_program
-from .registry import registered_solvers
 
 AUTO_MEMORY_FRACTION = 0.8
 
@@ -77,15 +77,35 @@ def choose(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device
     return _decide(circuit, geometry, dtype, torch.device(device), batch)[0].name
 
 
-def explain(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device, batch: int) -> str:
-    """A few lines saying which solvers can run the layer, their memory estimates and the choice."""
+def explain(
+    circuit: Circuit,
+    geometry: LayerGeometry,
+    dtype: torch.dtype,
+    device,
+    batch: int,
+    solver: str = "auto",
+    **options: Any,
+) -> str:
+    """A few lines saying which solvers can run the layer, their memory estimates and the choice; for a named
+    ``solver`` (with its ``options``): whether it runs here, its estimate, and what it reports of itself
+    (the hardware solvers: circuits and shots per forward and backward)."""
     if not isinstance(batch, Integral) or isinstance(batch, bool) or batch < 0:
         raise ValueError(f"batch must be a non-negative integer, got {batch!r}")
     if not isinstance(geometry, LayerGeometry):
         raise TypeError(f"geometry must be a LayerGeometry, got {type(geometry).__name__}")
     if not isinstance(circuit, Circuit):
         raise TypeError(f"circuit must be a Circuit, got {type(circuit).__name__}")
-    return "\n".join(_decide(circuit, geometry, dtype, torch.device(device), batch)[1])
+    device = torch.device(device)
+    if solver == "auto":
+        return "\n".join(_decide(circuit, geometry, dtype, device, batch)[1])
+    check_options(solver, options)
+    chosen = get_solver(solver)
+    reason = chosen.unsupported_reason(circuit, geometry, dtype, device)
+    if reason is not None:
+        return f"{chosen.name}: cannot run ({reason})"
+    need = chosen.estimate_bytes(circuit, geometry, dtype, batch)
+    lines = [f"{chosen.name} on {device}, batch {batch}: estimated {need / 2**20:.1f} MiB per train step"]
+    return "\n".join(lines + chosen.describe(circuit, geometry, batch, {**chosen.options, **options}))
 
 
 class AutoProgram(Program):

@@ -82,3 +82,7 @@ class Solver(ABC):
     @abstractmethod
     def estimate_bytes(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, batch: int) -> int:
         """Rough peak extra bytes of one training step (forward + backward) at this batch size."""
+
+    def describe(self, circuit: Circuit, geometry: LayerGeometry, batch: int, options: Mapping[str, Any]) -> list[str]:
+        """Lines :func:`qkan.solvers.explain` adds for this solver at this batch (e.g. circuits sent to a device)."""
+        return []

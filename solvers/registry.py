@@ -84,6 +84,28 @@ def resolve(
     return solver
 
 
+class _Identity:
+    """An unhashable option value (a noise model) in a cache key: equal only to itself, kept alive by the key."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.value is self.value
+
+
+def _keyed(value: Any) -> Any:
+    """``value`` where hashable, else its identity."""
+    try:
+        hash(value)
+    except TypeError:
+        return _Identity(value)
+    return value
+
+
 def compile(
     name: Union[str, Solver],
     circuit: Circuit,
@@ -102,7 +124,7 @@ def compile(
         geometry,
         dtype,
         str(device),
-        tuple(sorted(options.items())),
+        tuple(sorted((k, _keyed(v)) for k, v in options.items())),
     )
     if key not in _PROGRAMS:
         check_options(name, options)

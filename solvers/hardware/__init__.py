@@ -1,0 +1,19 @@
+"""Hardware solvers: layers whose edge circuits run on qiskit-aer or PennyLane (exact, sampled or noisy),
+per sample or at batch-independent Fourier nodes (docs/math.md, "Hardware solvers")."""
+
+from .cost import CostReport, cost_report
+from .nodes import NodeGrid, node_grid
+from .pennylane_solver import PennyLaneSolver
+from .qiskit_solver import QiskitSolver
+from .solver import EVALUATIONS, HardwareSolver
+
+__all__ = [
+    "EVALUATIONS",
+    "CostReport",
+    "HardwareSolver",
+    "NodeGrid",
+    "PennyLaneSolver",
+    "QiskitSolver",
+    "cost_report",
+    "node_grid",
+]
