@@ -4,14 +4,15 @@ the environment."""
 
 import json
 import os
-import statistics
 import sys
 import time
 
 import torch
+from entangling_ansatzes import ring4  # this folder
 from torch import nn
 
 from qkan import QKAN
+from qkan.bench.timing import time_ms
 from qkan.solvers.cutn import budget
 
 dev = torch.device("cuda")
@@ -19,42 +20,11 @@ OUT = os.environ.get("OUT", "/tmp")
 RES = {}
 
 
-def ev_time(fn, n=10, warm=3):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    s = []
-    for _ in range(n):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        s.append(a.elapsed_time(b))
-    return statistics.median(s)
-
-
-def ring(n=4, reps=3):
-    from qkan.circuits import Circuit, data, theta
-
-    c = Circuit(n)
-    for q in range(n):
-        c = c.h(q)
-    for r in range(reps):
-        for q in range(n):
-            c = c.ry(q, theta(r, q)).rz(q, data(r))
-        for q in range(n):
-            c = c.cnot(q, (q + 1) % n)
-    for q in range(n):
-        c = c.ry(q, theta(reps, q))
-    return c.measure("z", qubit=0).named("ring4")
-
-
 def case(width, batch, ansatz="pz", readout="amp", n=10, profile=False, solver="cutn", **kw):
     torch.manual_seed(0)
     sk = {k: v for k, v in kw.items()}
     if ansatz == "ring":
-        ansatz = ring()
+        ansatz = ring4()
     model = QKAN(
         width,
         reps=3 if isinstance(ansatz, str) else None,
@@ -86,7 +56,7 @@ def case(width, batch, ansatz="pz", readout="amp", n=10, profile=False, solver="
     step()
     torch.cuda.synchronize()
     peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-    r = {"step_ms": ev_time(step, n), "fwd_ms": ev_time(fwd, n), "peak_mib": peak}
+    r = {"step_ms": time_ms(step, dev, n), "fwd_ms": time_ms(fwd, dev, n), "peak_mib": peak}
     prog = model.layers[0].program(x.device, x.dtype) if solver == "cutn" else None
     if prog is not None:
         net = prog.layer_network or prog.values_network
