@@ -11,7 +11,8 @@ from torch import nn
 
 from .layer import QKANLayer
 from .settings import QKAN_DEFAULTS as _DEFAULTS
-from .settings import Activation, Ansatz, Device, LayerSettings
+from .published_options import resolve_published
+from .settings import Activation, Ansatz, Device, LayerSettings, is_int
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,11 +42,19 @@ class QKAN(nn.Module):
         dtype: Optional[torch.dtype] = _DEFAULTS.dtype,
         solver_kwargs: Optional[Mapping[str, Any]] = _DEFAULTS.solver_kwargs,
         preact_init: bool = _DEFAULTS.preact_init,
+        p_dim: int = _DEFAULTS.p_dim,
+        checkpoint_reps: bool = _DEFAULTS.checkpoint_reps,
+        theta_init: str = _DEFAULTS.theta_init,
+        **published: Any,
     ):
+        """``published``: the published-only keywords (c_dtype, p_dtype, ...: docs/migrating.md); others are
+        ignored with a warning, as the published QKAN ignores them."""
         super().__init__()
         width = list(width)
-        if len(width) < 2 or not all(isinstance(w, int) and w > 0 for w in width):
+        if len(width) < 2 or not all(is_int(w) and w > 0 for w in width):
             raise ValueError(f"width must list at least two positive layer sizes, got {width!r}")
+        width = [int(w) for w in width]
+        dtype = resolve_published("QKAN", published, dtype, lenient=True)
         if not isinstance(save_act, bool):
             raise TypeError(f"save_act must be True or False, got {save_act!r}")
         if isinstance(norm_out, bool) or not isinstance(norm_out, (int, float)) or norm_out < 0:
@@ -66,6 +75,9 @@ class QKAN(nn.Module):
             dtype,
             solver_kwargs,
             preact_init,
+            p_dim,
+            checkpoint_reps,
+            theta_init,
         )
         self.width = width
         self.save_act = save_act
@@ -181,8 +193,41 @@ class QKAN(nn.Module):
         return QKAN.from_layers(layers, self.save_act, self.norm_out)
 
     def prune(self, node_th: float = 1e-2, edge_th: float = 3e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
-        """Node pruning, then edge pruning on the smaller model."""
+        """Node pruning, then edge pruning on the smaller model; without ``x``, both score the input saved by
+        the last forward with ``save_act=True``."""
+        if x is None and self.acts:
+            x = self.acts[0]
         return self.prune_node(node_th, x).prune_edge(edge_th, x)
+
+    @property
+    def param_size(self) -> int:
+        """The number of trainable parameter elements."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def initialize_from_another_model(self, another_model: "QKAN") -> "QKAN":
+        """Copy ``another_model``'s parameters into this one of the same width and at least as many re-uploads
+        (the layer-extension step of refine); this model's extra re-uploads start fresh. Returns self."""
+        if not isinstance(another_model, QKAN) or another_model.width != self.width:
+            got = getattr(another_model, "width", type(another_model).__name__)
+            raise ValueError(f"another_model must be a QKAN of width {self.width}, got {got}")
+        if another_model.reps > self.reps:
+            raise ValueError(f"another_model has reps={another_model.reps}, more than this model's {self.reps}")
+        with torch.no_grad():
+            for mine, theirs in zip(self._qkan_layers, another_model._qkan_layers):
+                mine.reset_parameters()
+                reps = theirs.reps
+                mine.theta[..., :reps, :].copy_(theirs.theta[..., :reps, :])
+                mine.theta[..., mine.theta.shape[-2] - 1, :].copy_(theirs.theta[..., -1, :])
+                for name in ("preacts_weight", "preacts_bias"):
+                    getattr(mine, name)[..., :reps].copy_(getattr(theirs, name))
+                for name in ("postact_weights", "postact_bias", "base_weight"):
+                    getattr(mine, name).copy_(getattr(theirs, name))
+        return self
+
+    def set_fused_epilogue(self, enabled: bool = True) -> None:
+        """:meth:`QKANLayer.set_fused_epilogue` on every layer."""
+        for layer in self._qkan_layers:
+            layer.set_fused_epilogue(enabled)
 
     # ----- training and plots (implemented in their own modules) ------------------------
     def fit(self, dataset: dict[str, torch.Tensor], **kwargs: Any) -> dict[str, list[float]]:
