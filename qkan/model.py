@@ -236,7 +236,12 @@ class QKAN(nn.Module):
 
         return fit(self, dataset, **kwargs)
 
-    train_ = fit
+    def train_(self, dataset: dict[str, torch.Tensor], *args: Any, **kwargs: Any) -> dict[str, list[float]]:
+        """The published training loop and defaults (10 steps, Adam at 5e-4, history per step with ``reg``);
+        see :func:`qkan.training.pykan_loop.train_`. :meth:`fit` is this package's own loop."""
+        from .training.pykan_loop import train_
+
+        return train_(self, dataset, *args, **kwargs)
 
     def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, **kwargs: Any) -> Figure:
         """Per-edge activation curves in one figure, a panel per layer, saved to exactly ``path`` when given;
