@@ -17,20 +17,49 @@ if (
 del _os, _here, _root
 
 from .data import create_dataset
+from .fourier_kan import FourierKAN
 from .graphs import make_graphed_train_step
+from .inference import CompiledInference, compile_inference, graph_submodules, make_graphed_inference
+from .kan import KAN
 from .layer import QKANLayer
 from .model import QKAN
+from .optim import (
+    AdaBelief,
+    LBFGSFinisher,
+    QKANAdamMini,
+    QKANBeliefMini,
+    QKANMuon,
+    QKANSpectralMini,
+    TritonAdaBelief,
+    adam_then_lbfgs,
+    reshape_optimizer_state,
+)
 from .settings import LayerSettings
 from .validation import get_validation, set_validation
 
 __version__ = "0.1.0"
 __all__ = [
+    "AdaBelief",
+    "CompiledInference",
+    "FourierKAN",
+    "KAN",
+    "LBFGSFinisher",
     "LayerSettings",
     "QKAN",
+    "QKANAdamMini",
+    "QKANBeliefMini",
     "QKANLayer",
+    "QKANMuon",
+    "QKANSpectralMini",
+    "TritonAdaBelief",
+    "adam_then_lbfgs",
+    "compile_inference",
     "create_dataset",
     "get_validation",
+    "graph_submodules",
+    "make_graphed_inference",
     "make_graphed_train_step",
+    "reshape_optimizer_state",
     "set_validation",
     "__version__",
 ]

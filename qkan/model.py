@@ -243,12 +243,39 @@ class QKAN(nn.Module):
 
         return train_(self, dataset, *args, **kwargs)
 
-    def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, **kwargs: Any) -> Figure:
-        """Per-edge activation curves in one figure, a panel per layer, saved to exactly ``path`` when given;
-        returns the figure (see :func:`qkan.plotting.plot_model`)."""
+    def plot(
+        self,
+        x0: Optional[torch.Tensor] = None,
+        sampling: int = 1000,
+        from_acts: bool = False,
+        scale: float = 0.5,
+        beta: float = 3,
+        metric: Optional[str] = "forward_n",
+        mask: bool = False,
+        in_vars: Optional[Sequence[str]] = None,
+        out_vars: Optional[Sequence[str]] = None,
+        title: Optional[str] = None,
+        *,
+        path: Optional[str] = None,
+        x: Optional[torch.Tensor] = None,
+        n_points: int = 200,
+    ) -> Figure:
+        """The published call (``x0``, ``from_acts``, ``metric``, ``mask``, ``in_vars``, ...): the network
+        diagram (:func:`qkan.plotting_network.plot_network`), also with no arguments when activations are saved.
+        Ours (``plot("file.png", x=...)``, ``plot(x=..., n_points=...)`` or nothing saved): per-edge curves in one
+        figure, a panel per layer (:func:`qkan.plotting.plot_model`). Saved to exactly ``path``; returns the figure."""
+        if isinstance(x0, str):
+            x0, path = None, x0
+        published = x0 is not None or from_acts or (x is None and n_points == 200 and bool(self.acts))
+        if published:
+            from .plotting_network import plot_network
+
+            return plot_network(
+                self, x0, sampling, from_acts, scale, beta, metric, mask, in_vars, out_vars, title, path
+            )
         from .plotting import plot_model
 
-        return plot_model(self, path=path, x=x, **kwargs)
+        return plot_model(self, path=path, x=x, n_points=n_points)
 
     def extra_repr(self) -> str:
         return f"width={self.width}"
