@@ -13,6 +13,7 @@ from .layer import QKANLayer
 from .settings import QKAN_DEFAULTS as _DEFAULTS
 from .published_options import resolve_published
 from .settings import Activation, Ansatz, Device, LayerSettings, is_int
+from .training.pykan_loop import train_ as pykan_train_
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -236,12 +237,8 @@ class QKAN(nn.Module):
 
         return fit(self, dataset, **kwargs)
 
-    def train_(self, dataset: dict[str, torch.Tensor], *args: Any, **kwargs: Any) -> dict[str, list[float]]:
-        """The published training loop and defaults (10 steps, Adam at 5e-4, history per step with ``reg``);
-        see :func:`qkan.training.pykan_loop.train_`. :meth:`fit` is this package's own loop."""
-        from .training.pykan_loop import train_
-
-        return train_(self, dataset, *args, **kwargs)
+    train_ = pykan_train_
+    """The published training loop and defaults (:func:`qkan.training.pykan_loop.train_`); :meth:`fit` is ours."""
 
     def plot(
         self,
