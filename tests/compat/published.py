@@ -4,7 +4,9 @@ when the sdist or pip cannot provide it."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +30,7 @@ def published_target() -> Path:
     if sdist is None:
         pytest.skip("the published qkan 0.2.3 sdist is not available (set QKAN_PUBLISHED_SDIST)")
     target = Path(tempfile.mkdtemp(prefix="qkan-published-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
     env = dict(os.environ, QKAN_SKIP_CUDA_BUILD="TRUE")
     command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target"]
     run = subprocess.run([*command, str(target), str(sdist)], env=env, capture_output=True, text=True, timeout=600)
