@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +18,10 @@ from .published_options import resolve_published
 class FourierKANLinear(nn.Module):
     """y_o = sum_i w_base[o, i] silu(x_i) + s[o, i] sum_k (a[o, i, k] cos(k u_i) + b[o, i, k] sin(k u_i)),
     u = x mapped from ``grid_range`` onto [-pi, pi], k = 1..grid_size."""
+
+    freqs: torch.Tensor  # buffers
+    input_scale: torch.Tensor
+    input_shift: torch.Tensor
 
     def __init__(
         self,
@@ -69,7 +73,11 @@ class FourierKANLinear(nn.Module):
 
     @property
     def scaled_fourier_weight(self) -> torch.Tensor:
-        return self.fourier_weight * self.fourier_scaler[..., None] if self.enable_standalone_scale_fourier else self.fourier_weight
+        return (
+            self.fourier_weight * self.fourier_scaler[..., None]
+            if self.enable_standalone_scale_fourier
+            else self.fourier_weight
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
@@ -105,7 +113,9 @@ class FourierKAN(nn.Module):
         self.layers = seeded_layers(
             layers_hidden,
             seed,
-            lambda i, o: FourierKANLinear(i, o, grid_size, scale_base, scale_fourier, True, base_activation, grid_range),
+            lambda i, o: FourierKANLinear(
+                i, o, grid_size, scale_base, scale_fourier, True, base_activation, grid_range
+            ),
         )
         self.device = device
         self.to(device)
@@ -117,7 +127,11 @@ class FourierKAN(nn.Module):
         return x
 
     def regularization_loss(self, regularize_activation: float = 1.0, regularize_entropy: float = 1.0) -> torch.Tensor:
-        return sum_regularisation([layer.fourier_weight for layer in self.layers], regularize_activation, regularize_entropy)
+        return sum_regularisation(
+            [cast(FourierKANLinear, layer).fourier_weight for layer in self.layers],
+            regularize_activation,
+            regularize_entropy,
+        )
 
     def initialize_from_qkan(self, qkan: nn.Module, x0: torch.Tensor, sampling: int = 100) -> None:
         """Fit this model layer by layer to a trained QKAN of the same widths."""

@@ -12,7 +12,13 @@ from torch import Tensor, nn
 from .checks import check_positive_int
 from .graphs import WARMUP_STEPS, make_graphed_train_step
 
-__all__ = ["CompiledInference", "compile_inference", "graph_submodules", "make_graphed_inference", "make_graphed_train_step"]
+__all__ = [
+    "CompiledInference",
+    "compile_inference",
+    "graph_submodules",
+    "make_graphed_inference",
+    "make_graphed_train_step",
+]
 
 
 class _Captured:
@@ -39,7 +45,9 @@ class _Captured:
         return self.static_output
 
 
-def make_graphed_inference(model: nn.Module, sample_input: Tensor, warmup: int = WARMUP_STEPS) -> Callable[[Tensor], Tensor]:
+def make_graphed_inference(
+    model: nn.Module, sample_input: Tensor, warmup: int = WARMUP_STEPS
+) -> Callable[[Tensor], Tensor]:
     """``replay(x)``: ``model(x)`` without gradients through one CUDA graph captured on ``sample_input``;
     ``x`` must have its shape and dtype (ValueError otherwise, and for a CPU sample)."""
     if not isinstance(sample_input, Tensor) or not sample_input.is_cuda:
@@ -109,7 +117,12 @@ def graph_submodules(
     ``model`` in eval mode and run ``sample_input`` once without gradients (capturing on CUDA); returns model."""
     if not callable(predicate):
         raise TypeError(f"predicate must be a callable (module) -> bool, got {predicate!r}")
-    targets = [(parent, name, child) for parent in model.modules() for name, child in parent.named_children() if predicate(child)]
+    targets = [
+        (parent, name, child)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if predicate(child)
+    ]
     for parent, name, child in targets:
         setattr(parent, name, CompiledInference(child, max_shapes=max_shapes, warmup=warmup))
     model.eval()

@@ -3,7 +3,7 @@ state_dict keys), with its initialisation from a trained QKAN; shared with :mod:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 from torch import nn
@@ -49,7 +49,7 @@ def fit_from_qkan(layers: nn.ModuleList, qkan: nn.Module, x0: torch.Tensor, samp
     qkan_layers = list(getattr(qkan, "layers", []))
     if len(qkan_layers) != len(layers):
         raise ValueError(f"the QKAN has {len(qkan_layers)} layers, this model {len(layers)}; the widths must match")
-    x, sampling = x0, check_positive_int("sampling", sampling)
+    x, out, sampling = x0, x0, check_positive_int("sampling", sampling)
     for index, (layer, source) in enumerate(zip(layers, qkan_layers)):
         if index:
             lo, hi = out.min(dim=0).values, out.max(dim=0).values
@@ -82,10 +82,11 @@ class KAN(nn.Module):
         check_silu(base_activation)
         resolve_published("KAN", kwargs, None, lenient=True)
         self.grid_size, self.spline_order, self.grid_eps = grid_size, spline_order, float(grid_eps)
+        bounds = (float(grid_range[0]), float(grid_range[1]))
         self.layers = seeded_layers(
             layers_hidden,
             seed,
-            lambda i, o: BSplineKAN(i, o, grid_size, spline_order, tuple(grid_range), scale_noise, scale_base, scale_spline),
+            lambda i, o: BSplineKAN(i, o, grid_size, spline_order, bounds, scale_noise, scale_base, scale_spline),
         )
         self.device = device
         self.to(device)
@@ -99,7 +100,9 @@ class KAN(nn.Module):
 
     def regularization_loss(self, regularize_activation: float = 1.0, regularize_entropy: float = 1.0) -> torch.Tensor:
         """efficient-KAN's surrogate: l1 of the mean |coefficient| per edge plus its entropy, summed over layers."""
-        return sum_regularisation([layer.spline_weight for layer in self.layers], regularize_activation, regularize_entropy)
+        return sum_regularisation(
+            [cast(BSplineKAN, layer).spline_weight for layer in self.layers], regularize_activation, regularize_entropy
+        )
 
     def initialize_from_qkan(self, qkan: nn.Module, x0: torch.Tensor, sampling: int = 100) -> None:
         """Fit this KAN layer by layer to a trained QKAN of the same widths (see :func:`fit_from_qkan`)."""

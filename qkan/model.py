@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layer import QKANLayer
-from .settings import QKAN_DEFAULTS as _DEFAULTS
 from .published_options import resolve_published
+from .settings import QKAN_DEFAULTS as _DEFAULTS
 from .settings import Activation, Ansatz, Device, LayerSettings, is_int
 from .training.pykan_loop import train_ as pykan_train_
 

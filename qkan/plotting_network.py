@@ -34,10 +34,14 @@ def _layer_inputs(model: "QKAN", x0: Optional[torch.Tensor], sampling: int, from
     return inputs
 
 
-def _alphas(edge_values: list[torch.Tensor], inputs: list[torch.Tensor], metric: Optional[str], beta: float) -> list[np.ndarray]:
+def _alphas(
+    edge_values: list[torch.Tensor], inputs: list[torch.Tensor], metric: Optional[str], beta: float
+) -> list[np.ndarray]:
     """(O, I) opacity per layer: tanh(beta * score), or 1 everywhere without a metric."""
     if metric is not None and metric not in METRICS:
-        warnings.warn(f"metric = {metric!r} is not one of {METRICS}; drawing every edge opaque", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"metric = {metric!r} is not one of {METRICS}; drawing every edge opaque", RuntimeWarning, stacklevel=3
+        )
         metric = None
     alphas = []
     for edges, x in zip(edge_values, inputs):
@@ -92,11 +96,24 @@ def plot_network(
         for i in range(n):
             for j in range(n_next):
                 centre, alpha = (i * n_next + j + 0.5) / count, float(alphas[l][j, i])
-                ax.plot([(i + 0.5) / n, centre], [l * row, (l + 0.5) * row - box], color="black", lw=2 * scale, alpha=alpha)
-                ax.plot([centre, (j + 0.5) / n_next], [(l + 0.5) * row + box, (l + 1) * row], color="black", lw=2 * scale, alpha=alpha)
+                ax.plot(
+                    [(i + 0.5) / n, centre], [l * row, (l + 0.5) * row - box], color="black", lw=2 * scale, alpha=alpha
+                )
+                ax.plot(
+                    [centre, (j + 0.5) / n_next],
+                    [(l + 0.5) * row + box, (l + 1) * row],
+                    color="black",
+                    lw=2 * scale,
+                    alpha=alpha,
+                )
                 inset = ax.inset_axes((centre - box, (l + 0.5) * row - box, 2 * box, 2 * box), transform=ax.transData)
                 order = inputs[l][:, i].argsort()
-                inset.plot(inputs[l][order, i].cpu().numpy(), edge_values[l][order, j, i].cpu().numpy(), color="black", alpha=alpha)
+                inset.plot(
+                    inputs[l][order, i].cpu().numpy(),
+                    edge_values[l][order, j, i].cpu().numpy(),
+                    color="black",
+                    alpha=alpha,
+                )
                 inset.set_xticks([])
                 inset.set_yticks([])
                 for spine in inset.spines.values():

@@ -26,7 +26,9 @@ any value: our solvers compute in the parameters' dtype)."""
 _warned: set[str] = set()
 
 
-def resolve_published(owner: str, options: Mapping[str, Any], dtype: Optional[torch.dtype], lenient: bool) -> Optional[torch.dtype]:
+def resolve_published(
+    owner: str, options: Mapping[str, Any], dtype: Optional[torch.dtype], lenient: bool
+) -> Optional[torch.dtype]:
     """Check the published-only keywords in ``options`` and return the parameter dtype (``p_dtype`` is the
     published name of ``dtype``). Unknown keywords: warned once each and ignored when ``lenient`` (the
     published QKAN ignores them), TypeError otherwise (the published QKANLayer refuses them)."""

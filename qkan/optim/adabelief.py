@@ -11,7 +11,9 @@ import torch
 from ._common import NamedOptimizer, block_mean, block_ndim, check_hyper, expand_blocks
 
 
-def _belief_update(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, s: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+def _belief_update(
+    p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, s: torch.Tensor, group: dict[str, Any]
+) -> torch.Tensor:
     """Decay, update the mean ``m`` in place and return the squared residual (g - m)^2 in ``s``'s dtype;
     the caller folds it into its variance ``s`` (per element or per block)."""
     lr, wd = group["lr"], group["weight_decay"]

@@ -84,7 +84,11 @@ class LBFGSFinisher:
         if state.get("lbfgs") is not None:
             self._lbfgs = torch.optim.LBFGS(self._params, **self._lbfgs_kwargs)
             self._lbfgs.load_state_dict(state["lbfgs"])
-        self._step_count, self.total_steps, self.pct_early = state["step_count"], state["total_steps"], state["pct_early"]
+        self._step_count, self.total_steps, self.pct_early = (
+            state["step_count"],
+            state["total_steps"],
+            state["pct_early"],
+        )
         self.switch_at = int(self.pct_early * self.total_steps)
 
 

@@ -93,7 +93,9 @@ class QKANMuon(NamedOptimizer):
         if "momentum_buffer" not in state:
             state["momentum_buffer"] = torch.zeros_like(p)
             rows, cols = p.shape
-            state["scale"] = 0.2 * math.sqrt(max(rows, cols)) if group["match_adamw_rms"] else max(1.0, rows / cols) ** 0.5
+            state["scale"] = (
+                0.2 * math.sqrt(max(rows, cols)) if group["match_adamw_rms"] else max(1.0, rows / cols) ** 0.5
+            )
         buf = state["momentum_buffer"].mul_(group["momentum"]).add_(g)
         direction = g.add(buf, alpha=group["momentum"]) if group["nesterov"] else buf
         if group["weight_decay"]:

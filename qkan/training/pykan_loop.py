@@ -51,7 +51,9 @@ def _forward_with_scales(model: "QKAN", x: torch.Tensor, metric: str) -> tuple[t
     return (h if x.dim() == 2 else h.reshape(*x.shape[:-1], h.shape[-1])), scales
 
 
-def regularisation(model: "QKAN", scales: list[torch.Tensor], l1: float, entropy: float, coef: float, coefdiff: float) -> torch.Tensor:
+def regularisation(
+    model: "QKAN", scales: list[torch.Tensor], l1: float, entropy: float, coef: float, coefdiff: float
+) -> torch.Tensor:
     """pykan's sparsity term: l1 and row/column entropy of every layer's edge scales, plus the l1 and
     smoothness of the post-activation weights."""
     total = torch.zeros((), device=model.device, dtype=model._qkan_layers[0].theta.dtype)
@@ -109,9 +111,14 @@ def train_(
         raise ValueError(f"batch must be a positive integer or -1 (the whole set), got {batch!r}")
     if reg_metric not in REG_METRICS:
         raise ValueError(f"reg_metric must be one of {REG_METRICS}, got {reg_metric!r}")
-    lamb, lamb_l1, lamb_entropy = (_check_number(n, v) for n, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy)))
+    lamb, lamb_l1, lamb_entropy = (
+        _check_number(n, v) for n, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy))
+    )
     lamb_coef, lamb_coefdiff = _check_number("lamb_coef", lamb_coef), _check_number("lamb_coefdiff", lamb_coefdiff)
-    lamb_theta_l1, prune_threshold = _check_number("lamb_theta_l1", lamb_theta_l1), _check_number("prune_threshold", prune_threshold)
+    lamb_theta_l1, prune_threshold = (
+        _check_number("lamb_theta_l1", lamb_theta_l1),
+        _check_number("prune_threshold", prune_threshold),
+    )
     if clip_theta_grad_norm is not None:
         clip_theta_grad_norm = _check_number("clip_theta_grad_norm", clip_theta_grad_norm)
     if isinstance(prune_every, bool) or not isinstance(prune_every, int) or prune_every < 0:
@@ -132,8 +139,19 @@ def train_(
         raise
 
 
-def _loop(model: "QKAN", dataset: dict[str, torch.Tensor], opt: Any, closure: Any, scheduler: Any, steps: int,
-          log: int, loss_fn: Callable, batch: int, verbose: bool, options: dict[str, Any]) -> dict[str, list[float]]:
+def _loop(
+    model: "QKAN",
+    dataset: dict[str, torch.Tensor],
+    opt: Any,
+    closure: Any,
+    scheduler: Any,
+    steps: int,
+    log: int,
+    loss_fn: Callable,
+    batch: int,
+    verbose: bool,
+    options: dict[str, Any],
+) -> dict[str, list[float]]:
     thetas = [layer.theta for layer in model._qkan_layers]
     n_train, n_test = dataset["train_input"].shape[0], dataset["test_input"].shape[0]
     history: dict[str, list[float]] = {"train_loss": [], "test_loss": [], "reg": []}
@@ -145,13 +163,19 @@ def _loop(model: "QKAN", dataset: dict[str, torch.Tensor], opt: Any, closure: An
             test_rows = torch.randperm(n_test)[: n_test if batch == -1 else min(batch, n_test)]
             terms: dict[str, torch.Tensor] = {}
 
-            def objective() -> torch.Tensor:
+            def objective(rows: torch.Tensor = rows, terms: dict[str, torch.Tensor] = terms) -> torch.Tensor:
                 opt.zero_grad()
                 x, y = dataset["train_input"][rows], dataset["train_label"][rows]
                 if model.save_act:
                     pred, scales = _forward_with_scales(model, x, options["reg_metric"])
-                    reg = regularisation(model, scales, options["lamb_l1"], options["lamb_entropy"],
-                                         options["lamb_coef"], options["lamb_coefdiff"])
+                    reg = regularisation(
+                        model,
+                        scales,
+                        options["lamb_l1"],
+                        options["lamb_entropy"],
+                        options["lamb_coef"],
+                        options["lamb_coefdiff"],
+                    )
                 else:
                     pred, reg = model(x), torch.zeros(())
                 terms["train"], terms["reg"] = loss_fn(pred, y), reg

@@ -56,6 +56,8 @@ def run_published(code: str, inputs: Optional[dict[str, Any]] = None, timeout: f
         )
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env.update(PYTHONPATH=str(target), MPLBACKEND="Agg", QKAN_SKIP_CUDA_BUILD="TRUE")
-        run = subprocess.run([sys.executable, "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+        run = subprocess.run(
+            [sys.executable, "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=timeout
+        )
         assert run.returncode == 0, f"published run failed:\n{run.stderr[-4000:]}"
         return torch.load(out_path, weights_only=False)

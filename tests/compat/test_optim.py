@@ -58,7 +58,8 @@ def published_runs() -> dict:
     import qkan.optim as optim
     for name, kwargs in inputs["optimizers"].items():
         params = {n: torch.nn.Parameter(t.clone()) for n, t in inputs["start"].items()}
-        opt = getattr(optim, name)(list(params.items()) if name != "AdaBelief" and name != "TritonAdaBelief" else list(params.values()), **kwargs)
+        named = name not in ("AdaBelief", "TritonAdaBelief")
+        opt = getattr(optim, name)(list(params.items()) if named else list(params.values()), **kwargs)
         for grad in inputs["grads"]:
             for n, p in params.items():
                 p.grad = grad[n].clone()
@@ -110,7 +111,10 @@ def test_guide_loop_lowers_the_loss(make):
 
 def test_describe_layout_names_the_blocks():
     model, _, _ = _toy()
-    rows = {name: (shape, ndim, blocks) for name, shape, ndim, blocks in QKANSpectralMini(model.named_parameters()).describe_layout()}
+    rows = {
+        name: (shape, ndim, blocks)
+        for name, shape, ndim, blocks in QKANSpectralMini(model.named_parameters()).describe_layout()
+    }
     assert rows["layers.0.theta"] == ((3, 2, 3, 2), 3, 18)
     assert rows["layers.0.base_weight"] == ((3, 2), 0, 1)
     routes = {name: path for name, _, path in QKANMuon(model.named_parameters()).describe_layout()}

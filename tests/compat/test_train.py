@@ -1,6 +1,6 @@
-"""QKAN.train_ as published: the same history (train_loss, test_loss, reg) as the published package from the
-same state on the whole training set (regularised runs: the first step), its keywords (regularisation, clipping, auto-prune, LBFGS schedules)
-and its refusals."""
+"""QKAN.train_ as published: the same history (train_loss, test_loss, reg) as the published package from
+the same state on the whole training set (regularised runs: the first step), its keywords (regularisation,
+clipping, auto-prune, LBFGS schedules) and its refusals."""
 
 from __future__ import annotations
 
@@ -37,7 +37,10 @@ def published_histories() -> dict:
         history = model.train_(inputs["dataset"], steps=4, verbose=False, **options)
         outputs[name] = {k: [float(v) for v in values] for k, values in history.items()}
     """
-    return {"state": state, **run_published(code, {"runs": RUNS, "model": MODEL, "state": state, "dataset": _dataset()})}
+    return {
+        "state": state,
+        **run_published(code, {"runs": RUNS, "model": MODEL, "state": state, "dataset": _dataset()}),
+    }
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
@@ -66,7 +69,14 @@ def test_auto_prune_masks_weak_edges_and_skips_grouped_layers():
     model = qkan.QKAN([2, 3, 1], reps=2, seed=0)
     with torch.no_grad():
         model.layers[0].theta[0, 1].zero_()
-    model.train_(_dataset(), steps=2, prune_every=1, prune_threshold=1e-3, optimizer=torch.optim.SGD(model.parameters(), lr=0.0), verbose=False)
+    model.train_(
+        _dataset(),
+        steps=2,
+        prune_every=1,
+        prune_threshold=1e-3,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
+        verbose=False,
+    )
     assert model.layers[0].mask[0, 1] == 0 and int(model.layers[0].mask.sum()) == 5
     grouped = qkan.QKAN([3, 2], reps=2, group=1, seed=0)
     grouped.train_(_dataset_3(), steps=1, prune_every=1, prune_threshold=1e9, verbose=False)
@@ -79,7 +89,9 @@ def _dataset_3() -> dict:
 
 def test_adam_then_lbfgs_through_train_():
     model = qkan.QKAN([2, 2, 1], reps=2, seed=0)
-    history = model.train_(_dataset(), steps=4, optimizer=adam_then_lbfgs(model, total_steps=4, pct_adam=0.5), verbose=False)
+    history = model.train_(
+        _dataset(), steps=4, optimizer=adam_then_lbfgs(model, total_steps=4, pct_adam=0.5), verbose=False
+    )
     assert len(history["train_loss"]) == 4 and history["train_loss"][-1] < history["train_loss"][0]
 
 
