@@ -18,7 +18,7 @@ from torch.utils.checkpoint import checkpoint
 from qkan.solvers import LayerGeometry, LayerParams, Program, get_solver
 from qkan.solvers import compile as compile_program
 
-from .published_options import install_layout_hooks, resolve_published
+from .published_options import PublishedLayerViews, install_layout_hooks, resolve_published
 from .settings import Activation, Ansatz, Device, LayerSettings, is_int
 from .validation import check_values, layer_mode
 
@@ -53,7 +53,7 @@ class _Setting:
         )
 
 
-class QKANLayer(nn.Module):
+class QKANLayer(PublishedLayerViews, nn.Module):
     """y[n, o] = sum_i mask * (pw * (f_oi(x[n, i]) + pb) + bw * sigma(x[n, i])), f a DARUAN circuit."""
 
     # How this layer checks input values (NaN/inf, the arccos domain): None (default) follows

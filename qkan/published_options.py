@@ -86,3 +86,44 @@ def install_layout_hooks(layer: nn.Module) -> None:
 
     layer._register_state_dict_hook(save)
     layer._register_load_state_dict_pre_hook(load)
+
+
+class PublishedLayerViews:
+    """Read-only views a QKANLayer gives under the published package's attribute names; computed from the
+    parameters on every read, so in-place edits (e.g. of the mask) are always reflected."""
+
+    theta: torch.Tensor
+    mask: torch.Tensor
+    postact_bias: torch.Tensor
+    out_dim: int
+    in_dim: int
+
+    def _as_oi(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` viewed as (out_dim, in_dim)."""
+        return tensor.view(self.out_dim, self.in_dim)
+
+    @property
+    def _mask_is_identity(self) -> bool:
+        return bool((self.mask == 1).all())
+
+    @_mask_is_identity.setter
+    def _mask_is_identity(self, value: bool) -> None:
+        """Published code sets this flag by hand after editing the mask; here it follows the mask itself."""
+
+    @property
+    def _pb_is_nonzero(self) -> bool:
+        return bool((self.postact_bias != 0).any())
+
+    @property
+    def p_dtype(self) -> torch.dtype:
+        """The parameter dtype."""
+        return self.theta.dtype
+
+    @property
+    def c_dtype(self) -> torch.dtype:
+        """The compute dtype: every solver here computes in the parameter dtype."""
+        return self.theta.dtype
+
+    @property
+    def _needs_dtype_cast(self) -> bool:
+        return self.c_dtype != self.p_dtype

@@ -151,3 +151,13 @@ def test_compiled_inference_replays_on_cuda():
         torch.testing.assert_close(again, model(x * 0.5))
         replay = qkan.make_graphed_inference(model, x)
         torch.testing.assert_close(replay(x), expected)
+
+
+def test_published_layer_views_follow_the_parameters():
+    layer = QKANLayer(2, 3, reps=2, seed=0)
+    assert layer._mask_is_identity and not layer._pb_is_nonzero and not layer._needs_dtype_cast
+    with torch.no_grad():
+        layer._as_oi(layer.mask)[0, 1] = 0.0
+        layer.postact_bias.fill_(0.5)
+    assert not layer._mask_is_identity and layer._pb_is_nonzero
+    assert layer.to(dtype=torch.float64).p_dtype == layer.c_dtype == torch.float64
