@@ -314,8 +314,8 @@ class QKANLayer(PublishedLayerViews, nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def set_fused_epilogue(self, enabled: bool = True) -> None:
-        """Published switch for its fused Triton epilogue; recorded only: every solver here already computes
-        the epilogue in one pass (docs/migrating.md)."""
+        """The published switch for its fused Triton epilogue, recorded in ``use_fused_epilogue`` only: it changes
+        nothing any solver here computes (docs/migrating.md)."""
         if not isinstance(enabled, bool):
             raise TypeError(f"enabled must be True or False, got {enabled!r}")
         self.use_fused_epilogue = enabled
