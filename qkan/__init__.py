@@ -17,24 +17,53 @@ if (
 del _os, _here, _root
 
 from .data import create_dataset
+from .fourier_kan import FourierKAN
 from .graphs import make_graphed_train_step
 from .hardware import DeviceProfile, PackedCircuit, pack_circuit, tile_disjoint
+from .inference import CompiledInference, compile_inference, graph_submodules, make_graphed_inference
+from .kan import KAN
 from .layer import QKANLayer
 from .model import QKAN
+from .optim import (
+    AdaBelief,
+    LBFGSFinisher,
+    QKANAdamMini,
+    QKANBeliefMini,
+    QKANMuon,
+    QKANSpectralMini,
+    TritonAdaBelief,
+    adam_then_lbfgs,
+    reshape_optimizer_state,
+)
 from .settings import LayerSettings
 from .validation import get_validation, set_validation
 
 __version__ = "0.1.0"
 __all__ = [
+    "AdaBelief",
     "DeviceProfile",
+    "CompiledInference",
+    "FourierKAN",
+    "KAN",
+    "LBFGSFinisher",
     "LayerSettings",
     "PackedCircuit",
     "QKAN",
+    "QKANAdamMini",
+    "QKANBeliefMini",
     "QKANLayer",
+    "QKANMuon",
+    "QKANSpectralMini",
+    "TritonAdaBelief",
+    "adam_then_lbfgs",
+    "compile_inference",
     "create_dataset",
     "get_validation",
+    "graph_submodules",
+    "make_graphed_inference",
     "make_graphed_train_step",
     "pack_circuit",
+    "reshape_optimizer_state",
     "set_validation",
     "tile_disjoint",
     "__version__",

@@ -70,12 +70,23 @@ def create_dataset(
     seed: int = 0,
     device: Union[str, torch.device] = "cpu",
     dtype: torch.dtype = torch.float32,
+    *,
+    f_mode: str = "col",
+    normalize_input: bool = False,
+    normalize_label: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Uniform samples of ``f`` on ``ranges`` (one (lo, hi) for all variables, or one per variable):
     ``train_input`` (train_num, n_var), ``train_label`` (train_num, n_out) and the same for test.
-    Every argument is checked first, and f's values (finite, one row per sample) before anything is moved."""
+    ``f_mode="row"``: f takes x transposed, (n_var, n). ``normalize_*``: standardised with the training
+    split's mean and std (published options). Every argument is checked first, and f's values (finite, one
+    row per sample) before anything is moved."""
     if not callable(f):
         raise TypeError(f"f must be a callable taking x of shape (n, n_var), got {type(f).__name__}")
+    if f_mode not in ("col", "row"):
+        raise ValueError(f"f_mode must be 'col' (f takes (n, n_var)) or 'row' (f takes (n_var, n)), got {f_mode!r}")
+    for name, flag in (("normalize_input", normalize_input), ("normalize_label", normalize_label)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
     n_var = check_positive_int("n_var", n_var)
     train_num = check_positive_int("train_num", train_num)
     test_num = check_positive_int("test_num", test_num)
@@ -93,7 +104,13 @@ def create_dataset(
     samples = {}
     for split, n in (("train", train_num), ("test", test_num)):
         x = bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * torch.rand(n, n_var, generator=gen, dtype=torch.float64)
-        samples[split] = x, _labels(f, x)
+        samples[split] = x, _labels(f if f_mode == "col" else (lambda rows: f(rows.T)), x)
+    for index, wanted in ((0, normalize_input), (1, normalize_label)):
+        if wanted:
+            train = samples["train"][index]
+            mean, std = train.mean(0, keepdim=True), train.std(0, keepdim=True)
+            for split, pair in samples.items():
+                samples[split] = tuple((t - mean) / std if k == index else t for k, t in enumerate(pair))  # type: ignore
     return {
         f"{split}_{kind}": tensor.to(device=device, dtype=dtype)
         for split, pair in samples.items()

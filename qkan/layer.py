@@ -8,17 +8,20 @@ output in the autocast dtype.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping, Optional, TypeVar, cast
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from qkan.solvers import LayerGeometry, LayerParams, Program, get_solver
 from qkan.solvers import compile as compile_program
 from qkan.solvers.opaque import opaque_apply, register_opaque
 
+from .published_options import PublishedLayerViews, install_layout_hooks, resolve_published
 from .rollback import AllOrNothingLoad
-from .settings import Activation, Ansatz, Device, LayerSettings
+from .settings import Activation, Ansatz, Device, LayerSettings, is_int
 from .validation import check_values, layer_mode
 
 if TYPE_CHECKING:
@@ -59,7 +62,7 @@ class _Setting:
         )
 
 
-class QKANLayer(AllOrNothingLoad):
+class QKANLayer(PublishedLayerViews, AllOrNothingLoad):
     """y[n, o] = sum_i mask * (pw * (f_oi(x[n, i]) + pb) + bw * sigma(x[n, i])), f a DARUAN circuit."""
 
     # How this layer checks input values (NaN/inf, the arccos domain): None (default) follows
@@ -75,6 +78,9 @@ class QKANLayer(AllOrNothingLoad):
     ba_trainable = _Setting()
     seed = _Setting()
     preact_init = _Setting()
+    p_dim = _Setting()
+    checkpoint_reps = _Setting()
+    theta_init = _Setting()
 
     def __init__(
         self,
@@ -95,11 +101,18 @@ class QKANLayer(AllOrNothingLoad):
         dtype: Optional[torch.dtype] = _DEFAULTS.dtype,
         solver_kwargs: Optional[Mapping[str, Any]] = _DEFAULTS.solver_kwargs,
         preact_init: bool = _DEFAULTS.preact_init,
+        p_dim: int = _DEFAULTS.p_dim,
+        checkpoint_reps: bool = _DEFAULTS.checkpoint_reps,
+        theta_init: str = _DEFAULTS.theta_init,
+        **published: Any,
     ):
+        """``published``: the published-only keywords (c_dtype, p_dtype, ...: docs/migrating.md)."""
         super().__init__()
         for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        in_dim, out_dim = int(in_dim), int(out_dim)
+        dtype = resolve_published("QKANLayer", published, dtype, lenient=False)
         settings = LayerSettings(
             reps,
             group,
@@ -116,8 +129,12 @@ class QKANLayer(AllOrNothingLoad):
             dtype,
             solver_kwargs,
             preact_init,
+            p_dim,
+            checkpoint_reps,
+            theta_init,
         )
         self.in_dim, self.out_dim = in_dim, out_dim
+        self.use_fused_epilogue = False
         self._settings = settings
         self.circuit = settings.circuit
         self.geometry = LayerGeometry(
@@ -146,6 +163,7 @@ class QKANLayer(AllOrNothingLoad):
         self.mask = nn.Parameter(empty(out_dim, in_dim), requires_grad=False)
         self.reset_parameters()
         self._prepare_programs()
+        install_layout_hooks(self)
 
     @classmethod
     def from_settings(cls: type[_Layer], in_dim: int, out_dim: int, settings: LayerSettings) -> _Layer:
@@ -156,13 +174,16 @@ class QKANLayer(AllOrNothingLoad):
 
     # ----- parameters -----------------------------------------------------------------
     def reset_parameters(self) -> None:
-        """Published init: xavier-normal theta (seeded by ``seed`` without touching the global RNG),
-        pre-activations w=1 c=0, base weight 0.5 or 0, post-activations 1 and 0, mask 1."""
+        """Published init: xavier-normal theta (``theta_init="small_gaussian"``: N(0, 1/reps)), seeded by ``seed``
+        without touching the global RNG; pre-activations w=1 c=0, base weight 0.5 or 0, post-activations 1 and 0,
+        mask 1."""
         gen = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
         with torch.no_grad():
             for tensor in [self.theta, self.preacts_weight, self.preacts_bias] if self.preact_init else [self.theta]:
                 cpu = torch.empty(tensor.shape, dtype=tensor.dtype)
-                if cpu.numel():
+                if cpu.numel() and tensor is self.theta and self.theta_init == "small_gaussian":
+                    cpu.normal_(0.0, self.reps**-0.5, generator=gen)
+                elif cpu.numel():
                     nn.init.xavier_normal_(cpu, generator=gen)
                 tensor.copy_(cpu)
             if not self.preact_init:
@@ -289,10 +310,25 @@ class QKANLayer(AllOrNothingLoad):
         if amp is not None:
             x = x.to(amp if program.accepts_input(amp) else params.theta.dtype)
         check_values(x, params, self.geometry, self._arccos_reps, layer_mode(self.check_finite, x.device), self._name())
+        run = partial(_call, program, method)
+        if self.checkpoint_reps and torch.is_grad_enabled():
+            run = partial(checkpoint, run, use_reentrant=False)
         if amp is None:
-            return _call(program, method, x, params)
+            return run(x, params)
         with torch.autocast(x.device.type, enabled=False):
-            return _call(program, method, x, params).to(amp)
+            return run(x, params).to(amp)
+
+    @property
+    def param_size(self) -> int:
+        """The number of trainable parameter elements."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def set_fused_epilogue(self, enabled: bool = True) -> None:
+        """The published switch for its fused Triton epilogue, recorded in ``use_fused_epilogue`` only: it changes
+        nothing any solver here computes (docs/migrating.md)."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be True or False, got {enabled!r}")
+        self.use_fused_epilogue = enabled
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._run("layer_output", x)

@@ -11,9 +11,11 @@ from torch import nn
 
 from .checks import check_threshold
 from .layer import QKANLayer
+from .published_options import resolve_published
 from .rollback import AllOrNothingLoad
 from .settings import QKAN_DEFAULTS as _DEFAULTS
-from .settings import Activation, Ansatz, Device, LayerSettings
+from .settings import Activation, Ansatz, Device, LayerSettings, is_int
+from .training.pykan_loop import train_ as pykan_train_
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -43,11 +45,19 @@ class QKAN(AllOrNothingLoad):
         dtype: Optional[torch.dtype] = _DEFAULTS.dtype,
         solver_kwargs: Optional[Mapping[str, Any]] = _DEFAULTS.solver_kwargs,
         preact_init: bool = _DEFAULTS.preact_init,
+        p_dim: int = _DEFAULTS.p_dim,
+        checkpoint_reps: bool = _DEFAULTS.checkpoint_reps,
+        theta_init: str = _DEFAULTS.theta_init,
+        **published: Any,
     ):
+        """``published``: the published-only keywords (c_dtype, p_dtype, ...: docs/migrating.md); others are
+        ignored with a warning, as the published QKAN ignores them."""
         super().__init__()
         width = list(width)
-        if len(width) < 2 or not all(isinstance(w, int) and w > 0 for w in width):
+        if len(width) < 2 or not all(is_int(w) and w > 0 for w in width):
             raise ValueError(f"width must list at least two positive layer sizes, got {width!r}")
+        width = [int(w) for w in width]
+        dtype = resolve_published("QKAN", published, dtype, lenient=True)
         if not isinstance(save_act, bool):
             raise TypeError(f"save_act must be True or False, got {save_act!r}")
         if isinstance(norm_out, bool) or not isinstance(norm_out, (int, float)) or norm_out < 0:
@@ -68,6 +78,9 @@ class QKAN(AllOrNothingLoad):
             dtype,
             solver_kwargs,
             preact_init,
+            p_dim,
+            checkpoint_reps,
+            theta_init,
         )
         self.width = width
         self.save_act = save_act
@@ -194,9 +207,42 @@ class QKAN(AllOrNothingLoad):
         return QKAN.from_layers(layers, self.save_act, self.norm_out)
 
     def prune(self, node_th: float = 1e-2, edge_th: float = 3e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
-        """Node pruning, then edge pruning on the smaller model (this model keeps its masks)."""
+        """Node pruning, then edge pruning on the smaller model (this model keeps its masks); without ``x``, both
+        score the input saved by the last forward with ``save_act=True``."""
         check_threshold("edge_th", edge_th)
+        if x is None and self.acts:
+            x = self.acts[0]
         return self.prune_node(node_th, x).prune_edge(edge_th, x)
+
+    @property
+    def param_size(self) -> int:
+        """The number of trainable parameter elements."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def initialize_from_another_model(self, another_model: "QKAN") -> "QKAN":
+        """Copy ``another_model``'s parameters into this one of the same width and at least as many re-uploads
+        (the layer-extension step of refine); this model's extra re-uploads start fresh. Returns self."""
+        if not isinstance(another_model, QKAN) or another_model.width != self.width:
+            got = getattr(another_model, "width", type(another_model).__name__)
+            raise ValueError(f"another_model must be a QKAN of width {self.width}, got {got}")
+        if another_model.reps > self.reps:
+            raise ValueError(f"another_model has reps={another_model.reps}, more than this model's {self.reps}")
+        with torch.no_grad():
+            for mine, theirs in zip(self._qkan_layers, another_model._qkan_layers):
+                mine.reset_parameters()
+                reps = theirs.reps
+                mine.theta[..., :reps, :].copy_(theirs.theta[..., :reps, :])
+                mine.theta[..., mine.theta.shape[-2] - 1, :].copy_(theirs.theta[..., -1, :])
+                for name in ("preacts_weight", "preacts_bias"):
+                    getattr(mine, name)[..., :reps].copy_(getattr(theirs, name))
+                for name in ("postact_weights", "postact_bias", "base_weight"):
+                    getattr(mine, name).copy_(getattr(theirs, name))
+        return self
+
+    def set_fused_epilogue(self, enabled: bool = True) -> None:
+        """:meth:`QKANLayer.set_fused_epilogue` on every layer."""
+        for layer in self._qkan_layers:
+            layer.set_fused_epilogue(enabled)
 
     # ----- training and plots (implemented in their own modules) ------------------------
     def fit(self, dataset: dict[str, torch.Tensor], **kwargs: Any) -> dict[str, list[float]]:
@@ -205,14 +251,42 @@ class QKAN(AllOrNothingLoad):
 
         return fit(self, dataset, **kwargs)
 
-    train_ = fit
+    train_ = pykan_train_
+    """The published training loop and defaults (:func:`qkan.training.pykan_loop.train_`); :meth:`fit` is ours."""
 
-    def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, **kwargs: Any) -> Figure:
-        """Per-edge activation curves in one figure, a panel per layer, saved to exactly ``path`` when given;
-        returns the figure (see :func:`qkan.plotting.plot_model`)."""
+    def plot(
+        self,
+        x0: Optional[torch.Tensor] = None,
+        sampling: int = 1000,
+        from_acts: bool = False,
+        scale: float = 0.5,
+        beta: float = 3,
+        metric: Optional[str] = "forward_n",
+        mask: bool = False,
+        in_vars: Optional[Sequence[str]] = None,
+        out_vars: Optional[Sequence[str]] = None,
+        title: Optional[str] = None,
+        *,
+        path: Optional[str] = None,
+        x: Optional[torch.Tensor] = None,
+        n_points: int = 200,
+    ) -> Figure:
+        """The published call (``x0``, ``from_acts``, ``metric``, ``mask``, ``in_vars``, ...): the network
+        diagram (:func:`qkan.plotting_network.plot_network`), also with no arguments when activations are saved.
+        Ours (``plot("file.png", x=...)``, ``plot(x=..., n_points=...)`` or nothing saved): per-edge curves in one
+        figure, a panel per layer (:func:`qkan.plotting.plot_model`). Saved to exactly ``path``; returns the figure."""
+        if isinstance(x0, str):
+            x0, path = None, x0
+        published = x0 is not None or from_acts or (x is None and n_points == 200 and bool(self.acts))
+        if published:
+            from .plotting_network import plot_network
+
+            return plot_network(
+                self, x0, sampling, from_acts, scale, beta, metric, mask, in_vars, out_vars, title, path
+            )
         from .plotting import plot_model
 
-        return plot_model(self, path=path, x=x, **kwargs)
+        return plot_model(self, path=path, x=x, n_points=n_points)
 
     def extra_repr(self) -> str:
         return f"width={self.width}"

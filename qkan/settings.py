@@ -7,8 +7,10 @@ published difference), and rebuilds (refine, pruning, quantisation) go through `
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from numbers import Integral
 from typing import Any, Callable, Mapping, Optional, Union
 
+import numpy as np
 import torch
 
 from qkan.circuits import Circuit, builtin
@@ -36,8 +38,13 @@ def resolve_circuit(ansatz: Ansatz, reps: Optional[int], fast_measure: Optional[
     return builtin(ansatz, 3 if reps is None else reps, readout or "amp")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def is_int(value: Any) -> bool:
+    """A Python or numpy integer (not a bool)."""
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+THETA_INITS = ("xavier", "small_gaussian")
+"""theta initialisations: xavier-normal, or N(0, 1/reps) for deep circuits (docs/migrating.md)."""
 
 
 @dataclass(frozen=True)
@@ -60,23 +67,35 @@ class LayerSettings:
     dtype: Optional[torch.dtype] = None
     solver_kwargs: Optional[Mapping[str, Any]] = None
     preact_init: bool = False
+    p_dim: int = 4
+    checkpoint_reps: bool = False
+    theta_init: str = "xavier"
     circuit: Circuit = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.reps is not None and (not _is_int(self.reps) or self.reps < 1):
+        if self.reps is not None and (not is_int(self.reps) or self.reps < 1):
             raise ValueError(f"reps must be a positive integer, got {self.reps!r}")
-        if not _is_int(self.group) or (self.group != -1 and self.group < 1):
+        if not is_int(self.group) or (self.group != -1 and self.group < 1):
             raise ValueError(f"group must be -1 (one circuit per edge) or a positive integer, got {self.group!r}")
+        for name in ("reps", "group", "seed"):
+            if is_int(getattr(self, name)):
+                object.__setattr__(self, name, int(getattr(self, name)))
+        if self.p_dim not in (2, 4) or not is_int(self.p_dim):
+            raise ValueError(f"p_dim must be 2 or 4 (the state_dict layout), got {self.p_dim!r}")
+        object.__setattr__(self, "p_dim", int(self.p_dim))
+        if self.theta_init not in THETA_INITS:
+            raise ValueError(f"theta_init must be one of {THETA_INITS}, got {self.theta_init!r}")
         for name in (
             "preact_trainable",
             "postact_weight_trainable",
             "postact_bias_trainable",
             "ba_trainable",
             "preact_init",
+            "checkpoint_reps",
         ):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.seed is not None and not _is_int(self.seed):
+        if self.seed is not None and not is_int(self.seed):
             raise TypeError(f"seed must be an integer or None, got {self.seed!r}")
         if self.dtype is not None and (not isinstance(self.dtype, torch.dtype) or not self.dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating dtype, got {self.dtype}")

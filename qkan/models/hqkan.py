@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, Optional
 
@@ -47,6 +48,10 @@ class HQKAN(nn.Module):
         **qkan_kwargs: Any,
     ):
         super().__init__()
+        options = inspect.signature(QKAN).parameters
+        for name in qkan_kwargs:
+            if name not in options or options[name].kind is inspect.Parameter.VAR_KEYWORD:
+                raise TypeError(f"HQKAN() got an unexpected keyword argument {name!r} (not a QKAN option)")
         self.d = check_positive_int("d", d)
         self.e = e = bottleneck_width(d) if e is None else check_positive_int("e", e)
         factory = {"device": device, "dtype": dtype}

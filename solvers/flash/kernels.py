@@ -15,8 +15,12 @@ from .writer import CudaWriter
 class KernelFamily(Protocol):
     """What a family of flash kernels writes: per-sample pieces of the batch kernels, and its per-edge kernels."""
 
-    plan: WalkPlan
-    layout: Layout  # the kernels' table and accumulators
+    @property
+    def plan(self) -> WalkPlan: ...
+
+    @property
+    def layout(self) -> Layout:
+        """The kernels' table and accumulators."""
 
     @property
     def x_width(self) -> int:
