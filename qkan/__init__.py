@@ -21,6 +21,7 @@ from .graphs import make_graphed_train_step
 from .layer import QKANLayer
 from .model import QKAN
 from .settings import LayerSettings
+from .symbolic.sympy_form import to_sympy
 from .validation import get_validation, set_validation
 
 __version__ = "0.1.0"
@@ -32,5 +33,6 @@ __all__ = [
     "get_validation",
     "make_graphed_train_step",
     "set_validation",
+    "to_sympy",
     "__version__",
 ]

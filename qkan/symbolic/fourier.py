@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from qkan.circuits import Circuit, Data, Op, Theta
-from qkan.solvers.layer_math import expand_edges
 from qkan.circuits.gates import PAULI
+from qkan.solvers.layer_math import expand_edges
 from qkan.solvers.statevector import apply_fixed, apply_single, fixed_matrix, pauli_pair, split_basis
 
 KEY_DECIMALS = 9  # frequencies closer than 1e-9 are one frequency (sums of the same multiples, rounded)
@@ -105,9 +105,9 @@ def _slot_encoding(slot: Data, preacts: bool, circuit: Circuit) -> str:
     encoding = slot.resolved_encoding(preacts)
     if encoding not in _ENCODINGS:
         raise ValueError(
-            f"circuit {circuit.name!r}: data slot {slot} uses encoding {encoding!r}, a nonlinear function of x that "
-            f"is neither affine nor arccos(affine); such an angle has no finite Fourier spectrum (supported: "
-            f"{', '.join(_ENCODINGS)})"
+            f"circuit {circuit.name!r}: the data slot of re-upload {slot.rep} uses encoding {encoding!r}, a "
+            f"nonlinear function of x that is neither affine nor arccos(affine); such an angle has no finite Fourier "
+            f"spectrum (supported: {', '.join(_ENCODINGS)})"
         )
     return encoding
 
@@ -145,7 +145,7 @@ def _split_angle(
     shift = np.zeros(n_variables)
     for slot, coef in angle.terms:
         if isinstance(slot, Theta):
-            beta = beta + coef * theta[(..., *slot.index)]
+            beta = beta + coef * theta[(Ellipsis,) + slot.index]
             continue
         shift[of_slot[slot]] += coef
         if slot.resolved_encoding(preacts) == "affine":
@@ -156,7 +156,10 @@ def _split_angle(
 def _merged(state: torch.Tensor, keys: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
     """Sum the components (last axis of ``state``) with equal frequency keys; drop components that are 0 on
     every edge."""
-    unique, inverse = np.unique(np.round(keys, KEY_DECIMALS), axis=0, return_inverse=True)
+    if keys.shape[1] == 0:  # no data variables: one constant component
+        unique, inverse = keys[:1], np.zeros(len(keys), dtype=np.int64)
+    else:
+        unique, inverse = np.unique(np.round(keys, KEY_DECIMALS), axis=0, return_inverse=True)
     out = state.new_zeros(*state.shape[:-1], len(unique))
     out.index_add_(-1, torch.as_tensor(inverse.reshape(-1)), state)
     alive = (out.abs().amax(dim=tuple(range(out.dim() - 1))) > 0).numpy()
@@ -191,7 +194,7 @@ def _z_spectrum(state: torch.Tensor, keys: np.ndarray, qubit: int, n_qubits: int
     pairs = torch.einsum("oidk,d,oidj->oikj", state.conj(), sign, state)
     modes = keys[None, :, :] - keys[:, None, :]  # [k, j] = nu_j - nu_k
     flat = pairs.reshape(*pairs.shape[:2], -1)
-    return _merged(flat, modes.reshape(-1, keys.shape[1]))
+    return _merged(flat, modes.reshape(len(keys) ** 2, keys.shape[1]))
 
 
 def layer_spectrum(layer: Any) -> EdgeSpectrum:

@@ -36,11 +36,12 @@ def check_eps(eps: object) -> float:
     return float(eps)
 
 
-def _number(value: float) -> sympy.Float:
+def _number(value: Any) -> sympy.Float:
+    """A float or 0-dim tensor as a sympy Float holding the same double."""
     return sympy.Float(float(value))
 
 
-def _scaled(factor: float, expr: sympy.Expr) -> sympy.Expr:
+def _scaled(factor: Any, expr: sympy.Expr) -> sympy.Expr:
     """factor * expr, left unevaluated: sympy would distribute the number over a sum and query assumptions
     on every term, which takes seconds on a network's nested expressions."""
     return sympy.Mul(_number(factor), expr, evaluate=False)
@@ -74,7 +75,11 @@ def _variable_exprs(spectrum: EdgeSpectrum, o: int, i: int, x: sympy.Expr) -> li
     out = []
     for v in spectrum.variables:
         inner = _scaled(v.scale[o, i], x)
-        out.append(inner if v.kind == LINEAR else sympy.acos(sympy.Add(inner, _number(v.shift[o, i]), evaluate=False), evaluate=False))
+        out.append(
+            inner
+            if v.kind == LINEAR
+            else sympy.acos(sympy.Add(inner, _number(v.shift[o, i]), evaluate=False), evaluate=False)
+        )
     return out
 
 
@@ -111,7 +116,9 @@ def layer_exprs(layer: Any, inputs: Sequence[sympy.Expr], eps: float = 0.0) -> l
     y_o = sum_i mask * (pw * (f_oi(x_i) + pb) + bw * sigma(x_i))."""
     spectrum = layer_spectrum(layer)
     p = layer.params()
-    mask, pw, pb, bw = (t.detach().to("cpu", torch.float64) for t in (p.mask, p.postact_weights, p.postact_bias, p.base_weight))
+    mask, pw, pb, bw = (
+        t.detach().to("cpu", torch.float64) for t in (p.mask, p.postact_weights, p.postact_bias, p.base_weight)
+    )
     base = mask * bw
     sigma = _activation_expr(layer) if any(_kept(b, eps) for b in base.flatten().tolist()) else None
     outputs = []
@@ -132,9 +139,7 @@ def layer_exprs(layer: Any, inputs: Sequence[sympy.Expr], eps: float = 0.0) -> l
     return outputs
 
 
-def to_sympy(
-    model: Any, simplify_below: float = 0.0, input_names: Optional[Sequence[str]] = None
-) -> list[sympy.Expr]:
+def to_sympy(model: Any, simplify_below: float = 0.0, input_names: Optional[Sequence[str]] = None) -> list[sympy.Expr]:
     """One exact sympy expression per output of a QKAN model or QKANLayer, in symbols x_1..x_n (or
     ``input_names``). ``simplify_below`` drops every Fourier term, edge, base branch and constant whose
     coefficient has magnitude below it (0 keeps all, so the expressions equal the forward to rounding).
@@ -146,7 +151,7 @@ def to_sympy(
     if isinstance(model, QKANLayer):
         layers, norm = [model], 0
     elif isinstance(model, QKAN):
-        layers, norm = list(model.layers), model.norm_out
+        layers, norm = list(model._qkan_layers), model.norm_out
     else:
         raise TypeError(f"to_sympy takes a qkan.QKAN or qkan.QKANLayer, got {type(model).__name__}")
     n_in = layers[0].in_dim
