@@ -16,11 +16,13 @@ if (
     __path__.append(_root)
 del _os, _here, _root
 
+from . import spectrum
 from .data import create_dataset
 from .graphs import make_graphed_train_step
 from .layer import QKANLayer
 from .model import QKAN
 from .settings import LayerSettings
+from .spectrum import lower_reps, suggest_reps
 from .symbolic.sympy_form import to_sympy
 from .validation import get_validation, set_validation
 
@@ -31,8 +33,11 @@ __all__ = [
     "QKANLayer",
     "create_dataset",
     "get_validation",
+    "lower_reps",
     "make_graphed_train_step",
     "set_validation",
+    "spectrum",
+    "suggest_reps",
     "to_sympy",
     "__version__",
 ]
