@@ -21,6 +21,7 @@ from .data import create_dataset
 from .graphs import make_graphed_train_step
 from .layer import QKANLayer
 from .model import QKAN
+from .network_plot import plot_network
 from .settings import LayerSettings
 from .spectrum import lower_reps, suggest_reps
 from .symbolic.sympy_form import to_sympy
@@ -35,6 +36,7 @@ __all__ = [
     "get_validation",
     "lower_reps",
     "make_graphed_train_step",
+    "plot_network",
     "set_validation",
     "spectrum",
     "suggest_reps",

@@ -209,4 +209,4 @@ def lower_reps(model: Any, keep: float = 0.999, x: Optional[torch.Tensor] = None
             h = layer(h)
     lowered = QKAN.from_layers(new_layers, model.save_act, model.norm_out)
     deviation = _deviation_bound(reference, lowered, inputs)
-    return LoweredReps(lowered.to(model.layers[0].theta.dtype), reps, deviation)
+    return LoweredReps(lowered.to(layers[0].theta.dtype), reps, deviation)
