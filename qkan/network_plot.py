@@ -17,7 +17,7 @@ IMPORTANCE = ("activation", "spectrum", "none")
 DEFAULT_SAMPLES = 512  # inputs drawn uniformly from [-1, 1]^n_in when no x is given
 
 
-def network_layers(model: Any) -> list[nn.Module]:
+def network_layers(model: Any) -> list[Any]:
     """The layers with per-edge functions (an ``edge_values`` method) that ``model`` stacks: a QKAN's layers,
     an nn.Sequential or ModuleList of such layers, or one layer."""
     if hasattr(model, "edge_values") and hasattr(model, "in_dim"):
@@ -36,7 +36,7 @@ def network_layers(model: Any) -> list[nn.Module]:
     return layers
 
 
-def _edge_importance(layer: nn.Module, h: torch.Tensor, importance: str) -> torch.Tensor:
+def _edge_importance(layer: Any, h: torch.Tensor, importance: str) -> torch.Tensor:
     """(O, I) importance of every edge: the std of its contribution over ``h`` ("activation"), or its post-
     activation weight times the RMS of its readout's non-constant spectrum ("spectrum", QKAN layers only)."""
     if importance == "none":
@@ -54,7 +54,7 @@ def _edge_importance(layer: nn.Module, h: torch.Tensor, importance: str) -> torc
     return weight * energy[..., orders > 0].sum(-1).sqrt()
 
 
-def _curves(layer: nn.Module, lo: torch.Tensor, hi: torch.Tensor, n_points: int, like: torch.Tensor):
+def _curves(layer: Any, lo: torch.Tensor, hi: torch.Tensor, n_points: int, like: torch.Tensor):
     """(sweeps (N, I), values (N, O, I)): every input swept over [lo, hi] at once (an edge reads only its own
     input, so one call draws them all)."""
     steps = torch.linspace(0, 1, n_points, dtype=like.dtype, device=like.device)[:, None]
