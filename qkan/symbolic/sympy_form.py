@@ -47,6 +47,15 @@ def _scaled(factor: Any, expr: sympy.Expr) -> sympy.Expr:
     return sympy.Mul(_number(factor), expr, evaluate=False)
 
 
+def _times(frequency: float, expr: sympy.Expr) -> sympy.Expr:
+    """frequency * expr with an integral frequency written as an integer (cos(2*x), not cos(2.0*x))."""
+    if frequency == 1.0:
+        return expr
+    if float(frequency).is_integer():
+        return sympy.Mul(sympy.Integer(int(frequency)), expr, evaluate=False)
+    return _scaled(frequency, expr)
+
+
 def _kept(coefficient: float, eps: float) -> bool:
     """Whether a term with this coefficient stays: non-zero and not below ``eps`` in magnitude."""
     return coefficient != 0.0 and abs(coefficient) >= eps
@@ -89,10 +98,13 @@ def edge_z(spectrum: EdgeSpectrum, o: int, i: int, x: sympy.Expr, eps: float = 0
     variables = None if linear else _variable_exprs(spectrum, o, i, x)
     terms: list[sympy.Expr] = []
     for key, (a, b) in sorted(_edge_terms(spectrum, o, i).items()):
+        if not any(key):  # the constant term
+            terms += [_number(a)] if _kept(a, eps) else []
+            continue
         if variables is None:
-            phase = _scaled(key[0], x)
+            phase = _times(key[0], x)
         else:
-            phase = sympy.Add(*[_scaled(k, v) for k, v in zip(key, variables) if k])
+            phase = sympy.Add(*[_times(k, v) for k, v in zip(key, variables) if k])
         if _kept(a, eps):
             terms.append(_scaled(a, sympy.cos(phase, evaluate=False)))
         if _kept(b, eps):
@@ -158,7 +170,7 @@ def to_sympy(model: Any, simplify_below: float = 0.0, input_names: Optional[Sequ
     names = [f"x_{k + 1}" for k in range(n_in)] if input_names is None else list(input_names)
     if len(names) != n_in or not all(isinstance(n, str) and n for n in names):
         raise ValueError(f"input_names must be {n_in} non-empty strings, one per input, got {input_names!r}")
-    h: list[sympy.Expr] = list(sympy.symbols(names, real=True))
+    h: list[sympy.Expr] = list(sympy.symbols(names))
     for layer in layers:
         h = layer_exprs(layer, h, eps)
     if norm:
