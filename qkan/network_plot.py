@@ -113,7 +113,7 @@ def plot_network(
     fig = plt.figure(figsize=(min(16.0, max(4.0, 0.7 * slots + 1)), 2.2 * len(layers) + 0.8))
     ax = fig.add_axes((0.02, 0.06, 0.96, 0.86 if title else 0.9))
     ax.set_xlim(0, 1)
-    ax.set_ylim(-0.25, len(layers) + 0.25)
+    ax.set_ylim(-0.4, len(layers) + 0.4)
     ax.axis("off")
 
     def node_x(k: int, n: int) -> float:
@@ -146,9 +146,9 @@ def plot_network(
     for row, n in enumerate(widths):
         ax.scatter([node_x(k, n) for k in range(n)], [row] * n, s=60, color="k", zorder=3)
     for k, name in enumerate(inputs):
-        ax.text(node_x(k, widths[0]), -0.2, name, ha="center", va="top", fontsize=11)
+        ax.text(node_x(k, widths[0]), -0.12, name, ha="center", va="top", fontsize=11)
     for k, name in enumerate(outputs):
-        ax.text(node_x(k, widths[-1]), len(layers) + 0.2, name, ha="center", va="bottom", fontsize=11)
+        ax.text(node_x(k, widths[-1]), len(layers) + 0.12, name, ha="center", va="bottom", fontsize=11)
     if title:
         fig.suptitle(title, fontsize=11)
     if path is not None:

@@ -44,7 +44,7 @@ def _number(value: Any) -> sympy.Float:
 def _scaled(factor: Any, expr: sympy.Expr) -> sympy.Expr:
     """factor * expr, left unevaluated: sympy would distribute the number over a sum and query assumptions
     on every term, which takes seconds on a network's nested expressions."""
-    return sympy.Mul(_number(factor), expr, evaluate=False)
+    return expr if float(factor) == 1.0 else sympy.Mul(_number(factor), expr, evaluate=False)
 
 
 def _times(frequency: float, expr: sympy.Expr) -> sympy.Expr:
