@@ -146,7 +146,7 @@ def _lowered_layer(layer: Any, reps: int, inputs: torch.Tensor, steps: int) -> A
     from qkan.layer import QKANLayer
 
     lo, hi = inputs.amin(0), inputs.amax(0)
-    grid = lo + (hi - lo) * torch.linspace(0, 1, FIT_POINTS, dtype=inputs.dtype)[:, None]
+    grid = lo + (hi - lo) * torch.linspace(0, 1, FIT_POINTS, dtype=inputs.dtype, device=inputs.device)[:, None]
     best, best_loss = None, float("inf")
     for start in _initial_thetas(layer, reps):
         new = QKANLayer.from_settings(layer.in_dim, layer.out_dim, layer.settings().replace(reps=reps))
@@ -170,10 +170,10 @@ def _deviation_bound(model: Any, lowered: Any, x: torch.Tensor) -> float:
     the nearest node (the gradient's sup estimated by its grid values)."""
     lo, hi = x.amin(0), x.amax(0)
     per_axis = max(2, int(GRID_POINTS ** (1 / x.shape[1])))
-    axes = [torch.linspace(float(a), float(b), per_axis, dtype=x.dtype) for a, b in zip(lo, hi)]
+    axes = [torch.linspace(float(a), float(b), per_axis, dtype=x.dtype, device=x.device) for a, b in zip(lo, hi)]
     grid = torch.cartesian_prod(*axes).reshape(-1, x.shape[1]).requires_grad_(True)
     deviation = lowered(grid) - model(grid)
-    growth = torch.zeros(grid.shape[0], dtype=x.dtype)
+    growth = torch.zeros(grid.shape[0], dtype=x.dtype, device=x.device)
     for k in range(deviation.shape[1]):
         (slope,) = torch.autograd.grad(deviation[:, k].sum(), grid, retain_graph=True)
         growth = torch.maximum(growth, (slope.abs() * (hi - lo) / (per_axis - 1) / 2).sum(1))
