@@ -20,7 +20,7 @@ from .fourier import layer_spectrum
 ORDER_DECIMALS = 9
 FIT_POINTS = 256  # grid points per input over its observed range when a lowered layer is fitted
 EXACT_LOSS = 1e-26  # a fitting loss this small is rounding: the start is kept, the other starts skipped
-GRID_POINTS = 65536  # nodes of the regular grid over the data's bounding box on which the deviation is bounded
+GRID_POINTS = 16384  # nodes of the regular grid over the data's bounding box on which the deviation is bounded
 
 
 def check_keep(keep: object) -> float:
