@@ -16,6 +16,7 @@ if (
     __path__.append(_root)
 del _os, _here, _root
 
+from . import spectrum
 from .data import create_dataset
 from .fourier_kan import FourierKAN
 from .graphs import make_graphed_train_step
@@ -24,6 +25,7 @@ from .inference import CompiledInference, compile_inference, graph_submodules, m
 from .kan import KAN
 from .layer import QKANLayer
 from .model import QKAN
+from .network_plot import plot_network
 from .optim import (
     AdaBelief,
     LBFGSFinisher,
@@ -36,13 +38,15 @@ from .optim import (
     reshape_optimizer_state,
 )
 from .settings import LayerSettings
+from .spectrum import lower_reps, suggest_reps
+from .symbolic.sympy_form import to_sympy
 from .validation import get_validation, set_validation
 
 __version__ = "0.1.0"
 __all__ = [
     "AdaBelief",
-    "DeviceProfile",
     "CompiledInference",
+    "DeviceProfile",
     "FourierKAN",
     "KAN",
     "LBFGSFinisher",
@@ -60,11 +64,16 @@ __all__ = [
     "create_dataset",
     "get_validation",
     "graph_submodules",
+    "lower_reps",
     "make_graphed_inference",
     "make_graphed_train_step",
     "pack_circuit",
+    "plot_network",
     "reshape_optimizer_state",
     "set_validation",
+    "spectrum",
+    "suggest_reps",
     "tile_disjoint",
+    "to_sympy",
     "__version__",
 ]

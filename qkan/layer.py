@@ -27,6 +27,8 @@ from .validation import check_values, layer_mode
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from .symbolic import EdgeSpectrum
+
 _DEFAULTS = LayerSettings()
 _Layer = TypeVar("_Layer", bound="QKANLayer")
 
@@ -340,6 +342,13 @@ class QKANLayer(PublishedLayerViews, AllOrNothingLoad):
     def circuit_values(self, x: torch.Tensor) -> torch.Tensor:
         """(B, O, I): the raw circuit readout f of every edge."""
         return self._run("circuit_values", x)
+
+    def edge_spectrum(self) -> EdgeSpectrum:
+        """Every edge's exact Fourier spectrum (of its readout's <Z>) from the current parameters, in float64
+        (:func:`qkan.symbolic.layer_spectrum`)."""
+        from .symbolic import layer_spectrum
+
+        return layer_spectrum(self)
 
     def plot(self, path: Optional[str] = None, x: Optional[torch.Tensor] = None, n_points: int = 200) -> Figure:
         """A grid of this layer's per-edge curves over the range of ``x`` (default [-1, 1]), saved to exactly
