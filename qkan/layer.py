@@ -17,8 +17,9 @@ from torch.utils.checkpoint import checkpoint
 
 from qkan.solvers import LayerGeometry, LayerParams, Program, get_solver
 from qkan.solvers import compile as compile_program
-from qkan.solvers.opaque import opaque_apply, register_opaque
+from qkan.solvers.opaque import register_opaque
 
+from .program_call import autocast_dtype, call_program
 from .published_options import PublishedLayerViews, install_layout_hooks, resolve_published
 from .rollback import AllOrNothingLoad
 from .settings import Activation, Ansatz, Device, LayerSettings, is_int
@@ -31,21 +32,6 @@ if TYPE_CHECKING:
 
 _DEFAULTS = LayerSettings()
 _Layer = TypeVar("_Layer", bound="QKANLayer")
-
-
-def _call(program: Program, method: str, x: torch.Tensor, params: LayerParams) -> torch.Tensor:
-    """``program.method(x, params)``; under torch.compile, as one opaque op for a Program dynamo cannot trace."""
-    if program.traceable or not torch.compiler.is_compiling():
-        return getattr(program, method)(x, params)
-    return opaque_apply(program, method, x, params)
-
-
-def autocast_dtype(device: torch.device) -> Optional[torch.dtype]:
-    """The autocast dtype when autocast is on for ``device``'s type, else None."""
-    kind = device.type
-    if torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind):
-        return torch.get_autocast_dtype(kind)
-    return None
 
 
 class _Setting:
@@ -312,25 +298,13 @@ class QKANLayer(PublishedLayerViews, AllOrNothingLoad):
         if amp is not None:
             x = x.to(amp if program.accepts_input(amp) else params.theta.dtype)
         check_values(x, params, self.geometry, self._arccos_reps, layer_mode(self.check_finite, x.device), self._name())
-        run = partial(_call, program, method)
+        run = partial(call_program, program, method)
         if self.checkpoint_reps and torch.is_grad_enabled():
             run = partial(checkpoint, run, use_reentrant=False)
         if amp is None:
             return run(x, params)
         with torch.autocast(x.device.type, enabled=False):
             return run(x, params).to(amp)
-
-    @property
-    def param_size(self) -> int:
-        """The number of trainable parameter elements."""
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
-    def set_fused_epilogue(self, enabled: bool = True) -> None:
-        """The published switch for its fused Triton epilogue, recorded in ``use_fused_epilogue`` only: it changes
-        nothing any solver here computes (docs/migrating.md)."""
-        if not isinstance(enabled, bool):
-            raise TypeError(f"enabled must be True or False, got {enabled!r}")
-        self.use_fused_epilogue = enabled
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._run("layer_output", x)

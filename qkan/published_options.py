@@ -98,6 +98,18 @@ class PublishedLayerViews:
     out_dim: int
     in_dim: int
 
+    @property
+    def param_size(self) -> int:
+        """The number of trainable parameter elements."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)  # type: ignore[attr-defined]
+
+    def set_fused_epilogue(self, enabled: bool = True) -> None:
+        """The published switch for its fused Triton epilogue, recorded in ``use_fused_epilogue`` only: it changes
+        nothing any solver here computes (docs/migrating.md)."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be True or False, got {enabled!r}")
+        self.use_fused_epilogue = enabled
+
     def _as_oi(self, tensor: torch.Tensor) -> torch.Tensor:
         """``tensor`` viewed as (out_dim, in_dim)."""
         return tensor.view(self.out_dim, self.in_dim)
