@@ -50,7 +50,8 @@ def chosen_nodes(active_neurons_id: Any, width: Sequence[int]) -> list[list[int]
         ids = active_neurons_id[l]
         valid = isinstance(ids, Iterable) and not isinstance(ids, (str, bytes))
         ids = list(ids) if valid else []
-        if not ids or any(not isinstance(i, Integral) or isinstance(i, bool) or not 0 <= i < width[l] for i in ids):
+        bad = [i for i in ids if not isinstance(i, Integral) or isinstance(i, bool) or not 0 <= int(i) < width[l]]
+        if not ids or bad:
             raise ValueError(
                 f"active_neurons_id[{l}] must be a non-empty list of node ids in [0, {width[l]}), "
                 f"got {active_neurons_id[l]!r}"

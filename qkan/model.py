@@ -205,10 +205,12 @@ class QKAN(AllOrNothingLoad):
         layer l, the nodes ``active_neurons_id[l]`` (published: entry 0 is the input layer and is ignored)."""
         check_threshold("threshold", threshold)
         if mode not in ("auto", "manual"):
-            got = f"a {type(mode).__name__} (pass x by keyword: x=...)" if isinstance(mode, torch.Tensor) else repr(mode)
+            tensor = isinstance(mode, torch.Tensor)
+            got = f"a {type(mode).__name__} (pass x by keyword: x=...)" if tensor else repr(mode)
             raise ValueError(f"mode must be 'auto' or 'manual', got {got}")
         if mode == "manual" and active_neurons_id is None:
-            warnings.warn("prune_node: mode='manual' without active_neurons_id; pruning in 'auto' mode", RuntimeWarning)
+            message = "prune_node: mode='manual' without active_neurons_id; pruning in 'auto' mode"
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
             mode = "auto"
         if mode == "manual":
             hidden = chosen_nodes(active_neurons_id, self.width)

@@ -34,7 +34,7 @@ class QKANSolver(ABC):
         raise TypeError(f"{cls.__name__}: subclassing qkan.solver.QKANSolver is not supported; {_WRITE_A_SOLVER}")
 
 
-QKANSolver.register(Solver)
+QKANSolver.register(Solver)  # type: ignore[type-abstract]  # virtual subclass: ABC.register takes any class
 
 
 def register(solver: Solver) -> Solver:
