@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 
 def check_positive_int(name: str, value: object) -> int:
@@ -32,3 +32,29 @@ def check_materialised(module: Any, what: str) -> None:
             f"{what}: the model has tensors on the meta device ({', '.join(on_meta[:3])}{more}), which hold no "
             "values: materialise it first (to_empty() and load_state_dict)"
         )
+
+
+def chosen_nodes(active_neurons_id: Any, width: Sequence[int]) -> list[list[int]]:
+    """The hidden nodes each hidden layer keeps, sorted and without repeats, from the published ``prune_node``
+    form (entry l lists layer l's node ids; entry 0, the inputs, and any entry past the last hidden layer are
+    ignored), or ValueError naming ``active_neurons_id``."""
+    if isinstance(active_neurons_id, (str, bytes)) or not isinstance(active_neurons_id, Sequence):
+        raise ValueError(f"active_neurons_id must be a list of node-id lists, got {active_neurons_id!r}")
+    if len(active_neurons_id) < len(width) - 1:
+        raise ValueError(
+            f"active_neurons_id needs an entry for each layer up to the last hidden one ({len(width) - 1}), "
+            f"got {len(active_neurons_id)}"
+        )
+    kept = []
+    for l in range(1, len(width) - 1):
+        ids = active_neurons_id[l]
+        valid = isinstance(ids, Iterable) and not isinstance(ids, (str, bytes))
+        ids = list(ids) if valid else []
+        bad = [i for i in ids if not isinstance(i, Integral) or isinstance(i, bool) or not 0 <= int(i) < width[l]]
+        if not ids or bad:
+            raise ValueError(
+                f"active_neurons_id[{l}] must be a non-empty list of node ids in [0, {width[l]}), "
+                f"got {active_neurons_id[l]!r}"
+            )
+        kept.append(sorted({int(i) for i in ids}))
+    return kept

@@ -3,13 +3,14 @@ plotting and training entry points)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_threshold
+from .checks import check_threshold, chosen_nodes
 from .layer import QKANLayer
 from .published_options import resolve_published
 from .rollback import AllOrNothingLoad
@@ -192,17 +193,35 @@ class QKAN(AllOrNothingLoad):
                 layer.mask.copy_(mask)
         return self
 
-    def prune_node(self, threshold: float = 1e-2, x: Optional[torch.Tensor] = None) -> "QKAN":
-        """A smaller model without hidden nodes whose strongest incoming and outgoing edges both
-        score below ``threshold`` (KAN convention); keeps every layer setting."""
+    def prune_node(
+        self,
+        threshold: float = 1e-2,
+        mode: str = "auto",
+        active_neurons_id: Optional[Sequence[Sequence[int]]] = None,
+        x: Optional[torch.Tensor] = None,
+    ) -> "QKAN":
+        """A smaller model; keeps every layer setting. ``mode="auto"`` drops hidden nodes whose strongest incoming
+        and outgoing edges both score below ``threshold`` (KAN convention); ``mode="manual"`` keeps, for each hidden
+        layer l, the nodes ``active_neurons_id[l]`` (published: entry 0 is the input layer and is ignored)."""
         check_threshold("threshold", threshold)
-        scores = self.edge_scores(x)
-        keep = [list(range(self.width[0]))]
-        for l in range(1, len(self.width) - 1):
-            incoming = scores[l - 1].max(dim=1).values
-            outgoing = scores[l].max(dim=0).values
-            keep.append(torch.nonzero((incoming > threshold) & (outgoing > threshold)).flatten().tolist() or [0])
-        keep.append(list(range(self.width[-1])))
+        if mode not in ("auto", "manual"):
+            tensor = isinstance(mode, torch.Tensor)
+            got = f"a {type(mode).__name__} (pass x by keyword: x=...)" if tensor else repr(mode)
+            raise ValueError(f"mode must be 'auto' or 'manual', got {got}")
+        if mode == "manual" and active_neurons_id is None:
+            message = "prune_node: mode='manual' without active_neurons_id; pruning in 'auto' mode"
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            mode = "auto"
+        if mode == "manual":
+            hidden = chosen_nodes(active_neurons_id, self.width)
+        else:
+            scores = self.edge_scores(x)
+            hidden = []
+            for l in range(1, len(self.width) - 1):
+                incoming = scores[l - 1].max(dim=1).values
+                outgoing = scores[l].max(dim=0).values
+                hidden.append(torch.nonzero((incoming > threshold) & (outgoing > threshold)).flatten().tolist() or [0])
+        keep = [list(range(self.width[0])), *hidden, list(range(self.width[-1]))]
         layers = [layer.subset(keep[l], keep[l + 1]) for l, layer in enumerate(self._qkan_layers)]
         return QKAN.from_layers(layers, self.save_act, self.norm_out)
 
@@ -212,7 +231,7 @@ class QKAN(AllOrNothingLoad):
         check_threshold("edge_th", edge_th)
         if x is None and self.acts:
             x = self.acts[0]
-        return self.prune_node(node_th, x).prune_edge(edge_th, x)
+        return self.prune_node(node_th, x=x).prune_edge(edge_th, x)
 
     @property
     def param_size(self) -> int:

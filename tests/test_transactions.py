@@ -193,7 +193,7 @@ def test_prune_failing_half_way_changes_nothing(monkeypatch):
     acts, edge_acts = model.acts, model.edge_acts
     saved = snapshot(model, opt)
     monkeypatch.setattr(type(model.layers[1]), "edge_values", fail)  # the second layer's scores fail
-    for call in (lambda: model.prune_edge(0.5, x), lambda: model.prune_node(0.5, x), lambda: model.prune(x=x)):
+    for call in (lambda: model.prune_edge(0.5, x), lambda: model.prune_node(0.5, x=x), lambda: model.prune(x=x)):
         with pytest.raises(Injected):
             call()
         assert_unchanged(model, opt, saved)
@@ -206,7 +206,7 @@ def test_prune_refuses_a_bad_threshold(threshold):
     saved = snapshot(model, opt)
     for call, name in (
         (lambda: model.prune_edge(threshold, torch.rand(4, 2)), "threshold"),
-        (lambda: model.prune_node(threshold, torch.rand(4, 2)), "threshold"),
+        (lambda: model.prune_node(threshold, x=torch.rand(4, 2)), "threshold"),
         (lambda: model.prune(0.01, threshold, torch.rand(4, 2)), "edge_th"),
     ):
         with pytest.raises(ValueError, match=f"{name} must be a finite number, got {threshold!r}"):
