@@ -4,21 +4,18 @@ through a small plot of its activation, shaded by how much it contributes (tanh(
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
-    from .model import QKAN
-
 METRICS = ("forward_n", "forward_u")
 """Edge scores for shading: output spread / (input spread + 0.1), or the output spread alone."""
 
 
-def _layer_inputs(model: "QKAN", x0: Optional[torch.Tensor], sampling: int, from_acts: bool) -> list[torch.Tensor]:
+def _layer_inputs(model: Any, x0: Optional[torch.Tensor], sampling: int, from_acts: bool) -> list[torch.Tensor]:
     """Per layer, the points its edges are drawn at: the saved activations, or ``x0`` then ``sampling``
     points spanning what the previous layer produced."""
     if from_acts:
@@ -56,7 +53,7 @@ def _alphas(
 
 
 def plot_network(
-    model: "QKAN",
+    model: Any,
     x0: Optional[torch.Tensor] = None,
     sampling: int = 1000,
     from_acts: bool = False,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import warnings
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -17,9 +17,6 @@ from tqdm.auto import tqdm
 from ..checks import check_positive_int
 from ..fit import _check_dataset, _finite_loss, _Snapshot
 from ..optim import LBFGSFinisher
-
-if TYPE_CHECKING:
-    from ..model import QKAN
 
 REG_METRICS = ("edge_forward_dr_n", "edge_forward_dr_u", "edge_forward_sum")
 """Published regularisation metrics supported here: per-edge output spread over the batch, divided by the
@@ -32,7 +29,7 @@ def _check_number(name: str, value: object, minimum: float = 0.0) -> float:
     return float(value)
 
 
-def _forward_with_scales(model: "QKAN", x: torch.Tensor, metric: str) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def _forward_with_scales(model: Any, x: torch.Tensor, metric: str) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The model's output and, per layer, the (O, I) edge scales ``metric`` regularises; saves activations
     like a forward with ``save_act``."""
     h = x.reshape(-1, x.shape[-1])
@@ -52,7 +49,7 @@ def _forward_with_scales(model: "QKAN", x: torch.Tensor, metric: str) -> tuple[t
 
 
 def regularisation(
-    model: "QKAN", scales: list[torch.Tensor], l1: float, entropy: float, coef: float, coefdiff: float
+    model: Any, scales: list[torch.Tensor], l1: float, entropy: float, coef: float, coefdiff: float
 ) -> torch.Tensor:
     """pykan's sparsity term: l1 and row/column entropy of every layer's edge scales, plus the l1 and
     smoothness of the post-activation weights."""
@@ -70,7 +67,7 @@ def regularisation(
     return total
 
 
-def auto_prune(model: "QKAN", threshold: float) -> None:
+def auto_prune(model: Any, threshold: float) -> None:
     """Mask every edge whose theta has total magnitude below ``threshold`` (grouped layers have no per-edge
     theta and are left alone)."""
     with torch.no_grad():
@@ -81,7 +78,7 @@ def auto_prune(model: "QKAN", threshold: float) -> None:
 
 
 def train_(
-    model: "QKAN",
+    model: Any,
     dataset: dict[str, torch.Tensor],
     optimizer: Any = None,
     closure: Optional[Callable[[], torch.Tensor]] = None,
@@ -140,7 +137,7 @@ def train_(
 
 
 def _loop(
-    model: "QKAN",
+    model: Any,
     dataset: dict[str, torch.Tensor],
     opt: Any,
     closure: Any,
