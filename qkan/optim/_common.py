@@ -77,6 +77,11 @@ class NamedOptimizer(Optimizer):
         natural = getattr(p, "_qkan_natural_shape", None)
         return tuple(natural) if natural is not None else tuple(p.shape)
 
+    def _block_layout(self, p: torch.Tensor) -> tuple[tuple[int, ...], int]:
+        """(view shape, leading block axes) of ``p`` under the Adam-mini partition (:func:`block_ndim`)."""
+        view = self._view_shape(p)
+        return view, block_ndim(self._get_name(p), view)
+
     def _run_closure(self, closure: Optional[Callable[[], Any]]) -> Any:
         if closure is None:
             return None

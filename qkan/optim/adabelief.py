@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 
-from ._common import NamedOptimizer, block_mean, block_ndim, check_hyper, expand_blocks
+from ._common import NamedOptimizer, block_mean, check_hyper, expand_blocks
 
 
 def _belief_update(
@@ -118,8 +118,7 @@ class QKANBeliefMini(NamedOptimizer):
             for p, g in self._grads(group):
                 state = self.state[p]
                 if not state:
-                    view = self._view_shape(p)
-                    ndim = block_ndim(self._get_name(p), view)
+                    view, ndim = self._block_layout(p)
                     dtype = group["state_dtype"] or p.dtype
                     state.update(step=0, block_ndim=ndim, view_shape=view)
                     state["exp_avg"] = torch.zeros_like(p, dtype=dtype)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 
-from ._common import NamedOptimizer, block_mean, block_ndim, check_hyper, expand_blocks
+from ._common import NamedOptimizer, block_mean, check_hyper, expand_blocks
 
 
 class QKANAdamMini(NamedOptimizer):
@@ -33,8 +33,7 @@ class QKANAdamMini(NamedOptimizer):
             for p, g in self._grads(group):
                 state = self.state[p]
                 if not state:
-                    view = self._view_shape(p)
-                    ndim = block_ndim(self._get_name(p), view)
+                    view, ndim = self._block_layout(p)
                     state.update(step=0, block_ndim=ndim, v_view_shape=view)
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq_block"] = torch.zeros(view[:ndim], dtype=p.dtype, device=p.device)
@@ -70,8 +69,7 @@ class QKANSpectralMini(NamedOptimizer):
         rows = []
         for group in self.param_groups:
             for p in group["params"]:
-                view = self._view_shape(p)
-                ndim = block_ndim(self._get_name(p), view)
+                view, ndim = self._block_layout(p)
                 rows.append((self._get_name(p), tuple(p.shape), ndim, math.prod(view[:ndim])))
         return rows
 
@@ -83,8 +81,8 @@ class QKANSpectralMini(NamedOptimizer):
             for p, g in self._grads(group):
                 state = self.state[p]
                 if not state:
-                    view = self._view_shape(p)
-                    state.update(step=0, block_ndim=block_ndim(self._get_name(p), view), view_shape=view)
+                    view, ndim = self._block_layout(p)
+                    state.update(step=0, block_ndim=ndim, view_shape=view)
                     state["exp_avg"], state["c"] = torch.zeros_like(p), torch.zeros_like(p)
                 state["step"] += 1
                 t, view = state["step"], state["view_shape"]
