@@ -6,6 +6,7 @@ four freshly initialised edges of each built-in ansatz, and of the guide's two-q
 
 from __future__ import annotations
 
+import runpy
 import sys
 from pathlib import Path
 
@@ -14,28 +15,15 @@ import torch
 from matplotlib.figure import Figure
 
 from qkan import QKANLayer
-from qkan.circuits import BUILTINS, Circuit, data, theta
+from qkan.circuits import BUILTINS, Circuit
 
 EDGES = 4  # initialisations drawn per ansatz (one layer of 1 input and EDGES outputs)
 OUTPUT = Path(__file__).resolve().parent / "ansatzes.png"
 
 
 def entangled() -> Circuit:
-    """The two-qubit circuit of the guide's first example."""
-    return (
-        Circuit(2)
-        .h(0)
-        .h(1)
-        .ry(0, theta(0, 0))
-        .rz(0, data(0))
-        .ry(1, theta(0, 1))
-        .rz(1, 2 * data(0, "affine"))
-        .cnot(0, 1)
-        .ry(0, theta(1, 0))
-        .ry(1, theta(1, 1))
-        .measure("z", qubit=0)
-        .named("entangled")
-    )
+    """The two-qubit circuit of the guide's first example (kept once, in docs/probes/entangling_ansatzes.py)."""
+    return runpy.run_path(str(Path(__file__).resolve().parent / "probes" / "entangling_ansatzes.py"))["two_qubit"]
 
 
 def draw(path: str | Path = OUTPUT, reps: int = 3) -> Figure:
