@@ -5,8 +5,15 @@ the cost's independence of G (a gather never touches more than two knots), and t
 import pytest
 import torch
 
-from qkan.baselines import SplineKAN, spline_lookup
+from qkan.baselines import SplineKAN, basis_contraction, spline_lookup
 from qkan.solvers.cuda_runtime import nvcc_available, ptxas_report
+
+
+@pytest.fixture(params=["sorted", "dense"])
+def gradient_path(request, monkeypatch):
+    """grad V by sorted runs (table_gradient_torch) or by hat-basis matmuls (table_gradient_dense), at every G."""
+    monkeypatch.setattr(spline_lookup, "DENSE_GRADIENT_MAX_GRID", 0 if request.param == "sorted" else 1 << 20)
+    return request.param
 
 
 def layer_with_random_knots(in_dim, out_dim, grid_size, dtype=torch.float64, seed=0, **options):
@@ -18,9 +25,11 @@ def layer_with_random_knots(in_dim, out_dim, grid_size, dtype=torch.float64, see
 
 
 @pytest.mark.parametrize("grid_size", [1, 2, 7, 64])
-@pytest.mark.parametrize("block_bytes", [spline_lookup.CACHE_BYTES, 1])  # one call, or one input per call
-def test_lookup_matches_reference_values_and_gradients(grid_size, block_bytes, monkeypatch):
-    monkeypatch.setattr(spline_lookup, "CACHE_BYTES", block_bytes)
+@pytest.mark.parametrize("block_bytes", [None, 1])  # the default blocks, or one input per call/matmul
+def test_lookup_matches_reference_values_and_gradients(grid_size, block_bytes, gradient_path, monkeypatch):
+    if block_bytes is not None:
+        monkeypatch.setattr(spline_lookup, "CACHE_BYTES", block_bytes)
+        monkeypatch.setattr(basis_contraction, "BLOCK_BYTES", block_bytes)
     layer = layer_with_random_knots(6, 5, grid_size, grid_range=(-1.5, 2.0))
     x = (torch.randn(33, 6, dtype=torch.float64) * 2).requires_grad_(True)  # inside and outside the grid
     y = layer(x)
@@ -41,7 +50,7 @@ def test_lookup_float32_within_1e5_of_float64():
     assert ((y.double() - reference).abs().max() / reference.abs().max()).item() <= 1e-5
 
 
-def test_gradcheck_through_the_custom_backward():
+def test_gradcheck_through_the_custom_backward(gradient_path):
     layer = layer_with_random_knots(3, 2, 4)
     x = (torch.rand(6, 3, dtype=torch.float64) * 3 - 1.5).requires_grad_(True)
     table = layer.knot_values.detach().clone().requires_grad_(True)
@@ -52,7 +61,7 @@ def test_gradcheck_through_the_custom_backward():
     assert torch.autograd.gradcheck(fn, (x, table))
 
 
-def test_backward_is_bitwise_reproducible():
+def test_backward_is_bitwise_reproducible(gradient_path):
     layer = layer_with_random_knots(32, 16, 16, dtype=torch.float32)
     x = torch.randn(300, 32, requires_grad=True)
     runs = []
@@ -64,7 +73,7 @@ def test_backward_is_bitwise_reproducible():
     assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
-def test_empty_batch_and_nan_rows():
+def test_empty_batch_and_nan_rows(gradient_path):
     layer = layer_with_random_knots(4, 3, 8)
     x = torch.empty(0, 4, dtype=torch.float64, requires_grad=True)
     y = layer(x)

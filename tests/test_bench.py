@@ -1,15 +1,30 @@
-"""qkan bench: every case at tiny sizes on CPU gives well-formed Markdown, JSON and a plot; host/GPU µs per
-call; the GPT mode table (tiny) with its failed cells; the bench command line."""
+"""qkan bench: interleaved clocks; every case at tiny sizes on CPU gives well-formed Markdown, JSON and a
+plot; host/GPU µs per call; the GPT mode table (tiny) with its failed cells; the bench command line."""
 
 import json
 
 import pytest
 import torch
 
-from qkan.bench import CASE_NAMES, host_and_gpu_us, run_bench, run_gpt_modes, to_markdown, write_outputs
+from qkan.bench import (
+    CASE_NAMES,
+    host_and_gpu_us,
+    run_bench,
+    run_gpt_modes,
+    time_interleaved_ms,
+    to_markdown,
+    write_outputs,
+)
 from qkan.bench.cli import main as bench_main
 from qkan.bench.gpt_modes import MODE_COLUMNS, TINY, build_variant, gpt_modes_markdown
 from qkan.cli import main
+
+
+def test_interleaved_timing_takes_turns_within_each_repeat():
+    calls = []
+    medians = time_interleaved_ms([lambda: calls.append("a"), lambda: calls.append("b")], torch.device("cpu"), 3, 2)
+    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    assert len(medians) == 2 and all(m >= 0 for m in medians)
 
 
 def test_tiny_bench_every_case_is_measured_or_says_why(tmp_path):

@@ -6,8 +6,9 @@
 V (in_dim, G + 1, out_dim) the knot values laid out as a gather table. Each (sample, edge) costs two
 table rows whatever G is. On CPU the forward is embedding_bag over blocks of inputs small enough for
 the cache, and the backward gathers per-(sample, edge) slopes with a sampled matmul (grad x) and sums
-the upstream gradient over each knot's sorted segment of samples (grad V), all fixed-order and so
-reproducible. CUDA float32/float64 inputs use the kernels of spline_cuda.
+the upstream gradient over each knot's sorted segment of samples (grad V; for small G one matmul with
+the dense hat basis is cheaper than the sort), all fixed-order and so reproducible. CUDA float32/float64
+inputs use the kernels of spline_cuda.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from .basis_contraction import input_blocks
+
 CACHE_BYTES = 4 << 20  # table bytes one embedding_bag call may touch (about an L2/L3 share of one core)
+DENSE_GRADIENT_MAX_GRID = 10  # up to this G, grad V as hat-basis matmuls beats sort + gather (docs/notes/baselines.md)
 
 
 def segments(x: torch.Tensor, low: float, inv_step: float, grid_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,9 +37,9 @@ def inputs_per_call(grid_size: int, out_dim: int, itemsize: int) -> int:
     return max(1, CACHE_BYTES // ((grid_size + 1) * out_dim * itemsize))
 
 
-def lookup_rows(k: torch.Tensor, grid_size: int, first_input: int = 0) -> torch.Tensor:
+def lookup_rows(k: torch.Tensor, grid_size: int) -> torch.Tensor:
     """(N, 2 I) flat table rows (k, k + 1) of each (sample, input) for a table of G + 1 rows per input."""
-    inputs = torch.arange(k.shape[1], device=k.device) + first_input
+    inputs = torch.arange(k.shape[1], device=k.device)
     low = k + inputs * (grid_size + 1)
     return torch.stack((low, low + 1), dim=2).reshape(k.shape[0], 2 * k.shape[1])
 
@@ -91,17 +95,49 @@ def slope_products(table: torch.Tensor, k: torch.Tensor, grad: torch.Tensor) -> 
     return out
 
 
-def table_gradient_torch(k: torch.Tensor, t: torch.Tensor, grad: torch.Tensor, grid_size: int) -> torch.Tensor:
-    """dL/dV (I, G + 1, O): each knot row sums grad[n] (1 - t) over the samples of its right segment and
-    grad[n] t over its left one; entries sorted by row (a stable sort), summed by embedding_bag."""
+def hat_basis(k: torch.Tensor, t: torch.Tensor, grid_size: int) -> torch.Tensor:
+    """(N, I, G + 1) dense weights of the knots: 1 - t at k, t at k + 1, zero elsewhere."""
+    basis = t.new_zeros(*k.shape, grid_size + 1)
+    basis.scatter_(2, k[..., None], (1 - t)[..., None])
+    return basis.scatter_(2, k[..., None] + 1, t[..., None])
+
+
+def table_gradient_dense(k: torch.Tensor, t: torch.Tensor, grad: torch.Tensor, grid_size: int) -> torch.Tensor:
+    """dL/dV (I, G + 1, O) = hat_basis^T grad, one matmul per block of inputs (the blocks of basis_contraction)."""
     n, in_dim = k.shape
-    rows = lookup_rows(k, grid_size).flatten()
-    order = torch.sort(rows, stable=True).indices
-    counts = torch.bincount(rows, minlength=in_dim * (grid_size + 1))
-    offsets = torch.cumsum(counts, 0) - counts
-    samples = torch.div(order, 2 * in_dim, rounding_mode="floor")
-    weights = lerp_weights(t).flatten()[order]
-    dv = F.embedding_bag(samples, grad, offsets, per_sample_weights=weights, mode="sum")
+    dv = grad.new_empty(in_dim, grid_size + 1, grad.shape[1])
+    for start, stop in input_blocks(n, in_dim, grid_size + 1, grad.element_size()):
+        basis = hat_basis(k[:, start:stop], t[:, start:stop], grid_size).flatten(1)
+        torch.mm(basis.T, grad, out=dv[start:stop].view(-1, grad.shape[1]))
+    return dv
+
+
+def table_gradient_torch(k: torch.Tensor, t: torch.Tensor, grad: torch.Tensor, grid_size: int) -> torch.Tensor:
+    """dL/dV (I, G + 1, O): knot row (i, j) sums grad[n] t over the samples of run (i, j - 1) (segment j - 1
+    of input i) and grad[n] (1 - t) over run (i, j). The (sample, input) pairs are sorted by run (a stable
+    sort of int32 keys), each run is written twice in a row (as the upper knot's entries of one row and the
+    lower knot's of the next), and embedding_bag sums each row's entries once, in a fixed order. Up to
+    DENSE_GRADIENT_MAX_GRID, table_gradient_dense instead."""
+    if grid_size <= DENSE_GRADIENT_MAX_GRID:
+        return table_gradient_dense(k, t, grad, grid_size)
+    n, in_dim = k.shape
+    inputs = torch.arange(in_dim, dtype=torch.int32, device=k.device)[:, None]
+    runs = (k.T.int() + inputs * grid_size).flatten()  # input-major: entry e is (input e // n, sample e % n)
+    sorted_runs, order = torch.sort(runs, stable=True)
+    counts = torch.bincount(runs, minlength=in_dim * grid_size)
+    starts = torch.cumsum(counts, 0) - counts
+    lower = torch.arange(n * in_dim, device=k.device) + starts[sorted_runs]  # where each entry's first copy goes
+    upper = lower + counts[sorted_runs]
+    samples, position = order % n, t.T.flatten()[order]
+    indices = torch.empty(2 * n * in_dim, dtype=torch.long, device=k.device)
+    weights = torch.empty(2 * n * in_dim, dtype=t.dtype, device=t.device)
+    indices[lower], indices[upper] = samples, samples
+    weights[lower], weights[upper] = 1 - position, position
+    offsets = torch.empty(in_dim, grid_size + 1, dtype=torch.long, device=k.device)
+    starts, counts = starts.view(in_dim, grid_size), counts.view(in_dim, grid_size)
+    offsets[:, 0] = 2 * starts[:, 0]
+    offsets[:, 1:] = 2 * starts + counts
+    dv = F.embedding_bag(indices, grad, offsets.flatten(), per_sample_weights=weights, mode="sum")
     return dv.view(in_dim, grid_size + 1, -1)
 
 

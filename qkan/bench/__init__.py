@@ -13,7 +13,7 @@ from .gpt_modes import gpt_modes_markdown, run_gpt_modes, write_gpt_modes
 from .report import RECORD_COLUMNS, plot_records, to_markdown, write_outputs
 from .runner import Record, run_bench, run_one
 from .sweep import plot_sweep, sweep
-from .timing import host_and_gpu_us, time_ms
+from .timing import host_and_gpu_us, time_interleaved_ms, time_ms
 
 __all__ = [
     "CASE_NAMES",
@@ -31,6 +31,7 @@ __all__ = [
     "run_gpt_modes",
     "run_one",
     "sweep",
+    "time_interleaved_ms",
     "time_ms",
     "to_markdown",
     "write_gpt_modes",

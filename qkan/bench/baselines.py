@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..baselines import MLP, BSplineKAN, FastKAN, RationalKAN, SplineKAN
 from ..baselines.bspline import bspline_basis
 from .report import machine, markdown_table
-from .timing import sync, time_ms
+from .timing import sync, time_interleaved_ms
 
 SPLINE_GRIDS = (8, 32, 128, 256)
 RATIONAL_SHAPES = ((8 * 197, 768), (1024, 256), (4096, 1024))  # (rows, features): ViT-B batch 8, and two more
@@ -142,8 +142,8 @@ def _relative(value: torch.Tensor, reference: torch.Tensor) -> float:
     return ((value.double() - reference.double()).abs().max() / scale).item()
 
 
-def _measure(model: nn.Module, x: torch.Tensor, device: torch.device, repeats: int) -> tuple:
-    """(forward ms, forward+backward ms, peak MiB of a forward+backward or None on CPU)."""
+def _forward_and_step(model: nn.Module, x: torch.Tensor) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The two timed calls: a forward without autograd, and a forward+backward (no optimizer)."""
     leaf = x.detach().requires_grad_(True)
 
     def forward() -> None:
@@ -154,17 +154,29 @@ def _measure(model: nn.Module, x: torch.Tensor, device: torch.device, repeats: i
         model.zero_grad(set_to_none=True)
         model(leaf).square().mean().backward()
 
-    fwd, stp = time_ms(forward, device, repeats), time_ms(step, device, repeats)
-    peak = None
-    if device.type == "cuda":
-        model.zero_grad(set_to_none=True)
-        torch.cuda.empty_cache()
-        base = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        step()
-        sync(device)
-        peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20
-    return fwd, stp, peak
+    return forward, step
+
+
+def _peak_mib(model: nn.Module, x: torch.Tensor, device: torch.device) -> Optional[float]:
+    """Peak MiB a forward+backward allocates on CUDA (None on CPU)."""
+    if device.type != "cuda":
+        return None
+    step = _forward_and_step(model, x)[1]
+    model.zero_grad(set_to_none=True)
+    torch.cuda.empty_cache()
+    base = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    step()
+    sync(device)
+    return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+
+
+def _measure(models: list[nn.Module], x: torch.Tensor, device: torch.device, repeats: int) -> list[tuple]:
+    """(forward ms, forward+backward ms, peak MiB or None on CPU) per model, the models timed in turn."""
+    calls = [_forward_and_step(model, x) for model in models]
+    forward = time_interleaved_ms([f for f, _ in calls], device, repeats)
+    step = time_interleaved_ms([s for _, s in calls], device, repeats)
+    return [(f, s, _peak_mib(model, x, device)) for f, s, model in zip(forward, step, models)]
 
 
 def _float64_copy(model: nn.Module) -> nn.Module:
@@ -195,13 +207,14 @@ def compare(
 ) -> Comparison:
     """Measure ``ours`` and ``reference`` (None: the row says the reference is not installed) on ``x``."""
     row = Comparison(name, ref_name, f"{x.shape[1]}->{ours(x[:1]).shape[-1]} B{x.shape[0]}", grid)
-    row.fwd_ms, row.step_ms, row.peak_mib = _measure(ours, x, device, repeats)
     row.f64_y, row.f64_dx = _parity(ours, _float64_copy(ours), x)
     if reference is None:
+        ((row.fwd_ms, row.step_ms, row.peak_mib),) = _measure([ours], x, device, repeats)
         row.note = f"{ref_name} not installed"
         return row
     row.parity_y, row.parity_dx = _parity(ours, reference, x)
-    row.ref_fwd_ms, row.ref_step_ms, row.ref_peak_mib = _measure(reference, x, device, repeats)
+    mine, theirs = _measure([ours, reference], x, device, repeats)
+    (row.fwd_ms, row.step_ms, row.peak_mib), (row.ref_fwd_ms, row.ref_step_ms, row.ref_peak_mib) = mine, theirs
     row.fwd_speedup, row.step_speedup = row.ref_fwd_ms / row.fwd_ms, row.ref_step_ms / row.step_ms
     return row
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import statistics
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 
@@ -23,23 +23,33 @@ def sync(device: torch.device) -> None:
 
 def time_ms(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 3) -> float:
     """Median wall time of ``fn`` in ms: warm-up first, CUDA events on GPU, perf_counter on CPU."""
-    for _ in range(warmup):
-        fn()
+    return time_interleaved_ms([fn], device, repeats, warmup)[0]
+
+
+def time_interleaved_ms(
+    fns: Sequence[Callable[[], Any]], device: torch.device, repeats: int, warmup: int = 3
+) -> list[float]:
+    """Median wall time in ms of each of ``fns``, timed in turn within every repeat, so that a slow spell of a
+    shared machine falls on all of them alike (their ratios are what a comparison quotes)."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
     sync(device)
-    samples = []
+    samples: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            samples.append(start.elapsed_time(end))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(samples)
+        for fn, times in zip(fns, samples):
+            if device.type == "cuda":
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                fn()
+                end.record()
+                end.synchronize()
+                times.append(start.elapsed_time(end))
+            else:
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) * 1e3)
+    return [statistics.median(times) for times in samples]
 
 
 @functools.lru_cache(maxsize=None)
