@@ -226,6 +226,22 @@ def test_amp_readout_with_poles_and_equator_in_one_warp():
     assert_matches_exact(circuit, LayerGeometry(3, 40), tensors)
 
 
+def assert_layer_gradcheck(circuit: Circuit, preacts: bool) -> tuple:
+    """gradcheck of a flash layer's output (3 inputs -> 2 outputs, 5 float64 samples) in x and every trainable
+    tensor; returns (program, x, params) for further checks."""
+    geometry = LayerGeometry(3, 2, preacts=preacts)
+    x, params = make_inputs(circuit, 2, 3, 5, torch.float64)
+    program = compile_program("flash", circuit, geometry, torch.float64, DEVICE)
+    trainable = [t for t in params if t.requires_grad]
+
+    def layer(x, *tensors):
+        it = iter(tensors)
+        return program.layer_output(x, LayerParams(*(next(it) if p.requires_grad else p for p in params)))
+
+    assert torch.autograd.gradcheck(layer, (x, *trainable))
+    return program, x, params
+
+
 def test_gradcheck_float64():
     for circuit, preacts in (
         (builtin("pz", 2, "amp"), True),
@@ -233,16 +249,7 @@ def test_gradcheck_float64():
         (builtin("pz", 2, "amp"), False),
         (builtin("real", 2, "z"), False),
     ):
-        geometry = LayerGeometry(3, 2, preacts=preacts)
-        x, params = make_inputs(circuit, 2, 3, 5, torch.float64)
-        program = compile_program("flash", circuit, geometry, torch.float64, DEVICE)
-        trainable = [t for t in params if t.requires_grad]
-
-        def layer(x, *tensors, program=program, params=params):
-            it = iter(tensors)
-            return program.layer_output(x, LayerParams(*(next(it) if p.requires_grad else p for p in params)))
-
-        assert torch.autograd.gradcheck(layer, (x, *trainable))
+        program, x, params = assert_layer_gradcheck(circuit, preacts)
         assert torch.autograd.gradcheck(
             lambda x, t, program=program, params=params: program.circuit_values(x, params._replace(theta=t)),
             (x, params.theta),

@@ -10,11 +10,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import PARAM_NAMES, random_circuit, random_tensors
-from test_flash_gpu import DEVICE, make_inputs, on_device, run
+from test_flash_gpu import DEVICE, assert_layer_gradcheck, make_inputs, on_device, run
 from test_flash_multiqubit import ring
 
 from qkan.circuits import ENTANGLING_BUILTINS, Circuit, builtin
-from qkan.solvers import LayerGeometry, LayerParams, auto
+from qkan.solvers import LayerGeometry, auto
 from qkan.solvers import compile as compile_program
 from qkan.solvers.flash import FlashProgram
 from qkan.solvers.flash.statevector import StatevectorCodegen
@@ -85,16 +85,7 @@ def test_gradcheck_float64():
         (builtin("ring3", 1, "z"), False),
         (ring(4, 1), False),
     ):
-        geometry = LayerGeometry(3, 2, preacts=preacts)
-        x, params = make_inputs(circuit, 2, 3, 5, torch.float64)
-        program = compile_program("flash", circuit, geometry, torch.float64, DEVICE)
-        trainable = [t for t in params if t.requires_grad]
-
-        def layer(x, *tensors, program=program, params=params):
-            it = iter(tensors)
-            return program.layer_output(x, LayerParams(*(next(it) if p.requires_grad else p for p in params)))
-
-        assert torch.autograd.gradcheck(layer, (x, *trainable))
+        assert_layer_gradcheck(circuit, preacts)
 
 
 def test_backward_is_bitwise_deterministic():
