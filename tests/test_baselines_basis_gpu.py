@@ -1,9 +1,7 @@
 """FastKAN and BSplineKAN on a GPU (basis_cuda kernels inside basis_contraction): values and gradients
 against the float64 plain formulation, single and many blocks, bitwise reproducible, and the train step's
-speed and peak memory at 1024->1024 B4096 against the plain (fast-kan / efficient-kan) formulation
-(targets: >= 1.5x faster, <= 0.5x the peak memory)."""
-
-import statistics
+peak memory at 1024->1024 B4096 against the plain (fast-kan / efficient-kan) formulation (<= 0.5x; the
+speed target, >= 1.5x, is judged by qkan bench --cases baselines)."""
 
 import pytest
 import torch
@@ -65,42 +63,28 @@ def test_backward_is_bitwise_reproducible():
     assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
-def step_ms_and_peak_mib(forward, params, x, repeats=10):
-    def step():
-        y = forward(x)
-        torch.autograd.grad(y.square().mean(), [x, *params])
-
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        step()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
+def step_peak_mib(forward, params, x):
+    """Peak MiB one forward+backward allocates beyond what is held before it."""
     torch.cuda.empty_cache()
     base = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
-    step()
+    torch.autograd.grad(forward(x).square().mean(), [x, *params])
     torch.cuda.synchronize()
-    return statistics.median(times), (torch.cuda.max_memory_allocated() - base) / 2**20
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
 
 
 @pytest.mark.parametrize("name", ["fastkan-gaussian", "bspline"])
 def test_train_step_memory_against_plain_formulation(name):
     """The blocked contraction never holds the (batch, in, grid) basis: peak memory at most half the plain
-    formulation's (the speed ratio is printed; speed is judged by qkan bench --cases baselines, not by tests)."""
+    formulation's (speed is judged by qkan bench --cases baselines, not by tests)."""
     plain = LAYERS[name][1]
     torch.manual_seed(0)
     layer = (FastKAN if name.startswith("fastkan") else BSplineKAN)(1024, 1024, device="cuda")
     x = torch.randn(4096, 1024, device="cuda", requires_grad=True)
     params = list(layer.parameters())
-    ours_ms, ours_mib = step_ms_and_peak_mib(layer, params, x)
-    ref_ms, ref_mib = step_ms_and_peak_mib(lambda x: plain(layer, x), params, x)
+    ours_mib = step_peak_mib(layer, params, x)
+    ref_mib = step_peak_mib(lambda x: plain(layer, x), params, x)
     print(
-        f"\n{name} 1024->1024 B4096 on {torch.cuda.get_device_name()}: ours {ours_ms:.3f} ms {ours_mib:.0f} MiB, "
-        f"plain {ref_ms:.3f} ms {ref_mib:.0f} MiB ({ref_ms / ours_ms:.2f}x faster, {ours_mib / ref_mib:.2f}x memory)"
+        f"\n{name} 1024->1024 B4096 on {torch.cuda.get_device_name()}: ours {ours_mib:.0f} MiB, plain {ref_mib:.0f} MiB"
     )
     assert ours_mib <= 0.5 * ref_mib

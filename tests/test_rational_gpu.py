@@ -1,8 +1,6 @@
 """RationalKAN CUDA kernels on a GPU: parity with the torch implementation and a float64 reference,
-bitwise determinism, the custom-op registration, and the backward's speed at KAT scale against a
+bitwise determinism, the custom-op registration, and the backward's gradients at KAT scale against a
 per-element-atomicAdd backward (a comparison kernel that lives only here)."""
-
-import statistics
 
 import numpy as np
 import pytest
@@ -168,41 +166,15 @@ def atomic_backward(g, x, a, b):
     return dx, da, db
 
 
-def median_ms(fn, repeats: int = 20) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
-def test_backward_speed_at_kat_scale():
-    from qkan.baselines.rational_cuda import rational_backward, rational_forward
+def test_backward_at_kat_scale_matches_per_element_atomics():
+    """At KAT's scale the tile-reduction backward gives the per-element-atomicAdd kernel's gradients (up to the
+    atomics' float32 summation order); its speed against FlashKAT is judged by qkan bench --cases baselines."""
+    from qkan.baselines.rational_cuda import rational_backward
 
     torch.manual_seed(0)
     x = torch.randn(KAT_ROWS, KAT_DIM, device="cuda")
     g = torch.randn_like(x)
     a, b = (t.float() for t in coefficients(KAT_GROUPS))
-    # the comparison kernel computes the same gradients (up to float32 atomic summation order)
     ours, theirs = rational_backward(g, x, a, b), atomic_backward(g, x, a, b)
     assert relative(theirs[0], ours[0]) <= 1e-6
     assert relative(theirs[1], ours[1]) <= 1e-2 and relative(theirs[2], ours[2]) <= 1e-2  # float32 atomics
-    tiled = median_ms(lambda: rational_backward(g, x, a, b))
-    atomic = median_ms(lambda: atomic_backward(g, x, a, b), repeats=5)
-    forward = median_ms(lambda: rational_forward(x, a, b))
-    leaves = [t.detach().clone().requires_grad_(True) for t in (x, a, b)]
-    y_torch = grouped_safe_pade(*leaves)
-    torch_backward = median_ms(lambda: torch.autograd.grad(y_torch, leaves, g, retain_graph=True), repeats=5)
-    print(
-        f"\nKAT scale {KAT_ROWS}x{KAT_DIM}, {KAT_GROUPS} groups on {torch.cuda.get_device_name()}: "
-        f"forward {forward:.3f} ms, backward (tile reduction) {tiled:.3f} ms, per-element atomicAdd backward "
-        f"{atomic:.3f} ms ({atomic / tiled:.1f}x), torch autograd backward {torch_backward:.3f} ms"
-    )
-    assert tiled <= 3.0
-    assert atomic / tiled >= 20.0
