@@ -21,7 +21,12 @@ COLUMNS = [
         "Circuits",
         "qkan.circuits",
         "circuits/",
-        ["Circuit: ops, angles, readout", "gate registry", "built-ins: pz rpz real px mix", "passes, QASM, drawing"],
+        [
+            "Circuit: ops, angles, readout",
+            "gate registry",
+            "built-ins: pz rpz real px mix ring2/3",
+            "passes, QASM, drawing",
+        ],
         "#e8f1fb",
     ),
     ("Solvers", "qkan.solvers", "solvers/", ["Solver / Program contract", "registry; auto picks per batch"], "#fdf0e3"),
@@ -40,7 +45,12 @@ COLUMNS = [
         "#f3ecf8",
     ),
 ]
-SOLVERS = [("exact", "statevector reference"), ("flash", "fused CUDA kernels"), ("cutn", "tensor networks")]
+SOLVERS = [
+    ("exact", "statevector reference"),
+    ("flash", "fused CUDA kernels"),
+    ("cutn", "tensor networks"),
+    ("qiskit", "devices, noise"),
+]
 ARROWS = ["Circuit", "Program", "nn.Module"]  # what each arrow carries
 EDGE = "#44546a"
 
@@ -78,8 +88,8 @@ def draw(path: Path) -> Path:
         )
         if title == "Solvers":
             for k, (name, what) in enumerate(SOLVERS):
-                y = TOP - 1.55 - 0.47 * k
-                _box(ax, x + 0.14, y - 0.17, WIDTH - 0.28, 0.36, "white", lw=0.9, pad=0.02)
+                y = TOP - 1.55 - 0.4 * k
+                _box(ax, x + 0.14, y - 0.15, WIDTH - 0.28, 0.3, "white", lw=0.9, pad=0.02)
                 ax.text(
                     x + 0.24, y + 0.01, name, ha="left", va="center", fontsize=10, weight="bold", family="monospace"
                 )

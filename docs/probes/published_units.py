@@ -3,8 +3,8 @@ against a qkan on PYTHONPATH; writes one line per unit, PASS/FAIL name, to /tmp/
 
 Usage: copy the published repository's README.md, docs/ and skills/tests/ (Jim137/qkan) under /tmp/units/src, then
 ``python docs/probes/published_units.py PYTHONPATH LABEL [FILTER...]``, once with the published package's
-``--target`` folder and once with this checkout. Each rst/md block runs alone; notebook cells run in order in one
-interpreter (IPython magics dropped). Results: docs/migrating.md, "Measured"."""
+``--target`` folder and once with this checkout. A page's python blocks run in order in one interpreter, as a
+notebook's cells do (IPython magics and shell lines dropped). Results: docs/migrating.md, "Measured"."""
 
 import json
 import os
@@ -57,6 +57,43 @@ def blocks(path):
     return res
 
 
+DRIVER = r"""
+import json, re, sys
+import matplotlib; matplotlib.use("Agg")
+g = {"__name__": "__main__"}
+for k, src in enumerate(json.load(open(sys.argv[1]))):
+    src = "\n".join(l for l in src.split("\n") if not (l.lstrip().startswith("!") or re.match(r"\s*%[a-zA-Z]", l)))
+    try:
+        exec(compile(src, f"unit{k}", "exec"), g); print(f"@@PASS {k}", flush=True)
+    except BaseException as e:
+        print(f"@@FAIL {k} {type(e).__name__}: {str(e)[:200]!r}", flush=True)
+"""
+
+
+def run_in_order(name, sources, work, timeout):
+    """Run ``sources`` in order in one interpreter (a page's blocks, a notebook's cells) and report each."""
+    listing = pathlib.Path(work) / "units.json"
+    listing.write_text(json.dumps(sources))
+    try:
+        r = subprocess.run(
+            [sys.executable, "-c", DRIVER, str(listing)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        stdout = r.stdout
+    except subprocess.TimeoutExpired as e:
+        stdout = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+    seen = {}
+    for m in re.finditer(r"^@@(PASS|FAIL) (\d+)(.*)$", stdout, re.M):
+        seen[int(m.group(2))] = (m.group(1) == "PASS", m.group(3))
+    for k in range(len(sources)):
+        ok, why = seen.get(k, (False, "not reached/timeout"))
+        report(f"{name}[{k}]", ok, why)
+
+
 with tempfile.TemporaryDirectory() as work:
     for f in [
         "README.md",
@@ -69,22 +106,8 @@ with tempfile.TemporaryDirectory() as work:
         "docs/applications.rst",
         "docs/index.rst",
     ]:
-        for k, code in enumerate(blocks(SRC / f)):
-            name = f"{f}#{k}"
-            if not want(name):
-                continue
-            try:
-                r = subprocess.run(
-                    [sys.executable, "-c", code],
-                    cwd=work,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                )
-                report(name, r.returncode == 0, r.stderr)
-            except subprocess.TimeoutExpired:
-                report(name, False, "timeout")
+        if want(f):
+            run_in_order(f, blocks(SRC / f), work, 900)
     for f in [
         "skills/tests/test_review_regressions.py",
         "skills/tests/test_packing.py",
@@ -105,19 +128,6 @@ with tempfile.TemporaryDirectory() as work:
             report(f, False, r.stdout[-300:])
         for status, test in got:
             report(f"{f}::{test}", status == "PASSED", status)
-    driver = r"""
-import json, sys, traceback
-nb = json.load(open(sys.argv[1])); g = {"__name__": "__main__"}
-import matplotlib; matplotlib.use("Agg")
-for k, c in enumerate([c for c in nb["cells"] if c["cell_type"] == "code"]):
-    src = "".join(c["source"])
-    import re
-    src = "\n".join(l for l in src.split("\n") if not (l.lstrip().startswith("!") or re.match(r"\s*%[a-zA-Z]", l)))
-    try:
-        exec(compile(src, f"cell{k}", "exec"), g); print(f"@@PASS {k}", flush=True)
-    except BaseException as e:
-        print(f"@@FAIL {k} {type(e).__name__}: {str(e)[:200]!r}", flush=True)
-"""
     for n in [
         "intro/kan",
         "intro/qkan",
@@ -130,24 +140,6 @@ for k, c in enumerate([c for c in nb["cells"] if c["cell_type"] == "code"]):
         "examples/gqkan_gpt",
     ]:
         name = f"docs/{n}.ipynb"
-        if not want(name):
-            continue
-        ncells = sum(c["cell_type"] == "code" for c in json.load(open(SRC / name))["cells"])
-        try:
-            r = subprocess.run(
-                [sys.executable, "-c", driver, str(SRC / name)],
-                cwd=work,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=1500,
-            )
-            stdout = r.stdout
-        except subprocess.TimeoutExpired as e:
-            stdout = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        seen = {}
-        for m in re.finditer(r"^@@(PASS|FAIL) (\d+)(.*)$", stdout, re.M):
-            seen[int(m.group(2))] = (m.group(1) == "PASS", m.group(3))
-        for k in range(ncells):
-            ok, why = seen.get(k, (False, "not reached/timeout"))
-            report(f"{name}[{k}]", ok, why)
+        if want(name):
+            cells = [c for c in json.load(open(SRC / name))["cells"] if c["cell_type"] == "code"]
+            run_in_order(name, ["".join(c["source"]) for c in cells], work, 1500)
