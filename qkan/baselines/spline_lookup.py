@@ -115,14 +115,15 @@ def table_gradient_dense(k: torch.Tensor, t: torch.Tensor, grad: torch.Tensor, g
 def table_gradient_torch(k: torch.Tensor, t: torch.Tensor, grad: torch.Tensor, grid_size: int) -> torch.Tensor:
     """dL/dV (I, G + 1, O): knot row (i, j) sums grad[n] t over the samples of run (i, j - 1) (segment j - 1
     of input i) and grad[n] (1 - t) over run (i, j). The (sample, input) pairs are sorted by run (a stable
-    sort of int32 keys), each run is written twice in a row (as the upper knot's entries of one row and the
+    sort of int32 keys where they fit), each run is written twice in a row (as the upper knot's entries of one row and the
     lower knot's of the next), and embedding_bag sums each row's entries once, in a fixed order. Up to
     DENSE_GRADIENT_MAX_GRID, table_gradient_dense instead."""
     if grid_size <= DENSE_GRADIENT_MAX_GRID:
         return table_gradient_dense(k, t, grad, grid_size)
     n, in_dim = k.shape
-    inputs = torch.arange(in_dim, dtype=torch.int32, device=k.device)[:, None]
-    runs = (k.T.int() + inputs * grid_size).flatten()  # input-major: entry e is (input e // n, sample e % n)
+    key = torch.int32 if in_dim * grid_size < 2**31 else torch.int64  # int32 keys sort faster
+    inputs = torch.arange(in_dim, dtype=key, device=k.device)[:, None]
+    runs = (k.T.to(key) + inputs * grid_size).flatten()  # input-major: entry e is (input e // n, sample e % n)
     sorted_runs, order = torch.sort(runs, stable=True)
     counts = torch.bincount(runs, minlength=in_dim * grid_size)
     starts = torch.cumsum(counts, 0) - counts
