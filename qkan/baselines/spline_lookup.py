@@ -115,9 +115,9 @@ def table_gradient_dense(k: torch.Tensor, t: torch.Tensor, grad: torch.Tensor, g
 def table_gradient_torch(k: torch.Tensor, t: torch.Tensor, grad: torch.Tensor, grid_size: int) -> torch.Tensor:
     """dL/dV (I, G + 1, O): knot row (i, j) sums grad[n] t over the samples of run (i, j - 1) (segment j - 1
     of input i) and grad[n] (1 - t) over run (i, j). The (sample, input) pairs are sorted by run (a stable
-    sort of int32 keys where they fit), each run is written twice in a row (as the upper knot's entries of one row and the
-    lower knot's of the next), and embedding_bag sums each row's entries once, in a fixed order. Up to
-    DENSE_GRADIENT_MAX_GRID, table_gradient_dense instead."""
+    sort of int32 keys where they fit), each run is written twice in a row (as the upper knot's entries of
+    one row and the lower knot's of the next), and embedding_bag sums each row's entries once, in a fixed
+    order. Up to DENSE_GRADIENT_MAX_GRID, table_gradient_dense instead."""
     if grid_size <= DENSE_GRADIENT_MAX_GRID:
         return table_gradient_dense(k, t, grad, grid_size)
     n, in_dim = k.shape
