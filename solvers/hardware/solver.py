@@ -70,6 +70,9 @@ class HardwareSolver(Solver):
             return f"{self.name} returns float32 or float64, got {dtype}"
         return None
 
+    def check_option_values(self, options: Mapping[str, Any]) -> None:
+        check_common_options(options)
+
     @abstractmethod
     def executor(self, circuit: Circuit, options: Mapping[str, Any]) -> Executor:
         """The backend's executor for this circuit, its own options checked."""
@@ -77,7 +80,7 @@ class HardwareSolver(Solver):
     def build(
         self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device, **options: Any
     ) -> HardwareProgram:
-        check_common_options(options)
+        self.check_option_values(options)
         return HardwareProgram(circuit, geometry, dtype, device, self.executor(circuit, options), options["evaluation"])
 
     def estimate_bytes(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, batch: int) -> int:
@@ -95,7 +98,7 @@ class HardwareSolver(Solver):
     ) -> CostReport:
         """Circuits and shots of one forward and backward of a layer at ``batch`` with these options."""
         options = {**self.options, **options}
-        check_common_options(options)
+        self.check_option_values(options)
         evaluation, shots = options["evaluation"], options["shots"]
         return cost_report(circuit, geometry, batch, evaluation, shots, self.circuits_per_row(options))
 
