@@ -111,7 +111,8 @@ def test_auto_never_picks_cudaq_and_its_cost_is_reported():
 @pytest.mark.parametrize("ansatz", ["pz", "rpz", "ring2"])
 @pytest.mark.parametrize("fast_measure", [True, False])
 def test_exact_mode_matches_the_exact_solver(cudaq, evaluation, ansatz, fast_measure):
-    ref, other = paired({"evaluation": evaluation}, reps=2, ansatz=ansatz, fast_measure=fast_measure)
+    reps = 1 if ansatz == "ring2" else 2  # ring2's backward is 8x pz's circuits per re-upload
+    ref, other = paired({"evaluation": evaluation}, reps=reps, ansatz=ansatz, fast_measure=fast_measure)
     assert max(max_gaps(ref, other, inputs())) < TOL
 
 
@@ -138,10 +139,11 @@ def test_amp_stays_accurate_at_the_poles(cudaq):
 
 @pytest.mark.parametrize("ansatz, parallel_qubits, copies", [("pz", 8, 8), ("ring2", 5, 2), ("ring3", 3, 1)])
 def test_packing_changes_the_launches_not_the_values(cudaq, ansatz, parallel_qubits, copies):
-    ref, packed = paired({"parallel_qubits": parallel_qubits}, reps=2, ansatz=ansatz)
+    options = {"parallel_qubits": parallel_qubits, "evaluation": "per_sample"}
+    ref, packed = paired(options, reps=1, ansatz=ansatz)
     executor = packed.program(torch.device("cpu"), torch.float64).executor
-    assert executor.copies == copies and executor.width == copies * builtin(ansatz, 2).n_qubits
-    assert max(max_gaps(ref, packed, inputs(5))) < TOL
+    assert executor.copies == copies and executor.width == copies * builtin(ansatz, 1).n_qubits
+    assert max(max_gaps(ref, packed, inputs(3))) < TOL  # 18 rows: pz packs 8 a launch, its last launch padded
 
 
 def test_a_packing_narrower_than_the_circuit_is_refused(cudaq):
