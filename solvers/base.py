@@ -68,7 +68,8 @@ class Solver(ABC):
 
     def check_option_values(self, options: Mapping[str, Any]) -> None:
         """ValueError/TypeError naming a bad option value (``options``: every declared option, defaults filled
-        in). Runs when a layer is built, whether or not the backend is installed here."""
+        in). Runs when a layer is built, whether or not the backend is installed here; none by default."""
+        return None
 
     @abstractmethod
     def unsupported_reason(

@@ -64,7 +64,8 @@ def values_and_grads(layer, x, weights):
 
 def max_gaps(ref, other, x):
     weights = torch.randn(x.shape[0], ref.out_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    return [(a - b).abs().max().item() for a, b in zip(values_and_grads(ref, x, weights), values_and_grads(other, x, weights))]
+    pairs = zip(values_and_grads(ref, x, weights), values_and_grads(other, x, weights))
+    return [(a - b).abs().max().item() for a, b in pairs]
 
 
 # ----- without cudaq ----------------------------------------------------------------------------------------

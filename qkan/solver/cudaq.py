@@ -52,7 +52,7 @@ def cudaq_solver(
     options = {"evaluation": "per_sample", **kwargs}
     circuit = builtin(ansatz, reps, "z")
     in_dim = x.shape[1]
-    theta, groups = _edges(theta, len(circuit.theta_shape), out_dim, in_dim, "theta")
+    theta, groups = _edges(theta, len(circuit.theta_shape or ()), out_dim, in_dim, "theta")  # built-ins have one
     weight, weight_groups = _edges(preacts_weight, 1, out_dim, in_dim, "preacts_weight")
     bias, bias_groups = _edges(preacts_bias, 1, out_dim, in_dim, "preacts_bias")
     if not groups == weight_groups == bias_groups:

@@ -37,8 +37,9 @@ def check_cudaq_options(options: Mapping[str, Any]) -> None:
     packing = options["parallel_qubits"]
     if packing is not None and (isinstance(packing, bool) or not isinstance(packing, int) or packing < 1):
         raise ValueError(f"parallel_qubits must be a positive integer or None, got {packing!r}")
-    if options["expectation_via_sample"] not in (None, True, False):
-        raise TypeError(f"expectation_via_sample must be True, False or None, got {options['expectation_via_sample']!r}")
+    via_sample = options["expectation_via_sample"]
+    if via_sample not in (None, True, False):
+        raise TypeError(f"expectation_via_sample must be True, False or None, got {via_sample!r}")
     if options["noise"] is not None:
         raise ValueError("solver 'cudaq' takes no noise model (noise=None); use solver='qiskit' or 'pennylane'")
 
@@ -83,7 +84,8 @@ class CudaqExecutor(Executor):
         self.target: Optional[str] = options["target"]
         self.target_options = {k: options[k] for k in TARGET_KEYWORDS if options[k] is not None}
         if self.target is not None and not cudaq.has_target(self.target):
-            raise ValueError(f"unknown CUDA-Q target {self.target!r}; known here: {sorted(t.name for t in cudaq.get_targets())}")
+            known = sorted(t.name for t in cudaq.get_targets())
+            raise ValueError(f"unknown CUDA-Q target {self.target!r}; known here: {known}")
         if self.target is not None and not cudaq.get_target(self.target).simulator and self.shots is None:
             raise ValueError(f"CUDA-Q target {self.target!r} runs on hardware, which samples: pass shots=<int>")
         packing = options["parallel_qubits"] or circuit.n_qubits
