@@ -4,8 +4,9 @@ The published ``cudaq_solver(x, theta, preacts_weight, preacts_bias, reps, **kwa
 edge's circuit, (batch, out_dim, in_dim), differentiable by parameter shift. Here it compiles the built-in
 circuit with the z readout for :class:`qkan.solvers.hardware.CudaqSolver` and evaluates it; its keywords are that
 solver's options (``target``, ``url``, ``executor``, ``api_key``, ``machine``, ``shots``, ``parallel_qubits`` ...)
-plus the published ``ansatz``, ``preacts_trainable`` and ``out_dim``. It evaluates per sample, as published,
-unless ``evaluation`` says otherwise."""
+plus the published ``ansatz``, ``preacts_trainable`` and ``out_dim``; the published layer's ``device``, ``group``,
+``fast_measure``, ``dtype`` and ``checkpoint_reps`` are accepted and ignored, as published. It evaluates per sample,
+as published, unless ``evaluation`` says otherwise."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from qkan.solvers import compile as compile_program
 from qkan.solvers.base import LayerGeometry, LayerParams
 
 __all__ = ["cudaq_solver"]
+
+# what the published layer passes every solver function and its cudaq_solver ignores (it always returns <Z>)
+PUBLISHED_IGNORED = ("device", "group", "fast_measure", "dtype", "checkpoint_reps")
 
 
 def _edges(t: torch.Tensor, tail: int, out_dim: int, in_dim: int, name: str) -> tuple[torch.Tensor, Optional[int]]:
@@ -49,6 +53,8 @@ def cudaq_solver(
     ansatz = kwargs.pop("ansatz", "pz_encoding")
     preacts = kwargs.pop("preacts_trainable", False)
     out_dim = kwargs.pop("out_dim", x.shape[1])
+    for ignored in PUBLISHED_IGNORED:
+        kwargs.pop(ignored, None)
     options = {"evaluation": "per_sample", **kwargs}
     circuit = builtin(ansatz, reps, "z")
     in_dim = x.shape[1]

@@ -35,7 +35,8 @@ def case_tensors(shape, seed):
 
 def values_and_theta_grad(theta, weight, bias, x, ansatz, preacts):
     theta = theta.clone().requires_grad_()
-    y = cudaq_solver(x, theta, weight, bias, 2, ansatz=ansatz, preacts_trainable=preacts, out_dim=3)
+    layer_keywords = {"device": x.device, "group": -1, "fast_measure": True, "dtype": None, "checkpoint_reps": False}
+    y = cudaq_solver(x, theta, weight, bias, 2, ansatz=ansatz, preacts_trainable=preacts, out_dim=3, **layer_keywords)
     return y.detach(), torch.autograd.grad((y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum(), theta)[0]
 
 
