@@ -8,6 +8,7 @@ import importlib.util
 import pytest
 import torch
 
+import qkan
 import qkan.solver
 from qkan import QKANLayer
 from qkan.solver import cudaq_solver
@@ -103,3 +104,23 @@ def test_values_and_gradients_equal_the_published_cudaq_solver():
         values, grad = values_and_theta_grad(theta, weight, bias, x, ansatz, preacts)
         assert (values - y).abs().max().item() < 1e-12, ansatz
         assert (grad - g).abs().max().item() < 1e-12, ansatz
+
+
+def test_a_published_cudaq_model_gives_the_same_outputs_here():
+    """The published QKAN([1, 2, 1], solver="cudaq", fast_measure=False) (its <Z> readout) and ours with its
+    state_dict, float32 as published by default: the same outputs within 1e-5, as checkpoints load."""
+    pytest.importorskip("cudaq")
+    x = torch.linspace(-1, 1, 8)[:, None]
+    published = run_published(
+        """
+        model = qkan.QKAN([1, 2, 1], reps=2, seed=0, solver="cudaq", fast_measure=False)
+        with torch.no_grad():
+            outputs["y"] = model(inputs["x"])
+        outputs["state"] = model.state_dict()
+        """,
+        {"x": x},
+    )
+    ours = qkan.QKAN([1, 2, 1], reps=2, seed=1, solver="cudaq", fast_measure=False)
+    ours.load_state_dict(published["state"])
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), published["y"], atol=1e-5, rtol=0)
