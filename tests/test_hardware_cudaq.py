@@ -14,7 +14,7 @@ from reference import random_circuit
 
 from qkan import QKAN, QKANLayer
 from qkan.circuits import builtin
-from qkan.solvers import UnsupportedCircuit, get_solver
+from qkan.solvers import UnsupportedCircuit, get_solver, registry
 
 TOL = 1e-10
 PUBLISHED_KWARGS = {
@@ -29,7 +29,8 @@ PUBLISHED_KWARGS = {
 
 @pytest.fixture
 def without_cudaq(monkeypatch):
-    """This test sees no cudaq, installed or not."""
+    """This test sees no cudaq, installed or not (nor a Program compiled with it by an earlier test)."""
+    monkeypatch.setattr(registry, "_PROGRAMS", {})
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cudaq" else real(name, *a))
 

@@ -12,7 +12,7 @@ import qkan
 import qkan.solver
 from qkan import QKANLayer
 from qkan.solver import cudaq_solver
-from qkan.solvers import UnsupportedCircuit
+from qkan.solvers import UnsupportedCircuit, registry
 
 from .published import run_published
 
@@ -46,6 +46,7 @@ def test_the_published_paths_name_the_function():
 
 
 def test_without_cudaq_the_call_names_the_extra(monkeypatch):
+    monkeypatch.setattr(registry, "_PROGRAMS", {})  # no Program compiled with cudaq by an earlier test
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cudaq" else real(name, *a))
     theta, weight, bias = case_tensors((3, 2, 3, 2), 0)
