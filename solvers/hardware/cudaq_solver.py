@@ -13,7 +13,7 @@ import numpy as np
 from qkan.circuits import Circuit
 
 from .executor import Executor
-from .solver import COMMON_OPTIONS, HardwareSolver
+from .solver import COMMON_OPTIONS, HardwareSolver, positive_int_or_none
 
 CUDAQ_GATES = {**{name: name for name in ("h", "x", "y", "z", "s", "rx", "ry", "rz", "cz")}, "cnot": "cx"}
 TARGET_KEYWORDS = ("url", "executor", "api_key", "machine")  # handed to cudaq.set_target with the target
@@ -27,16 +27,14 @@ CUDAQ_OPTIONS: dict[str, Any] = {
 
 
 def check_cudaq_options(options: Mapping[str, Any]) -> None:
-    """TypeError/ValueError naming a bad CUDA-Q option (types only: nothing here needs cudaq installed)."""
+    """TypeError/ValueError naming a bad CUDA-Q option (nothing here needs cudaq installed)."""
     for name in ("target", *TARGET_KEYWORDS):
         if options[name] is not None and not isinstance(options[name], str):
             raise TypeError(f"{name} for solver 'cudaq' must be a string or None, got {options[name]!r}")
     if options["target"] is None and any(options[k] is not None for k in TARGET_KEYWORDS):
         given = [k for k in TARGET_KEYWORDS if options[k] is not None]
         raise ValueError(f"{given} configure a CUDA-Q target: pass target= too (e.g. target='quantum_machines')")
-    packing = options["parallel_qubits"]
-    if packing is not None and (isinstance(packing, bool) or not isinstance(packing, int) or packing < 1):
-        raise ValueError(f"parallel_qubits must be a positive integer or None, got {packing!r}")
+    positive_int_or_none("parallel_qubits", options["parallel_qubits"])
     via_sample = options["expectation_via_sample"]
     if via_sample not in (None, True, False):
         raise TypeError(f"expectation_via_sample must be True, False or None, got {via_sample!r}")

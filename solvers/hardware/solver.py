@@ -28,7 +28,8 @@ COMMON_OPTIONS: dict[str, Any] = {
 }
 
 
-def _positive_int_or_none(name: str, value: Any) -> None:
+def positive_int_or_none(name: str, value: Any) -> None:
+    """TypeError/ValueError naming ``name`` unless ``value`` is None or a positive integer."""
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, Integral):
@@ -39,8 +40,8 @@ def _positive_int_or_none(name: str, value: Any) -> None:
 
 def check_common_options(options: Mapping[str, Any]) -> None:
     """ValueError/TypeError naming a bad shared option (shots, seed, evaluation, job_rows, progress)."""
-    _positive_int_or_none("shots", options["shots"])
-    _positive_int_or_none("job_rows", options["job_rows"])
+    positive_int_or_none("shots", options["shots"])
+    positive_int_or_none("job_rows", options["job_rows"])
     seed = options["seed"]
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0):
         raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
