@@ -146,6 +146,10 @@ def test_packing_changes_the_launches_not_the_values(cudaq, ansatz, parallel_qub
     executor = packed.program(torch.device("cpu"), torch.float64).executor
     assert executor.copies == copies and executor.width == copies * builtin(ansatz, 1).n_qubits
     assert max(max_gaps(ref, packed, inputs(3))) < TOL  # 18 rows: pz packs 8 a launch, its last launch padded
+    before = executor.submitted.jobs
+    with torch.no_grad():
+        packed(inputs(3))
+    assert executor.submitted.jobs - before == math.ceil(3 * 6 / copies)  # one job per launch
 
 
 def test_a_packing_narrower_than_the_circuit_is_refused(cudaq):

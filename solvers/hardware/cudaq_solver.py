@@ -95,6 +95,9 @@ class CudaqExecutor(Executor):
         self.seed = options["seed"]
         self.kernel = cudaq_kernel(circuit, self.copies)
 
+    def jobs(self, rows: int) -> int:
+        return math.ceil(rows / self.copies)  # one kernel launch per group of copies
+
     def _launch(self, packed: list[float]) -> np.ndarray:
         """(copies, 2) probabilities of every copy's readout qubit in one kernel launch."""
         import cudaq
@@ -114,10 +117,9 @@ class CudaqExecutor(Executor):
         if self.seed is not None:
             cudaq.set_random_seed(self.seed)
         rows = angles.shape[0]
-        launches = math.ceil(rows / self.copies)
-        padded = np.zeros((launches * self.copies, angles.shape[1]))
+        padded = np.zeros((self.jobs(rows) * self.copies, angles.shape[1]))
         padded[:rows] = angles
-        packed = padded.reshape(launches, -1)
+        packed = padded.reshape(self.jobs(rows), -1)
         return np.concatenate([self._launch(row.tolist()) for row in packed])[:rows]
 
 
