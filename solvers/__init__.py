@@ -7,7 +7,7 @@ from .base import LayerGeometry, LayerParams, Program, Solver, UnsupportedCircui
 from .cutn import CutnSolver
 from .exact import ExactSolver
 from .flash import FlashSolver
-from .hardware import PennyLaneSolver, QiskitSolver
+from .hardware import CudaqSolver, PennyLaneSolver, QiskitSolver
 from .registry import (
     check_options,
     compile,
@@ -24,6 +24,7 @@ register_solver(CutnSolver())
 register_solver(FlashSolver())
 register_solver(QiskitSolver())  # never an auto candidate: empty auto_rank
 register_solver(PennyLaneSolver())
+register_solver(CudaqSolver())
 register_solver(AutoSolver())
 
 __all__ = [

@@ -66,6 +66,11 @@ class Solver(ABC):
         """The keyword options and their defaults (a subclass sets a class attribute, or computes them)."""
         return {}
 
+    def check_option_values(self, options: Mapping[str, Any]) -> None:
+        """ValueError/TypeError naming a bad option value (``options``: every declared option, defaults filled
+        in). Runs when a layer is built, whether or not the backend is installed here; none by default."""
+        return None
+
     @abstractmethod
     def unsupported_reason(
         self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device

@@ -56,12 +56,14 @@ def get_solver(name: Union[str, Solver]) -> Solver:
 
 
 def check_options(name: Union[str, Solver], options: dict[str, Any]) -> None:
-    """Raise ``TypeError`` naming any option the solver does not declare in its ``options``."""
+    """Raise ``TypeError`` naming any option the solver does not declare in its ``options``, then the solver's
+    own ValueError/TypeError for a bad value (:meth:`Solver.check_option_values`)."""
     solver = get_solver(name)
     accepted = sorted(solver.options)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise TypeError(f"solver {solver.name!r} got unknown option(s) {unknown}; it accepts {accepted or 'none'}")
+    solver.check_option_values({**solver.options, **options})
 
 
 def supported_solvers(circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device) -> list[str]:

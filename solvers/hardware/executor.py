@@ -40,6 +40,10 @@ class Executor(ABC):
         """Circuits the backend runs per angle row (more than one where mitigation folds the circuit)."""
         return 1
 
+    def jobs(self, rows: int) -> int:
+        """Jobs the backend runs for one ``_run`` of ``rows`` rows (more than one where it launches per row group)."""
+        return 1
+
     def probabilities(self, angles: np.ndarray) -> np.ndarray:
         """(P(0), P(1)) of the readout qubit for every row of ``angles`` (rows, rotations): (rows, 2) float64."""
         rows = angles.shape[0]
@@ -52,7 +56,7 @@ class Executor(ABC):
             circuits = chunk.shape[0] * self.circuits_per_row
             self.submitted.circuits += circuits
             self.submitted.shots += circuits * (self.shots or 0)
-            self.submitted.jobs += 1
+            self.submitted.jobs += self.jobs(chunk.shape[0])
         return out
 
     @abstractmethod

@@ -28,7 +28,8 @@ COMMON_OPTIONS: dict[str, Any] = {
 }
 
 
-def _positive_int_or_none(name: str, value: Any) -> None:
+def positive_int_or_none(name: str, value: Any) -> None:
+    """TypeError/ValueError naming ``name`` unless ``value`` is None or a positive integer."""
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, Integral):
@@ -39,8 +40,8 @@ def _positive_int_or_none(name: str, value: Any) -> None:
 
 def check_common_options(options: Mapping[str, Any]) -> None:
     """ValueError/TypeError naming a bad shared option (shots, seed, evaluation, job_rows, progress)."""
-    _positive_int_or_none("shots", options["shots"])
-    _positive_int_or_none("job_rows", options["job_rows"])
+    positive_int_or_none("shots", options["shots"])
+    positive_int_or_none("job_rows", options["job_rows"])
     seed = options["seed"]
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0):
         raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
@@ -70,6 +71,9 @@ class HardwareSolver(Solver):
             return f"{self.name} returns float32 or float64, got {dtype}"
         return None
 
+    def check_option_values(self, options: Mapping[str, Any]) -> None:
+        check_common_options(options)
+
     @abstractmethod
     def executor(self, circuit: Circuit, options: Mapping[str, Any]) -> Executor:
         """The backend's executor for this circuit, its own options checked."""
@@ -77,7 +81,7 @@ class HardwareSolver(Solver):
     def build(
         self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, device: torch.device, **options: Any
     ) -> HardwareProgram:
-        check_common_options(options)
+        self.check_option_values(options)
         return HardwareProgram(circuit, geometry, dtype, device, self.executor(circuit, options), options["evaluation"])
 
     def estimate_bytes(self, circuit: Circuit, geometry: LayerGeometry, dtype: torch.dtype, batch: int) -> int:
@@ -95,7 +99,7 @@ class HardwareSolver(Solver):
     ) -> CostReport:
         """Circuits and shots of one forward and backward of a layer at ``batch`` with these options."""
         options = {**self.options, **options}
-        check_common_options(options)
+        self.check_option_values(options)
         evaluation, shots = options["evaluation"], options["shots"]
         return cost_report(circuit, geometry, batch, evaluation, shots, self.circuits_per_row(options))
 
