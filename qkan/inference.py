@@ -4,7 +4,7 @@ gradients on, a CPU input, more arguments) the module runs eagerly, so a wrapped
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -129,3 +129,31 @@ def graph_submodules(
     with torch.no_grad():
         model(sample_input)
     return model
+
+
+def _reallocate_params_on_stream(model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None) -> None:
+    """The published private helper, kept for scripts that call it: give every parameter of ``model`` fresh
+    storage (allocated on the current stream, its attributes and gradient kept; a tied parameter stays tied)
+    and point ``optimizer`` at the new tensors: its param groups, its state and a named optimizer's name map."""
+    fresh: dict[int, nn.Parameter] = {}
+    for module in model.modules():
+        for name, old in list(module._parameters.items()):
+            if old is None:
+                continue
+            if id(old) not in fresh:
+                new = nn.Parameter(old.detach().clone(), requires_grad=old.requires_grad)
+                new.__dict__.update(old.__dict__)
+                new.grad = None if old.grad is None else old.grad.detach().clone()
+                fresh[id(old)] = new
+            module._parameters[name] = fresh[id(old)]
+    if optimizer is None:
+        return
+    for group in optimizer.param_groups:
+        group["params"] = [fresh.get(id(p), p) for p in group["params"]]
+    moved_state = {fresh.get(id(p), p): state for p, state in optimizer.state.items()}
+    optimizer.state.clear()
+    optimizer.state.update(moved_state)
+    names = getattr(optimizer, "_param_names", None)
+    if isinstance(names, dict):
+        moved = {id(fresh[key]): name for key, name in names.items() if key in fresh}
+        optimizer._param_names = {**{k: v for k, v in names.items() if k not in fresh}, **moved}  # type: ignore[attr-defined]

@@ -3,6 +3,8 @@ optimizers given the same parameters and gradients."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -167,3 +169,35 @@ def test_reshape_optimizer_state_follows_the_parameter_layout():
 def test_published_rejections_raise_value_errors_naming_the_argument(call, error):
     with pytest.raises(ValueError, match=error):
         call([torch.nn.Parameter(torch.zeros(2))])
+
+
+def test_reallocated_parameters_keep_values_ties_state_and_names():
+    """qkan.inference._reallocate_params_on_stream (a published private helper): fresh tensors, the same model; the
+    optimizer then steps exactly as an untouched copy does."""
+    from qkan.inference import _reallocate_params_on_stream
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(qkan.QKAN([3, 2], reps=2, seed=0), torch.nn.Linear(2, 2))
+    model.add_module("tied", model[1])  # one Parameter reachable twice
+    twin = copy.deepcopy(model)
+    optimizers = [QKANMuon(m.named_parameters(), lr=1e-2) for m in (model, twin)]
+    x = torch.rand(8, 3) * 2 - 1
+    for m, opt in zip((model, twin), optimizers):
+        m(x).square().sum().backward()
+        opt.step()
+    old = {name: id(p) for name, p in model.named_parameters()}
+    _reallocate_params_on_stream(model, optimizers[0])
+    fresh = dict(model.named_parameters())
+    assert all(id(p) != old[name] for name, p in fresh.items())
+    assert model.tied.weight is model[1].weight
+    assert getattr(fresh["0.layers.0.theta"], "_qkan_natural_shape", None) == getattr(
+        dict(twin.named_parameters())["0.layers.0.theta"], "_qkan_natural_shape", None
+    )
+    assert set(optimizers[0]._param_names.values()) == set(fresh)
+    assert {id(p) for p in optimizers[0].param_groups[0]["params"]} == {id(p) for p in model.parameters()}
+    for m, opt in zip((model, twin), optimizers):
+        opt.zero_grad()
+        m(x).square().sum().backward()
+        opt.step()
+    for (name, a), (_, b) in zip(model.named_parameters(), twin.named_parameters()):
+        assert torch.equal(a, b), name
