@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from reference import random_circuit
+from test_hardware_solvers import paired, values_and_grads
 
 from qkan import QKAN, QKANLayer
 from qkan.circuits import builtin
@@ -45,22 +46,6 @@ def cudaq():
 
 def inputs(batch=4, in_dim=2, seed=0):
     return torch.rand(batch, in_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)) * 1.6 - 0.8
-
-
-def paired(options=None, **settings):
-    """An exact float64 layer and the same layer (same parameters) on cudaq."""
-    settings = dict(dtype=torch.float64, seed=3, postact_bias_trainable=True, **settings)
-    ref = QKANLayer(2, 3, **settings)
-    other = QKANLayer(2, 3, solver="cudaq", solver_kwargs=options or {}, **settings)
-    other.load_state_dict(ref.state_dict())
-    return ref, other
-
-
-def values_and_grads(layer, x, weights):
-    x = x.clone().requires_grad_()
-    y = layer(x)
-    params = [p for p in layer.parameters() if p.requires_grad]
-    return [y.detach(), *torch.autograd.grad((y * weights).sum(), [x, *params])]
 
 
 def max_gaps(ref, other, x):
@@ -114,14 +99,14 @@ def test_auto_never_picks_cudaq_and_its_cost_is_reported():
 @pytest.mark.parametrize("fast_measure", [True, False])
 def test_exact_mode_matches_the_exact_solver(cudaq, evaluation, ansatz, fast_measure):
     reps = 1 if ansatz == "ring2" else 2  # ring2's backward is 8x pz's circuits per re-upload
-    ref, other = paired({"evaluation": evaluation}, reps=reps, ansatz=ansatz, fast_measure=fast_measure)
+    ref, other = paired("cudaq", {"evaluation": evaluation}, reps=reps, ansatz=ansatz, fast_measure=fast_measure)
     assert max(max_gaps(ref, other, inputs())) < TOL
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_random_circuits_over_every_gate_match_the_exact_solver(cudaq, seed):
     circuit = random_circuit(n_qubits=2 + seed % 2, n_ops=10, reps=2, seed=seed)
-    ref, other = paired({"evaluation": "per_sample"}, ansatz=circuit, preact_trainable=seed % 2 == 1)
+    ref, other = paired("cudaq", {"evaluation": "per_sample"}, ansatz=circuit, preact_trainable=seed % 2 == 1)
     assert max(max_gaps(ref, other, inputs(seed=seed))) < TOL
 
 
@@ -142,7 +127,7 @@ def test_amp_stays_accurate_at_the_poles(cudaq):
 @pytest.mark.parametrize("ansatz, parallel_qubits, copies", [("pz", 8, 8), ("ring2", 5, 2), ("ring3", 3, 1)])
 def test_packing_changes_the_launches_not_the_values(cudaq, ansatz, parallel_qubits, copies):
     options = {"parallel_qubits": parallel_qubits, "evaluation": "per_sample"}
-    ref, packed = paired(options, reps=1, ansatz=ansatz)
+    ref, packed = paired("cudaq", options, reps=1, ansatz=ansatz)
     executor = packed.program(torch.device("cpu"), torch.float64).executor
     assert executor.copies == copies and executor.width == copies * builtin(ansatz, 1).n_qubits
     assert max(max_gaps(ref, packed, inputs(3))) < TOL  # 18 rows: pz packs 8 a launch, its last launch padded
@@ -163,7 +148,7 @@ def test_sampled_values_and_gradients_stay_within_shot_noise(cudaq):
     parameter-shift derivative (f+ - f-) / 2 has sigma <= sqrt(2) / (2 sqrt(shots)) (P0 P1 <= 1/4), and the
     gradient of sum W * f sums independent such terms. Every value and gradient entry within 4 sigma."""
     shots = 20000
-    ref, other = paired({"shots": shots, "seed": 11, "evaluation": "per_sample"}, reps=2, fast_measure=False)
+    ref, other = paired("cudaq", {"shots": shots, "seed": 11, "evaluation": "per_sample"}, reps=2, fast_measure=False)
     x = inputs(6)
     weights = torch.randn(6, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     results = []
@@ -196,7 +181,7 @@ def test_a_seed_repeats_the_counts_and_packing_keeps_the_statistics(cudaq):
 
 # ----- with cudaq: targets ----------------------------------------------------------------------------------
 def test_a_named_simulator_target_runs_and_hardware_targets_need_shots(cudaq):
-    ref, other = paired({"target": "qpp-cpu"}, reps=2)
+    ref, other = paired("cudaq", {"target": "qpp-cpu"}, reps=2)
     assert max(max_gaps(ref, other, inputs())) < TOL
     with pytest.raises(ValueError, match="unknown CUDA-Q target 'qpp-gpu'; known here: .*'qpp-cpu'"):
         QKANLayer(2, 2, solver="cudaq", solver_kwargs={"target": "qpp-gpu"})
