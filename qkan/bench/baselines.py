@@ -157,11 +157,10 @@ def _forward_and_step(model: nn.Module, x: torch.Tensor) -> tuple[Callable[[], N
     return forward, step
 
 
-def _peak_mib(model: nn.Module, x: torch.Tensor, device: torch.device) -> Optional[float]:
-    """Peak MiB a forward+backward allocates on CUDA (None on CPU)."""
+def _peak_mib(model: nn.Module, step: Callable[[], None], device: torch.device) -> Optional[float]:
+    """Peak MiB that ``step``, a forward+backward of ``model``, allocates on CUDA (None on CPU)."""
     if device.type != "cuda":
         return None
-    step = _forward_and_step(model, x)[1]
     model.zero_grad(set_to_none=True)
     torch.cuda.empty_cache()
     base = torch.cuda.memory_allocated(device)
@@ -174,9 +173,11 @@ def _peak_mib(model: nn.Module, x: torch.Tensor, device: torch.device) -> Option
 def _measure(models: list[nn.Module], x: torch.Tensor, device: torch.device, repeats: int) -> list[tuple]:
     """(forward ms, forward+backward ms, peak MiB or None on CPU) per model, the models timed in turn."""
     calls = [_forward_and_step(model, x) for model in models]
-    forward = time_interleaved_ms([f for f, _ in calls], device, repeats)
-    step = time_interleaved_ms([s for _, s in calls], device, repeats)
-    return [(f, s, _peak_mib(model, x, device)) for f, s, model in zip(forward, step, models)]
+    forward_ms = time_interleaved_ms([forward for forward, _ in calls], device, repeats)
+    step_ms = time_interleaved_ms([step for _, step in calls], device, repeats)
+    return [
+        (f, s, _peak_mib(model, step, device)) for f, s, model, (_, step) in zip(forward_ms, step_ms, models, calls)
+    ]
 
 
 def _float64_copy(model: nn.Module) -> nn.Module:
