@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import PARAM_NAMES, random_circuit, random_tensors
-from test_flash_gpu import DEVICE, assert_layer_gradcheck, make_inputs, on_device, run
+from test_flash_gpu import DEVICE, assert_backward_repeats_bitwise, assert_layer_gradcheck, on_device, run
 from test_flash_multiqubit import ring
 
 from qkan.circuits import ENTANGLING_BUILTINS, Circuit, builtin
@@ -89,13 +89,7 @@ def test_gradcheck_float64():
 
 
 def test_backward_is_bitwise_deterministic():
-    circuit = ring(4)
-    geometry = LayerGeometry(32, 32, preacts=True)
-    x, params = make_inputs(circuit, 32, 32, 1024, torch.float32)
-    first = run("flash", circuit, geometry, x, params)[1]
-    second = run("flash", circuit, geometry, x, params)[1]
-    for a, b in zip(first, second):
-        assert torch.equal(a, b)
+    assert_backward_repeats_bitwise(ring(4), LayerGeometry(32, 32, preacts=True), 1024)
 
 
 def test_auto_takes_flash_and_explains_why():
