@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from .checks import check_positive_int
 from .graphs import WARMUP_STEPS, make_graphed_train_step
+from .optim._common import NamedOptimizer
 
 __all__ = [
     "CompiledInference",
@@ -153,7 +154,5 @@ def _reallocate_params_on_stream(model: nn.Module, optimizer: Optional[torch.opt
     moved_state = {fresh.get(id(p), p): state for p, state in optimizer.state.items()}
     optimizer.state.clear()
     optimizer.state.update(moved_state)
-    names = getattr(optimizer, "_param_names", None)
-    if isinstance(names, dict):
-        moved = {id(fresh[key]): name for key, name in names.items() if key in fresh}
-        optimizer._param_names = {**{k: v for k, v in names.items() if k not in fresh}, **moved}  # type: ignore[attr-defined]
+    if isinstance(optimizer, NamedOptimizer):
+        optimizer.carry_names(fresh)

@@ -4,7 +4,7 @@ block partition of QKAN parameters, and moving optimizer state between parameter
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import torch
 from torch.optim import Optimizer
@@ -71,6 +71,13 @@ class NamedOptimizer(Optimizer):
 
     def _get_name(self, p: torch.Tensor) -> str:
         return self._param_names.get(id(p), "")
+
+    def carry_names(self, replacements: Mapping[int, torch.Tensor]) -> None:
+        """Give each replacement tensor the name of the parameter it replaces (keyed by the old one's ``id``), so
+        block rules keep applying after a model's parameters get fresh storage."""
+        self._param_names = {
+            (id(replacements[key]) if key in replacements else key): name for key, name in self._param_names.items()
+        }
 
     def _view_shape(self, p: torch.Tensor) -> tuple[int, ...]:
         """The shape the partition reads: a QKAN parameter's natural rank where it records one."""
