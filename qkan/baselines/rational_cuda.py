@@ -75,6 +75,22 @@ __device__ __forceinline__ T pade_grads(T v, T go, const T* a, const T* ab, cons
     return gq * (dp - f * dq);
 }
 
+// visit(offset) for each element of this block's tile, in a fixed thread -> element order: rows
+// [blockIdx.x * rows_per_block, + rows_per_block) of group blockIdx.y's columns, clipped at rows.
+template <typename Visit>
+__device__ __forceinline__ void for_each_tile_element(long long rows, long long dim, int group_dim,
+                                                      int rows_per_block, Visit visit) {
+    long long r0 = (long long)blockIdx.x * rows_per_block;
+    long long left = rows - r0;
+    int nrows = left < rows_per_block ? (int)left : rows_per_block;
+    int count = nrows * group_dim;
+    long long base = r0 * dim + (long long)blockIdx.y * group_dim;
+    for (int t = threadIdx.x; t < count; t += blockDim.x) {
+        int r = t / group_dim;
+        visit(base + (long long)r * dim + (t - r * group_dim));
+    }
+}
+
 // Coefficients of group g in registers: a, |b|, sign(b).
 template <typename T>
 __device__ __forceinline__ void load_coefficients(const T* a, const T* b, long long g, T* ca, T* ab, T* sb) {
@@ -93,16 +109,8 @@ __global__ void rational_forward(const T* __restrict__ x, const T* __restrict__ 
                                  int rows_per_block) {
     T ca[NUM], ab[DEN], sb[DEN];
     load_coefficients(a, b, (long long)blockIdx.y, ca, ab, sb);
-    long long r0 = (long long)blockIdx.x * rows_per_block;
-    long long left = rows - r0;
-    int nrows = left < rows_per_block ? (int)left : rows_per_block;
-    int count = nrows * group_dim;
-    long long base = r0 * dim + (long long)blockIdx.y * group_dim;
-    for (int t = threadIdx.x; t < count; t += blockDim.x) {
-        int r = t / group_dim;
-        long long off = base + (long long)r * dim + (t - r * group_dim);
-        y[off] = pade_value(x[off], ca, ab);
-    }
+    for_each_tile_element(rows, dim, group_dim, rows_per_block,
+                          [&](long long off) { y[off] = pade_value(x[off], ca, ab); });
 }
 
 // Run by the last block of rational_backward: partial (groups, tiles, GRADS) -> per_group (groups, GRADS), one
@@ -145,16 +153,8 @@ __global__ void rational_backward(const T* __restrict__ x, const T* __restrict__
     double acc[GRADS];
     #pragma unroll
     for (int k = 0; k < GRADS; ++k) acc[k] = 0.0;
-    long long r0 = (long long)blockIdx.x * rows_per_block;
-    long long left = rows - r0;
-    int nrows = left < rows_per_block ? (int)left : rows_per_block;
-    int count = nrows * group_dim;
-    long long base = r0 * dim + (long long)blockIdx.y * group_dim;
-    for (int t = threadIdx.x; t < count; t += blockDim.x) {
-        int r = t / group_dim;
-        long long off = base + (long long)r * dim + (t - r * group_dim);
-        dx[off] = pade_grads(x[off], grad[off], ca, ab, sb, acc);
-    }
+    for_each_tile_element(rows, dim, group_dim, rows_per_block,
+                          [&](long long off) { dx[off] = pade_grads(x[off], grad[off], ca, ab, sb, acc); });
     __shared__ double warp_sums[32][GRADS];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     #pragma unroll

@@ -21,16 +21,8 @@ __global__ void flashkat_backward(const float* __restrict__ x, const float* __re
     load_coefficients(a, b, (long long)blockIdx.y, ca, ab, sb);
     float acc[GRADS];
     for (int k = 0; k < GRADS; ++k) acc[k] = 0.f;
-    long long r0 = (long long)blockIdx.x * rows_per_block;
-    long long left = rows - r0;
-    int nrows = left < rows_per_block ? (int)left : rows_per_block;
-    int count = nrows * group_dim;
-    long long base = r0 * dim + (long long)blockIdx.y * group_dim;
-    for (int t = threadIdx.x; t < count; t += blockDim.x) {
-        int r = t / group_dim;
-        long long off = base + (long long)r * dim + (t - r * group_dim);
-        dx[off] = pade_grads(x[off], grad[off], ca, ab, sb, acc);
-    }
+    for_each_tile_element(rows, dim, group_dim, rows_per_block,
+                          [&](long long off) { dx[off] = pade_grads(x[off], grad[off], ca, ab, sb, acc); });
     __shared__ float sums[GRADS][%(threads)d];
     for (int k = 0; k < GRADS; ++k) sums[k][threadIdx.x] = acc[k];
     __syncthreads();
