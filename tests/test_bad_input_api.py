@@ -1,7 +1,6 @@
 """Issue 22 at the API boundary: each bad input to fit, create_dataset, to_qasm/angle_value, angle scales and
 the baselines raises ValueError/TypeError naming the argument and its value, leaving the model and optimizer
-as they were; empty batches give empty outputs and gradients of the right shapes (baselines, cutn on CPU).
-The baselines' NaN behaviour is in test_baselines.py."""
+as they were. Empty batches: test_empty_batch.py; the baselines' NaN behaviour: test_baselines.py."""
 
 import copy
 import math
@@ -12,7 +11,7 @@ import torch
 from torch import nn
 
 from qkan import QKAN, create_dataset
-from qkan.baselines import BASELINES, MLP, BSplineKAN, FastKAN, RationalKAN, SplineKAN
+from qkan.baselines import MLP, BSplineKAN, FastKAN, RationalKAN, SplineKAN
 from qkan.circuits import GATES, Angle, Circuit, GateSpec, angle_value, builtin, data, register_gate, theta, to_qasm
 from qkan.fit import FitDiverged, fit
 
@@ -412,57 +411,3 @@ def test_baselines_refuse(build, error, words):
     with pytest.raises(error) as info:
         build()
     assert_words(info, words)
-
-
-# ----- empty batches ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("shape", [(0, 4), (2, 0, 4)])
-@pytest.mark.parametrize("name", sorted(BASELINES))
-def test_baseline_empty_batch(name, shape):
-    torch.manual_seed(0)
-    layer = BASELINES[name](4, 3)
-    x = torch.randn(*shape, requires_grad=True)
-    y = layer(x)
-    assert y.shape == (*shape[:-1], 3)
-    y.sum().backward()
-    assert x.grad.shape == x.shape
-    for pname, p in layer.named_parameters():
-        assert p.grad is not None and p.grad.shape == p.shape and not p.grad.any(), pname
-    if name != "mlp":
-        assert layer.edge_values(torch.randn(0, 4)).shape == (0, 3, 4)
-
-
-CUTN_CASES = [
-    ("pz z", "pz", {}),
-    ("real z, memory limit", "real", {"memory_limit": 4096}),
-    ("pz amp", builtin("pz", 2, "amp"), {}),
-    ("mix amp, memory limit", builtin("mix", 2, "amp"), {"memory_limit": 4096}),
-    ("rpz environments", "rpz", {"backward": "environments"}),
-]
-
-
-@pytest.mark.parametrize("preacts", [False, True])
-@pytest.mark.parametrize("ansatz,solver_kwargs", [c[1:] for c in CUTN_CASES], ids=[c[0] for c in CUTN_CASES])
-def test_cutn_empty_batch(ansatz, solver_kwargs, preacts):
-    model = QKAN(
-        [3, 2, 2],
-        reps=2,
-        solver="cutn",
-        ansatz=ansatz,
-        seed=0,
-        preact_trainable=preacts,
-        solver_kwargs=solver_kwargs,
-        dtype=torch.float64,
-    )
-    x = torch.rand(0, 3, dtype=torch.float64, requires_grad=True)
-    y = model(x)
-    assert y.shape == (0, 2)
-    y.sum().backward()
-    assert x.grad.shape == (0, 3)
-    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    assert trainable
-    for pname, p in trainable:
-        assert p.grad is not None and p.grad.shape == p.shape and not p.grad.any(), pname
-    layer = model.layers[0]
-    assert layer.edge_values(x).shape == (0, 2, 3) and layer.circuit_values(x).shape == (0, 2, 3)

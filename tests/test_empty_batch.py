@@ -1,11 +1,12 @@
 """Issue 22: every layer and model gives an empty output for an empty batch, on every solver, and its backward
-gives zero gradients of the parameters' shapes (and the input's). flash and cutn on CUDA are ``gpu``-marked;
-the baselines' table is in test_bad_input_api.py."""
+gives zero gradients of the parameters' shapes (and the input's), the baselines and every cutn contraction
+route included. flash and cutn on CUDA are ``gpu``-marked."""
 
 import pytest
 import torch
 
 from qkan import QKAN, QKANLayer
+from qkan.baselines import BASELINES
 from qkan.circuits import builtin
 from qkan.models import HQKAN
 from qkan.models.classifier import HQKANClassifier
@@ -65,3 +66,54 @@ def test_empty_batch_gives_empty_output_and_zero_gradients(build, in_shape, out_
     assert trainable
     for name, p in trainable:
         assert p.grad is not None and p.grad.shape == p.shape and not p.grad.any(), name
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (2, 0, 4)])
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_baseline_empty_batch(name, shape):
+    torch.manual_seed(0)
+    layer = BASELINES[name](4, 3)
+    x = torch.randn(*shape, requires_grad=True)
+    y = layer(x)
+    assert y.shape == (*shape[:-1], 3)
+    y.sum().backward()
+    assert x.grad.shape == x.shape
+    for pname, p in layer.named_parameters():
+        assert p.grad is not None and p.grad.shape == p.shape and not p.grad.any(), pname
+    if name != "mlp":
+        assert layer.edge_values(torch.randn(0, 4)).shape == (0, 3, 4)
+
+
+CUTN_CASES = [
+    ("pz z", "pz", {}),
+    ("real z, memory limit", "real", {"memory_limit": 4096}),
+    ("pz amp", builtin("pz", 2, "amp"), {}),
+    ("mix amp, memory limit", builtin("mix", 2, "amp"), {"memory_limit": 4096}),
+    ("rpz environments", "rpz", {"backward": "environments"}),
+]
+
+
+@pytest.mark.parametrize("preacts", [False, True])
+@pytest.mark.parametrize("ansatz,solver_kwargs", [c[1:] for c in CUTN_CASES], ids=[c[0] for c in CUTN_CASES])
+def test_cutn_empty_batch(ansatz, solver_kwargs, preacts):
+    model = QKAN(
+        [3, 2, 2],
+        reps=2,
+        solver="cutn",
+        ansatz=ansatz,
+        seed=0,
+        preact_trainable=preacts,
+        solver_kwargs=solver_kwargs,
+        dtype=torch.float64,
+    )
+    x = torch.rand(0, 3, dtype=torch.float64, requires_grad=True)
+    y = model(x)
+    assert y.shape == (0, 2)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3)
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable
+    for pname, p in trainable:
+        assert p.grad is not None and p.grad.shape == p.shape and not p.grad.any(), pname
+    layer = model.layers[0]
+    assert layer.edge_values(x).shape == (0, 2, 3) and layer.circuit_values(x).shape == (0, 2, 3)
