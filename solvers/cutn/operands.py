@@ -1,9 +1,10 @@
 """A CircuitNetwork's per-edge operands in a few batched torch ops: the cutn step is bound by host time
 per torch op (docs/notes/cutn.md, "Batched operands"). The tensors that share a layout (edge labels
-``oi``, ``ib`` or ``oib``) are built together: every rotation angle of the group as one linear map of
-theta and the data values, all rotation matrices from one cos/sin, and each fused block's product as
-padded batched matmuls over a table of the group's gates (fixed gates and an identity for padding
-appended to it).
+``oi``, ``ib`` or ``oib``) and diagonality are built together: every rotation angle of the group as one
+linear map of theta and the data values, all rotation matrices from one cos/sin, and each fused block's
+product as padded batched matmuls over a table of the group's gates (fixed gates and an identity for
+padding appended to it). A diagonal group works on the diagonals alone (half the memory, elementwise
+products), and a group whose tensors are one rotation each skips the table.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ DataSource = tuple[str, int]  # (resolved encoding, rep); raw data is one source
 
 @dataclass(frozen=True)
 class OperandGroup:
-    """Network tensors of one edge layout built together. Gate table: the group's rotations, then
-    ``fixed`` matrices, the last an identity; ``order`` (K, n_tensors) lists each tensor's gates in
-    circuit order, padded with the identity."""
+    """Network tensors of one edge layout and diagonality built together. Gate table: the group's rotations,
+    then ``fixed`` matrices, the last an identity (with ``diagonal``, every entry is its matrix's diagonal);
+    ``order`` (K, n_tensors) lists each tensor's gates in circuit order, padded with the identity."""
 
     edge_labels: str
     positions: tuple[int, ...]
-    diagonal: tuple[bool, ...]
+    diagonal: bool
     order: np.ndarray
     theta_coef: np.ndarray  # (theta slots, rotations), zero where a rotation has no theta term
     source_slots: tuple[Data, ...]  # a slot of each data source, for DataAngles
@@ -44,6 +45,11 @@ class OperandGroup:
     @property
     def uses_theta(self) -> bool:
         return bool(self.theta_coef.any())
+
+    @property
+    def one_rotation_each(self) -> bool:
+        """Whether tensor j is exactly rotation j: its operand is that rotation, with no table or product."""
+        return self.order.shape[0] == 1 and list(self.order[0]) == list(range(self.generators.shape[0]))
 
 
 def _resolve(slot: Data, preacts: bool) -> DataSource:
@@ -58,8 +64,8 @@ def plan_groups(
     whether it is diagonal, and its single-qubit ops in circuit order."""
     n_slots = int(np.prod(theta_shape))
     groups = []
-    for labels in sorted({edge for edge, _, _ in items.values()}):
-        positions = tuple(p for p, item in items.items() if item[0] == labels)
+    for labels, diagonal in sorted({item[:2] for item in items.values()}):
+        positions = tuple(p for p, item in items.items() if item[:2] == (labels, diagonal))
         rotations: list[Op] = []
         fixed: list[np.ndarray] = []
         columns = []
@@ -94,18 +100,20 @@ def plan_groups(
                     theta_coef[np.ravel_multi_index(term.index, theta_shape), g] += coef
                 else:
                     data_coef[sources.index(_resolve(term, preacts)), g] += coef
+        generators = np.array([-1j * PAULI[op.spec.axis] for op in rotations]).reshape(-1, 2, 2)
+        fixed_table = np.array(fixed + [np.eye(2)]).reshape(-1, 2, 2)
         groups.append(
             OperandGroup(
                 labels,
                 positions,
-                tuple(items[p][1] for p in positions),
+                diagonal,
                 order,
                 theta_coef,
                 tuple(source_slots),
                 data_coef,
                 np.array([op.rotation_angle.const for op in rotations]),
-                np.array([-1j * PAULI[op.spec.axis] for op in rotations]).reshape(-1, 2, 2),
-                np.array(fixed + [np.eye(2)]).reshape(-1, 2, 2),
+                np.diagonal(generators, axis1=1, axis2=2).copy() if diagonal else generators,
+                np.diagonal(fixed_table, axis1=1, axis2=2).copy() if diagonal else fixed_table,
             )
         )
     return groups
@@ -134,7 +142,7 @@ class OperandBuilder:
                     half_theta=real(g.theta_coef * 0.5),
                     half_data=real(g.data_coef * 0.5),
                     half_const=real(g.const * 0.5),
-                    eye=complex_(np.eye(2)),
+                    eye=complex_(np.ones(2) if g.diagonal else np.eye(2)),
                     generators=complex_(g.generators),
                     fixed=complex_(g.fixed),
                     order=torch.as_tensor(g.order, device=device),
@@ -156,20 +164,25 @@ class OperandBuilder:
         data = DataAngles(x, params, self.geometry)
         for group, c in zip(self.groups, constants):
             half = self._half_angles(group, c, theta, data)  # (O|1, I|1, B|1, rotations)
-            rotations = (
-                torch.cos(half)[..., None, None].to(cdtype) * c["eye"]
-                + torch.sin(half)[..., None, None].to(cdtype) * c["generators"]
-            )
-            rotations = on_edges(rotations, group.edge_labels, sizes)
-            fixed = c["fixed"].expand(*rotations.shape[:-3], *c["fixed"].shape)
-            table = torch.cat((rotations, fixed), dim=-3)
-            product = table[..., c["order"][0], :, :]
-            for k in range(1, group.order.shape[0]):
-                product = table[..., c["order"][k], :, :] @ product
-            for j, (position, diagonal) in enumerate(zip(group.positions, group.diagonal)):
-                matrix = product[..., j, :, :]
-                out[position] = (torch.diagonal(matrix, dim1=-2, dim2=-1) if diagonal else matrix).contiguous()
+            gate = (1,) if group.diagonal else (1, 1)  # the trailing axes of one table entry
+            cos, sin = (t.reshape(*half.shape, *gate).to(cdtype) for t in (torch.cos(half), torch.sin(half)))
+            rotations = on_edges(cos * c["eye"] + sin * c["generators"], group.edge_labels, sizes)
+            entry = rotations.dim() - len(gate) - 1  # the axis of table entries
+            product = rotations if group.one_rotation_each else self._product(group, c, rotations, entry)
+            for j, position in enumerate(group.positions):
+                out[position] = product.select(entry, j).contiguous()
         return out
+
+    @staticmethod
+    def _product(group: OperandGroup, c: dict, rotations: torch.Tensor, entry: int) -> torch.Tensor:
+        """Each tensor's gates multiplied in circuit order (elementwise for diagonals), entry axis ``entry``."""
+        fixed = c["fixed"].expand(*rotations.shape[:entry], *c["fixed"].shape)
+        table = torch.cat((rotations, fixed), dim=entry)
+        product = table.index_select(entry, c["order"][0])
+        for k in range(1, group.order.shape[0]):
+            step = table.index_select(entry, c["order"][k])
+            product = step * product if group.diagonal else step @ product
+        return product
 
     @staticmethod
     def _half_angles(group: OperandGroup, c: dict, theta: Optional[torch.Tensor], data: DataAngles) -> torch.Tensor:
