@@ -10,6 +10,7 @@ products), and a group whose tensors are one rotation each skips the table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Optional, Union
 
 import numpy as np
@@ -46,7 +47,7 @@ class OperandGroup:
     def uses_theta(self) -> bool:
         return bool(self.theta_coef.any())
 
-    @property
+    @cached_property
     def one_rotation_each(self) -> bool:
         """Whether tensor j is exactly rotation j: its operand is that rotation, with no table or product."""
         return self.order.shape[0] == 1 and list(self.order[0]) == list(range(self.generators.shape[0]))

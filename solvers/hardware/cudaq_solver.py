@@ -116,10 +116,10 @@ class CudaqExecutor(Executor):
             cudaq.set_target(self.target, **self.target_options)
         if self.seed is not None:
             cudaq.set_random_seed(self.seed)
-        rows = angles.shape[0]
-        padded = np.zeros((self.jobs(rows) * self.copies, angles.shape[1]))
+        rows, launches = angles.shape[0], self.jobs(angles.shape[0])
+        padded = np.zeros((launches * self.copies, angles.shape[1]))
         padded[:rows] = angles
-        packed = padded.reshape(self.jobs(rows), -1)
+        packed = padded.reshape(launches, -1)
         return np.concatenate([self._launch(row.tolist()) for row in packed])[:rows]
 
 
